@@ -1,0 +1,5 @@
+package hostfs
+
+import "syscall"
+
+const syscallENOTDIR = syscall.ENOTDIR
