@@ -116,6 +116,10 @@ type Package struct {
 	License       string    `json:"license,omitempty"`
 	Summary       string    `json:"summary,omitempty"`
 	InstalledSize uint64    `json:"installed_size_bytes,omitempty"`
+	// State is empty for a fully installed package; otherwise the package manager's word for
+	// a package whose files are on disk but whose installation is not complete, e.g. dpkg's
+	// "unpacked", "half-configured" or "triggers-pending".
+	State string `json:"state,omitempty"`
 }
 
 // Title returns the fleet-wide identity of the package: source and name, e.g. "deb:nginx".

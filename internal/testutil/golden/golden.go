@@ -40,11 +40,14 @@ func Assert(t testing.TB, path string, got []byte) {
 // AssertJSON marshals v indented and compares it with the golden file at path.
 func AssertJSON(t testing.TB, path string, v any) {
 	t.Helper()
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		t.Fatal(err)
 	}
-	Assert(t, path, append(b, '\n'))
+	Assert(t, path, buf.Bytes())
 }
 
 // diff returns the first differing lines of want and got, enough to see what changed.
