@@ -18,7 +18,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"syscall"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
@@ -139,21 +138,6 @@ func fqdn(r hostfs.Root, host string) string {
 		}
 	}
 	return ""
-}
-
-func unameMachine() string {
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
-		return ""
-	}
-	var b strings.Builder
-	for _, c := range u.Machine {
-		if c == 0 {
-			break
-		}
-		b.WriteByte(byte(c))
-	}
-	return b.String()
 }
 
 func wrap(what string, err error) error { return fmt.Errorf("%s: %w", what, err) }
