@@ -1,0 +1,104 @@
+package rpm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/adler32"
+	"io"
+)
+
+// This file reads rpm's ndb Packages.db (SUSE), laid out as rpm's lib/backend/ndb/rpmpkg.c
+// writes it: a 32-byte header, slot pages of 16-byte slots (the first two slots are the
+// header) each locating one blob in 16-byte blocks, and blobs framed by a head (magic,
+// package index, timestamp, length) and a tail (adler32 of head, blob and padding; length;
+// magic). Everything is little-endian.
+
+const (
+	ndbMagic       = 'R' | 'p'<<8 | 'm'<<16 | 'P'<<24
+	ndbSlotMagic   = 'S' | 'l'<<8 | 'o'<<16 | 't'<<24
+	ndbBlobHead    = 'B' | 'l'<<8 | 'b'<<16 | 'S'<<24
+	ndbBlobTail    = 'B' | 'l'<<8 | 'b'<<16 | 'E'<<24
+	ndbHeaderSize  = 32
+	ndbPageSize    = 4096
+	ndbSlotSize    = 16
+	ndbBlockSize   = 16
+	ndbHeadSize    = 16
+	ndbTailSize    = 12
+	ndbMaxSlotPage = 2048 // 520,000 packages
+)
+
+// readNDB calls fn with every header blob of the ndb file f (size bytes).
+func readNDB(f io.ReaderAt, size int64, fn func(blob []byte) error) (skipped int, err error) {
+	var hdr [ndbHeaderSize]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return 0, fmt.Errorf("%w: ndb header: %v", ErrMalformed, err)
+	}
+	le := binary.LittleEndian
+	if le.Uint32(hdr[:]) != ndbMagic {
+		return 0, fmt.Errorf("%w: not an ndb database", ErrMalformed)
+	}
+	if v := le.Uint32(hdr[4:]); v != 0 {
+		return 0, fmt.Errorf("%w: unsupported ndb version %d", ErrMalformed, v)
+	}
+	slotPages := le.Uint32(hdr[12:])
+	if slotPages == 0 || slotPages > ndbMaxSlotPage || int64(slotPages)*ndbPageSize > size {
+		return 0, fmt.Errorf("%w: ndb with %d slot pages in %d bytes", ErrMalformed, slotPages, size)
+	}
+	slots := make([]byte, int(slotPages)*ndbPageSize)
+	if _, err := f.ReadAt(slots, 0); err != nil {
+		return 0, fmt.Errorf("%w: ndb slots: %v", ErrMalformed, err)
+	}
+	fileBlocks := uint64(size / ndbBlockSize)
+	firstBlock := uint64(slotPages) * (ndbPageSize / ndbBlockSize)
+	var buf []byte
+	for o := ndbHeaderSize; o < len(slots); o += ndbSlotSize {
+		s := slots[o : o+ndbSlotSize]
+		if le.Uint32(s) != ndbSlotMagic {
+			return skipped, fmt.Errorf("%w: ndb slot at %d has a bad magic", ErrMalformed, o)
+		}
+		pkgIdx, blkOff, blkCnt := le.Uint32(s[4:]), le.Uint32(s[8:]), le.Uint32(s[12:])
+		if blkOff == 0 {
+			continue // free slot
+		}
+		if pkgIdx == 0 || blkCnt == 0 || uint64(blkOff) < firstBlock || uint64(blkOff)+uint64(blkCnt) > fileBlocks ||
+			uint64(blkCnt)*ndbBlockSize > maxPayload+ndbHeadSize+ndbTailSize+ndbBlockSize {
+			skipped++
+			continue
+		}
+		n := int(blkCnt) * ndbBlockSize
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := f.ReadAt(buf, int64(blkOff)*ndbBlockSize); err != nil {
+			return skipped, fmt.Errorf("%w: reading ndb blob %d: %v", ErrMalformed, pkgIdx, err)
+		}
+		blob, ok := ndbBlob(buf, pkgIdx)
+		if !ok {
+			skipped++
+			continue
+		}
+		if err := fn(blob); err != nil {
+			return skipped, err
+		}
+	}
+	return skipped, nil
+}
+
+// ndbBlob checks the head and tail of the blocks b of package pkgIdx and returns the blob.
+func ndbBlob(b []byte, pkgIdx uint32) ([]byte, bool) {
+	le := binary.LittleEndian
+	if len(b) < ndbHeadSize+ndbTailSize || le.Uint32(b) != ndbBlobHead || le.Uint32(b[4:]) != pkgIdx {
+		return nil, false
+	}
+	blobLen := uint64(le.Uint32(b[12:]))
+	if (ndbHeadSize+blobLen+ndbTailSize+ndbBlockSize-1)/ndbBlockSize != uint64(len(b)/ndbBlockSize) {
+		return nil, false
+	}
+	tail := b[len(b)-ndbTailSize:]
+	if le.Uint32(tail[8:]) != ndbBlobTail || uint64(le.Uint32(tail[4:])) != blobLen ||
+		le.Uint32(tail) != adler32.Checksum(b[:len(b)-ndbTailSize]) {
+		return nil, false
+	}
+	return b[ndbHeadSize : ndbHeadSize+blobLen], true
+}

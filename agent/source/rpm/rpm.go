@@ -1,0 +1,265 @@
+// Package rpm reads the packages installed on rpm-based hosts (RHEL and its rebuilds, Fedora,
+// Amazon Linux, SUSE) from rpm's database, in each of its three formats, without rpm, sqlite
+// or Berkeley DB libraries and without ever writing to it: no lock is taken and no journal,
+// -shm or -wal file is created.
+//
+// It looks, under the host root, in /usr/lib/sysimage/rpm (newer Fedora and openSUSE) and
+// /var/lib/rpm (where /var/lib/rpm is often a symbolic link to the former), for:
+//
+//   - rpmdb.sqlite, and the committed transactions in rpmdb.sqlite-wal beside it: the sqlite
+//     database of rpm >= 4.16 (Fedora 33+, RHEL 9 and its rebuilds);
+//   - Packages.db: the ndb database (SUSE);
+//   - Packages: the Berkeley DB hash database of older rpm (RHEL/CentOS 7 and 8, Amazon Linux 2).
+//
+// The first found in a directory, in that order, is read; when both directories hold a
+// database of their own, the one modified last is read. The database is re-read only when its
+// size, modification time or inode (or those of its WAL) change.
+//
+// Every installed package is reported except the gpg-pubkey pseudo packages: rpm keeps each
+// imported signing key in its database as a package named gpg-pubkey, which is a key and not
+// software, so they are left out without being counted as skipped. A package header that
+// cannot be decoded is skipped and counted in Result.Skipped.
+package rpm
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/internal/model"
+)
+
+const sourceFormat = "rpm"
+
+// ErrMalformed is wrapped by the errors of a database file that cannot be read as one.
+var ErrMalformed = errors.New("malformed rpm database")
+
+// The directories rpm keeps its database in.
+const (
+	sysimageDir = "/usr/lib/sysimage/rpm"
+	varLibDir   = "/var/lib/rpm"
+)
+
+// dbDirs returns the database directories, the newer location first.
+func dbDirs() [2]string { return [2]string{sysimageDir, varLibDir} }
+
+type format int
+
+const (
+	formatSQLite format = iota
+	formatNDB
+	formatBDB
+)
+
+// dbFiles returns the database file of each format, in the order they are looked for.
+func dbFiles() [3]string {
+	return [3]string{formatSQLite: "rpmdb.sqlite", formatNDB: "Packages.db", formatBDB: "Packages"}
+}
+
+// Source reads rpm's database.
+type Source struct {
+	root hostfs.Root
+
+	mu     sync.Mutex
+	key    cacheKey
+	valid  bool
+	cached []model.Package
+	skip   int
+}
+
+// cacheKey identifies one state of the database files.
+type cacheKey struct {
+	path        string
+	size, wal   int64
+	mtime, walT time.Time
+	ino, walIno uint64
+}
+
+// New returns an rpm source reading under root.
+func New(root hostfs.Root) *Source { return &Source{root: root} }
+
+// Name implements source.Source.
+func (*Source) Name() string { return "rpm" }
+
+// WatchPaths implements source.Watcher: the database directories, with their links resolved
+// (rpm replaces files in them when it rebuilds the database).
+func (s *Source) WatchPaths() []string {
+	paths := make([]string, 0, 2)
+	for _, d := range dbDirs() {
+		p, err := s.root.Resolve(d)
+		if err != nil {
+			p = s.root.Path(d)
+		}
+		if !slices.Contains(paths, p) {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+// database is one database file found under the root.
+type database struct {
+	format   format
+	hostPath string // path on the host, for messages
+	path     string // resolved path under the root
+	info     fs.FileInfo
+}
+
+// find locates the database to read.
+func (s *Source) find() (database, error) {
+	var (
+		found [2]database
+		dirs  [2]string
+		n     int
+	)
+	for i, dir := range dbDirs() {
+		rdir, err := s.root.Resolve(dir)
+		if err != nil {
+			if hostfs.NotPresent(err) {
+				continue
+			}
+			return database{}, err
+		}
+		if slices.Contains(dirs[:i], rdir) {
+			continue // the same directory through a link
+		}
+		dirs[i] = rdir
+		for f, name := range dbFiles() {
+			p := rdir + "/" + name
+			fi, err := os.Lstat(p)
+			if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				// Resolved inside the root, like every other link.
+				if p, err = s.root.Resolve(dir + "/" + name); err == nil {
+					fi, err = os.Stat(p)
+				}
+			}
+			if err != nil {
+				if hostfs.NotPresent(err) {
+					continue
+				}
+				return database{}, err
+			}
+			if !fi.Mode().IsRegular() {
+				continue
+			}
+			found[n] = database{format: format(f), hostPath: dir + "/" + name, path: p, info: fi}
+			n++
+			break
+		}
+	}
+	switch {
+	case n == 0:
+		return database{}, source.ErrNotPresent
+	case n == 2 && found[1].info.ModTime().After(found[0].info.ModTime()):
+		return found[1], nil
+	}
+	return found[0], nil
+}
+
+// Collect implements source.Source.
+func (s *Source) Collect(ctx context.Context) (source.Result, error) {
+	var res source.Result
+	db, err := s.find()
+	if err != nil {
+		return res, fmt.Errorf("rpm: %w", err)
+	}
+	key := cacheKey{path: db.path, size: db.info.Size(), mtime: db.info.ModTime(), ino: inode(db.info)}
+	if db.format == formatSQLite {
+		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Mode().IsRegular() {
+			key.wal, key.walT, key.walIno = fi.Size(), fi.ModTime(), inode(fi)
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.valid && key == s.key {
+		res.Software, res.Skipped = slices.Clone(s.cached), s.skip
+		return res, nil
+	}
+
+	f, err := openRead(db.path)
+	if err != nil {
+		return res, fmt.Errorf("rpm: %w", err)
+	}
+	defer f.Close()
+	var wal *os.File
+	if key.wal > 0 {
+		// A WAL that vanished since the Stat was checkpointed into the database: read without.
+		if wal, err = openRead(db.path + "-wal"); err == nil {
+			defer wal.Close()
+		}
+	}
+	pkgs, skipped, err := read(ctx, db.format, f, db.info.Size(), wal, key.wal)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, fmt.Errorf("rpm: %s: %w", db.hostPath, err)
+	}
+	s.valid, s.key, s.cached, s.skip = true, key, pkgs, skipped
+	res.Software, res.Skipped = slices.Clone(pkgs), skipped
+	return res, nil
+}
+
+// read decodes every package of the database file f (size bytes) of format fm; wal is the
+// sqlite WAL file (walSize bytes), or nil.
+func read(ctx context.Context, fm format, f *os.File, size int64, wal *os.File, walSize int64) ([]model.Package, int, error) {
+	var (
+		pkgs    []model.Package
+		skipped int
+		h       header
+		in      = interner{}
+	)
+	fn := func(blob []byte) error {
+		if len(pkgs)%64 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := parseHeader(blob, &h); err != nil {
+			skipped++
+			return nil
+		}
+		if h.isPubkey() {
+			return nil
+		}
+		pkgs = append(pkgs, model.Package{})
+		h.toPackage(&pkgs[len(pkgs)-1], in)
+		return nil
+	}
+	var (
+		n   int
+		err error
+	)
+	switch fm {
+	case formatSQLite:
+		if wal != nil {
+			n, err = readSQLite(f, size, wal, walSize, fn)
+		} else {
+			n, err = readSQLite(f, size, nil, 0, fn)
+		}
+	case formatNDB:
+		n, err = readNDB(f, size, fn)
+	case formatBDB:
+		n, err = readBDB(f, size, fn)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	sortPackages(pkgs)
+	return slices.Clip(pkgs), skipped + n, nil
+}
+
+// sortPackages orders packages by name, architecture and version, so the order does not
+// depend on the database format.
+func sortPackages(pkgs []model.Package) {
+	slices.SortFunc(pkgs, func(a, b model.Package) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+	})
+}
