@@ -90,9 +90,20 @@ func (r Root) Resolve(p string) (string, error) {
 func (r Root) Open(p string) (*os.File, error) {
 	rp, err := r.Resolve(p)
 	if err != nil {
-		return nil, err
+		return nil, hostErr(err, p)
 	}
-	return os.Open(rp)
+	f, err := os.Open(rp)
+	return f, hostErr(err, p)
+}
+
+// hostErr names the host path p, not the path under the root, in a file error, so that
+// messages read the same on the host and in a container mounting it.
+func hostErr(err error, p string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: filepath.Clean("/" + p), Err: pe.Err}
+	}
+	return err
 }
 
 // ReadFile reads the host-absolute path p whole, failing with ErrTooLarge past max bytes
@@ -148,18 +159,20 @@ func ReadAll(f io.Reader, name string, max int64) ([]byte, error) {
 func (r Root) Stat(p string) (fs.FileInfo, error) {
 	rp, err := r.Resolve(p)
 	if err != nil {
-		return nil, err
+		return nil, hostErr(err, p)
 	}
-	return os.Stat(rp)
+	fi, err := os.Stat(rp)
+	return fi, hostErr(err, p)
 }
 
 // ReadDir lists the host-absolute directory p, resolving links inside the root.
 func (r Root) ReadDir(p string) ([]fs.DirEntry, error) {
 	rp, err := r.Resolve(p)
 	if err != nil {
-		return nil, err
+		return nil, hostErr(err, p)
 	}
-	return os.ReadDir(rp)
+	des, err := os.ReadDir(rp)
+	return des, hostErr(err, p)
 }
 
 // Exists reports whether the host-absolute path p exists under the root.

@@ -135,14 +135,14 @@ func Parse(data []byte, implicitInstalled bool) (pkgs []model.Package, skipped i
 	if bytes.IndexByte(data, 0) >= 0 {
 		return nil, 0, fmt.Errorf("%w: NUL byte in text database", ErrMalformed)
 	}
-	in := interner{}
+	in := make(source.Interner)
 	var st stanza
 	sawValid := false
 	flush := func() {
 		if st.empty() {
 			return
 		}
-		p, ok, bad := st.pkg(implicitInstalled, &in)
+		p, ok, bad := st.pkg(implicitInstalled, in)
 		switch {
 		case bad:
 			skipped++
@@ -242,7 +242,7 @@ var onDisk = map[string]string{
 
 // pkg turns the stanza into a package. ok is false for packages that are not on disk; bad is
 // true for stanzas that are malformed.
-func (s *stanza) pkg(implicitInstalled bool, in *interner) (p model.Package, ok, bad bool) {
+func (s *stanza) pkg(implicitInstalled bool, in source.Interner) (p model.Package, ok, bad bool) {
 	if s.broken || len(s.name) == 0 || !validName(s.name) {
 		return p, false, true
 	}
@@ -272,12 +272,12 @@ func (s *stanza) pkg(implicitInstalled bool, in *interner) (p model.Package, ok,
 	p = model.Package{
 		Source:     sourceFormat,
 		Name:       string(s.name),
-		Version:    clip(s.version),
-		Arch:       in.str(s.arch),
-		Maintainer: in.str(s.maintainer),
-		Section:    in.str(s.section),
-		Vendor:     in.str(s.origin),
-		Summary:    clip(s.desc),
+		Version:    string(source.Clip(s.version, maxFieldLen)),
+		Arch:       in.String(s.arch, maxFieldLen),
+		Maintainer: in.String(s.maintainer, maxFieldLen),
+		Section:    in.String(s.section, maxFieldLen),
+		Vendor:     in.String(s.origin, maxFieldLen),
+		Summary:    string(source.Clip(s.desc, maxFieldLen)),
 		State:      state,
 	}
 	if len(s.source) > 0 {
@@ -286,7 +286,7 @@ func (s *stanza) pkg(implicitInstalled bool, in *interner) (p model.Package, ok,
 		if i := bytes.IndexByte(src, ' '); i >= 0 {
 			src = src[:i]
 		}
-		p.Origin = in.str(src)
+		p.Origin = in.String(src, maxFieldLen)
 	} else {
 		p.Origin = p.Name
 	}
@@ -312,35 +312,4 @@ func validName(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// clip returns b as a string of at most maxFieldLen bytes, cut at a rune boundary.
-func clip(b []byte) string {
-	if len(b) <= maxFieldLen {
-		return string(b)
-	}
-	b = b[:maxFieldLen]
-	for len(b) > 0 && b[len(b)-1]&0xC0 == 0x80 {
-		b = b[:len(b)-1]
-	}
-	if len(b) > 0 && b[len(b)-1] >= 0xC0 {
-		b = b[:len(b)-1]
-	}
-	return string(b)
-}
-
-// interner shares the strings that repeat across packages (architectures, maintainers,
-// sections), so a status file with 800 packages does not allocate 800 copies of "amd64".
-type interner map[string]string
-
-func (in interner) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	s := clip(b)
-	in[s] = s
-	return s
 }

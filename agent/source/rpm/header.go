@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
 )
 
@@ -180,48 +180,20 @@ func int32At(data []byte, typ, off, cnt uint32) (uint32, error) {
 // database as if it were a package, which is not software.
 func (h *header) isPubkey() bool { return string(h.name) == pubkeyName }
 
-// interner shares the strings that repeat across packages (vendor, packager, group, licence,
-// architecture), so a database of a thousand packages does not make a thousand copies each.
-type interner map[string]string
-
-func (in interner) get(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	s := field(b)
-	in[s] = s
-	return s
-}
-
-// field converts b to a string of at most maxFieldLen bytes, cut at a rune boundary.
-func field(b []byte) string {
-	if len(b) > maxFieldLen {
-		n := maxFieldLen
-		for n > maxFieldLen-utf8.UTFMax && !utf8.RuneStart(b[n]) {
-			n--
-		}
-		b = b[:n]
-	}
-	return string(b)
-}
-
 // toPackage fills p from h. The version is [epoch:]version-release, the epoch left out when it
 // is absent or zero, as rpm prints it.
-func (h *header) toPackage(p *model.Package, in interner) {
+func (h *header) toPackage(p *model.Package, in source.Interner) {
 	*p = model.Package{
 		Source:        sourceFormat,
-		Name:          field(h.name),
+		Name:          string(source.Clip(h.name, maxFieldLen)),
 		Version:       h.evr(),
-		Arch:          in.get(h.arch),
-		Vendor:        in.get(h.vendor),
-		Maintainer:    in.get(h.packager),
-		Section:       in.get(h.group),
-		Origin:        field(h.sourceRPM),
-		License:       in.get(h.license),
-		Summary:       field(h.summary),
+		Arch:          in.String(h.arch, maxFieldLen),
+		Vendor:        in.String(h.vendor, maxFieldLen),
+		Maintainer:    in.String(h.packager, maxFieldLen),
+		Section:       in.String(h.group, maxFieldLen),
+		Origin:        string(source.Clip(h.sourceRPM, maxFieldLen)),
+		License:       in.String(h.license, maxFieldLen),
+		Summary:       string(source.Clip(h.summary, maxFieldLen)),
 		InstalledSize: uint64(h.size),
 	}
 	if h.hasLongSize {
@@ -235,7 +207,7 @@ func (h *header) toPackage(p *model.Package, in interner) {
 func (h *header) evr() string {
 	n := len(h.version) + 1 + len(h.release) + 11
 	if n > maxFieldLen {
-		return field(h.version)
+		return string(source.Clip(h.version, maxFieldLen))
 	}
 	var buf [maxFieldLen]byte
 	b := buf[:0]

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
 )
 
@@ -91,7 +92,7 @@ func TestParseHeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got model.Package
-			h.toPackage(&got, interner{})
+			h.toPackage(&got, make(source.Interner))
 			want := tt.want
 			want.Source = "rpm"
 			if want.Name == "" {
@@ -152,6 +153,6 @@ func TestPubkey(t *testing.T) {
 
 func toPkg(h *header) model.Package {
 	var p model.Package
-	h.toPackage(&p, interner{})
+	h.toPackage(&p, make(source.Interner))
 	return p
 }

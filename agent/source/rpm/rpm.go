@@ -216,7 +216,7 @@ func read(ctx context.Context, fm format, f *os.File, size int64, wal *os.File, 
 		pkgs    []model.Package
 		skipped int
 		h       header
-		in      = interner{}
+		in      = make(source.Interner)
 	)
 	fn := func(blob []byte) error {
 		if len(pkgs)%64 == 0 && ctx.Err() != nil {

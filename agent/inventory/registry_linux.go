@@ -1,0 +1,26 @@
+package inventory
+
+import (
+	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/apk"
+	"github.com/onus-project/onus/agent/source/dpkg"
+	"github.com/onus-project/onus/agent/source/host"
+	"github.com/onus-project/onus/agent/source/pacman"
+	"github.com/onus-project/onus/agent/source/ports"
+	"github.com/onus-project/onus/agent/source/rpm"
+	"github.com/onus-project/onus/agent/source/systemd"
+)
+
+// Sources lists the inventory sources of a Linux host, in the order they run. Each package
+// database source reports "not present" on distributions that do not use it.
+func Sources(o SourceOptions) []source.Source {
+	return []source.Source{
+		host.New(host.Options{Root: o.Root, StateDir: o.StateDir, Labels: o.Labels}),
+		dpkg.New(o.Root),
+		rpm.New(o.Root),
+		apk.New(o.Root),
+		pacman.New(o.Root),
+		systemd.New(systemd.Options{Root: o.Root, Logger: o.Logger}),
+		ports.New(o.Root),
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package inventory
+
+import (
+	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/host"
+)
+
+// Sources lists the inventory sources of a host whose package databases the agent does not
+// read yet: its facts only.
+func Sources(o SourceOptions) []source.Source {
+	return []source.Source{
+		host.New(host.Options{Root: o.Root, StateDir: o.StateDir, Labels: o.Labels}),
+	}
+}
