@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,7 +41,8 @@ var ErrMalformed = errors.New("malformed dpkg database")
 
 // Source reads dpkg's database.
 type Source struct {
-	root hostfs.Root
+	root  hostfs.Root
+	cache source.Cache
 }
 
 // New returns a dpkg source reading under root.
@@ -57,6 +59,18 @@ func (s *Source) WatchPaths() []string {
 // Collect implements source.Source.
 func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	var res source.Result
+	// dpkg commits by renaming a new status over the old one and rewrites a package's file
+	// list when it unpacks it: unchanged stamps mean an unchanged database.
+	key := make([]source.Stamp, 3)
+	for i, p := range []string{statusPath, statusDDir, infoDir} {
+		if fi, err := s.root.Stat(p); err == nil {
+			key[i] = source.StampOf(fi)
+		}
+	}
+	if pkgs, skipped, ok := s.cache.Get(key); ok {
+		res.Software, res.Skipped = pkgs, skipped
+		return res, nil
+	}
 	status, err := s.root.ReadFile(statusPath, maxStatus)
 	statusMissing := hostfs.NotPresent(err)
 	if err != nil && !statusMissing {
@@ -100,6 +114,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		res.Skipped += skipped
 	}
 	s.installTimes(res.Software)
+	s.cache.Put(key, slices.Clone(res.Software), res.Skipped)
 	return res, nil
 }
 
@@ -109,17 +124,22 @@ func (s *Source) installTimes(pkgs []model.Package) {
 	if err != nil {
 		return
 	}
+	lists, err := openDir(dir)
+	if err != nil {
+		return
+	}
+	defer lists.close()
 	var buf []byte
 	for i := range pkgs {
 		p := &pkgs[i]
-		buf = append(append(append(buf[:0], dir...), '/'), p.Name...)
+		buf = append(buf[:0], p.Name...)
 		n := len(buf)
 		buf = append(buf, ".list"...)
-		mt, ok := mtime(string(buf))
+		mt, ok := lists.mtime(buf)
 		if !ok && p.Arch != "" {
 			// Multi-Arch: same packages keep their lists as name:arch.list.
 			buf = append(append(append(buf[:n], ':'), p.Arch...), ".list"...)
-			mt, ok = mtime(string(buf))
+			mt, ok = lists.mtime(buf)
 		}
 		if ok {
 			p.InstallTime = mt

@@ -235,21 +235,69 @@ func BenchmarkParseHostStatus(b *testing.B) {
 	}
 }
 
+// BenchmarkCollectHost reads this machine's database afresh each time.
 func BenchmarkCollectHost(b *testing.B) {
-	s := New("/")
-	if _, err := s.Collect(context.Background()); err != nil {
+	if _, err := New("/").Collect(context.Background()); err != nil {
 		b.Skip(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Collect(context.Background()); err != nil {
+		if _, err := New("/").Collect(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkCollectFixture(b *testing.B) {
-	s := New(hostfs.Root(fixture.Root(b, "debian12")))
+	root := hostfs.Root(fixture.Root(b, "debian12"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(root).Collect(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCacheFollowsDatabase: an unchanged database is served from the cache, and dpkg's way of
+// committing (a new status renamed over the old) is seen at once.
+func TestCacheFollowsDatabase(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "var/lib/dpkg")
+	if err := os.MkdirAll(filepath.Join(dir, "info"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "status-new"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "status-new"), filepath.Join(dir, "status")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(hostfs.Root(root))
+	write("Package: a\nStatus: install ok installed\nVersion: 1\n")
+	first, err := s.Collect(context.Background())
+	if err != nil || len(first.Software) != 1 {
+		t.Fatalf("%+v %v", first, err)
+	}
+	first.Software[0].Name = "changed by the caller"
+	again, _ := s.Collect(context.Background())
+	if len(again.Software) != 1 || again.Software[0].Name != "a" {
+		t.Fatalf("cached result was shared with the caller: %+v", again.Software)
+	}
+	write("Package: a\nStatus: install ok installed\nVersion: 2\n")
+	after, _ := s.Collect(context.Background())
+	if len(after.Software) != 1 || after.Software[0].Version != "2" {
+		t.Fatalf("same-size rewrite not seen: %+v", after.Software)
+	}
+}
+
+func BenchmarkCollectHostUnchanged(b *testing.B) {
+	s := New("/")
+	if _, err := s.Collect(context.Background()); err != nil {
+		b.Skip(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Collect(context.Background()); err != nil {

@@ -4,12 +4,19 @@ package dpkg
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 )
 
-// mtime returns the modification time of the file name, without following a final link.
-func mtime(name string) (time.Time, bool) {
-	fi, err := os.Lstat(name)
+type dir struct{ path string }
+
+func openDir(path string) (*dir, error) { return &dir{path: path}, nil }
+
+func (d *dir) close() {}
+
+// mtime returns the modification time of the regular file name in d, not following links.
+func (d *dir) mtime(name []byte) (time.Time, bool) {
+	fi, err := os.Lstat(filepath.Join(d.path, string(name)))
 	if err != nil || !fi.Mode().IsRegular() {
 		return time.Time{}, false
 	}

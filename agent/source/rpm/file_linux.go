@@ -1,7 +1,6 @@
 package rpm
 
 import (
-	"io/fs"
 	"os"
 	"syscall"
 )
@@ -14,12 +13,4 @@ func openRead(p string) (*os.File, error) {
 		return f, nil
 	}
 	return os.Open(p)
-}
-
-// inode returns fi's inode number: rpm --rebuilddb replaces the file.
-func inode(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
 }

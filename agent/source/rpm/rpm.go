@@ -30,7 +30,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
@@ -68,19 +67,9 @@ func dbFiles() [3]string {
 type Source struct {
 	root hostfs.Root
 
-	mu     sync.Mutex
-	key    cacheKey
-	valid  bool
-	cached []model.Package
-	skip   int
-}
-
-// cacheKey identifies one state of the database files.
-type cacheKey struct {
-	path        string
-	size, wal   int64
-	mtime, walT time.Time
-	ino, walIno uint64
+	cache     source.Cache
+	cachePath string // the database file the cache was read from
+	mu        sync.Mutex
 }
 
 // New returns an rpm source reading under root.
@@ -171,18 +160,21 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("rpm: %w", err)
 	}
-	key := cacheKey{path: db.path, size: db.info.Size(), mtime: db.info.ModTime(), ino: inode(db.info)}
+	key := []source.Stamp{source.StampOf(db.info), {}}
+	var walSize int64
 	if db.format == formatSQLite {
 		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Mode().IsRegular() {
-			key.wal, key.walT, key.walIno = fi.Size(), fi.ModTime(), inode(fi)
+			key[1], walSize = source.StampOf(fi), fi.Size()
 		}
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.valid && key == s.key {
-		res.Software, res.Skipped = slices.Clone(s.cached), s.skip
-		return res, nil
+	if s.cachePath == db.path {
+		if pkgs, skipped, ok := s.cache.Get(key); ok {
+			res.Software, res.Skipped = pkgs, skipped
+			return res, nil
+		}
 	}
 
 	f, err := openRead(db.path)
@@ -191,20 +183,21 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	}
 	defer f.Close()
 	var wal *os.File
-	if key.wal > 0 {
+	if walSize > 0 {
 		// A WAL that vanished since the Stat was checkpointed into the database: read without.
 		if wal, err = openRead(db.path + "-wal"); err == nil {
 			defer wal.Close()
 		}
 	}
-	pkgs, skipped, err := read(ctx, db.format, f, db.info.Size(), wal, key.wal)
+	pkgs, skipped, err := read(ctx, db.format, f, db.info.Size(), wal, walSize)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		return res, fmt.Errorf("rpm: %s: %w", db.hostPath, err)
 	}
-	s.valid, s.key, s.cached, s.skip = true, key, pkgs, skipped
+	s.cache.Put(key, pkgs, skipped)
+	s.cachePath = db.path
 	res.Software, res.Skipped = slices.Clone(pkgs), skipped
 	return res, nil
 }
