@@ -3,7 +3,6 @@
 package inventory
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -178,21 +177,8 @@ func (inv *Inventory) run(ctx context.Context, s source.Source) (model.SourceSta
 	return st, res
 }
 
-// Sort puts an inventory's lists in their canonical order, so that equal inventories encode
-// to equal bytes.
-func Sort(inv *model.Inventory) {
-	slices.SortFunc(inv.Software, func(a, b model.Package) int {
-		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
-	})
-	slices.SortFunc(inv.Services, func(a, b model.Service) int {
-		return cmp.Or(cmp.Compare(a.Manager, b.Manager), cmp.Compare(a.Name, b.Name))
-	})
-	slices.SortFunc(inv.Listeners, func(a, b model.Listener) int {
-		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port),
-			cmp.Compare(a.Address, b.Address), cmp.Compare(a.PID, b.PID))
-	})
-}
+// Sort puts an inventory's lists in their canonical order (see model.Sort).
+func Sort(inv *model.Inventory) { model.Sort(inv) }
 
 func names(srcs []source.Source) string {
 	var b []byte

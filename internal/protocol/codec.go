@@ -1,0 +1,162 @@
+package protocol
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Default body limits. A report of 20,000 packages is about 8 MiB of JSON and 1 MiB gzipped.
+const (
+	DefaultMaxCompressedBytes   = 8 << 20
+	DefaultMaxDecompressedBytes = 64 << 20
+	// MaxEnrollBytes bounds an enroll request, compressed or not.
+	MaxEnrollBytes = 64 << 10
+)
+
+// Limits bound a request body before (Compressed) and after (Decompressed) gzip decoding.
+type Limits struct {
+	Compressed   int64
+	Decompressed int64
+}
+
+// DefaultLimits are the limits the collector applies unless configured otherwise.
+var DefaultLimits = Limits{Compressed: DefaultMaxCompressedBytes, Decompressed: DefaultMaxDecompressedBytes}
+
+// Error is a request the collector refuses, with the HTTP status to answer.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf returns an *Error with the given status.
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrTooLarge is wrapped by the errors for bodies over a limit.
+var ErrTooLarge = errors.New("body too large")
+
+// Marshal encodes v as gzip-compressed JSON, the body of a request with
+// "Content-Encoding: gzip".
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode reads one JSON value from body into v. encoding is the request's Content-Encoding
+// ("" or "identity" for plain JSON, "gzip"). The compressed body may hold at most
+// lim.Compressed bytes and its decoded form at most lim.Decompressed; a larger body (a zip
+// bomb included) is refused with 413 before it is decoded further. Malformed input is a 400
+// naming what is wrong; anything after the JSON value is refused too.
+func Decode(body io.Reader, encoding string, lim Limits, v any) error {
+	counted := &countingReader{r: io.LimitReader(body, lim.Compressed+1)}
+	var r io.Reader = counted
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		if lim.Decompressed < lim.Compressed {
+			r = io.LimitReader(counted, lim.Decompressed+1)
+		}
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(counted)
+		if err != nil {
+			if counted.n > lim.Compressed {
+				return tooLarge("compressed body", lim.Compressed)
+			}
+			return Errorf(http.StatusBadRequest, "body is not gzip: %v", err)
+		}
+		defer zr.Close()
+		zr.Multistream(false)
+		r = io.LimitReader(zr, lim.Decompressed+1)
+	default:
+		return Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
+	}
+	// Read the whole body first, so that the limits are checked before decoding starts and
+	// a truncated body is told apart from a malformed one.
+	data, err := io.ReadAll(r)
+	if counted.n > lim.Compressed {
+		return tooLarge("body", lim.Compressed)
+	}
+	if int64(len(data)) > lim.Decompressed {
+		return tooLarge("decompressed body", lim.Decompressed)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge("body", mbe.Limit)
+		}
+		return Errorf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return Errorf(http.StatusBadRequest, "malformed JSON: %s", jsonError(err, data))
+	}
+	if dec.More() {
+		return Errorf(http.StatusBadRequest, "malformed JSON: data after the value")
+	}
+	return nil
+}
+
+func tooLarge(what string, limit int64) error {
+	return &wrapped{e: Errorf(http.StatusRequestEntityTooLarge, "%s over the limit of %d bytes", what, limit), is: ErrTooLarge}
+}
+
+// wrapped is an *Error that also matches a sentinel error.
+type wrapped struct {
+	e  *Error
+	is error
+}
+
+func (w *wrapped) Error() string   { return w.e.Msg }
+func (w *wrapped) Unwrap() []error { return []error{w.e, w.is} }
+
+// jsonError says where in the body a decoding error is.
+func jsonError(err error, data []byte) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "value"
+		}
+		return fmt.Sprintf("%s: want %s, got JSON %s (at byte %d)", field, te.Type, te.Value, te.Offset)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("body ends early (after %d bytes)", len(data))
+	}
+	return err.Error()
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,296 @@
+package protocol
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/onus-project/onus/internal/model"
+)
+
+// FromInventory splits an inventory into its stable state (normalized) and its volatile
+// capacity figures.
+func FromInventory(inv *model.Inventory) (State, Capacity) {
+	st := State{
+		Host:      inv.Host,
+		Software:  slices.Clone(inv.Software),
+		Services:  slices.Clone(inv.Services),
+		Listeners: slices.Clone(inv.Listeners),
+		Sources:   slices.Clone(inv.Sources),
+	}
+	st.Host.Filesystems = slices.Clone(inv.Host.Filesystems)
+	c := Capacity{
+		CollectedAt:     inv.CollectedAt.UTC(),
+		MemoryAvailable: inv.Host.Memory.AvailableBytes,
+		SwapFree:        inv.Host.Memory.SwapFreeBytes,
+	}
+	for _, fs := range inv.Host.Filesystems {
+		c.Filesystems = append(c.Filesystems, FilesystemUse{Mountpoint: fs.Mountpoint, UsedBytes: fs.UsedBytes, FreeBytes: fs.FreeBytes})
+	}
+	for _, s := range inv.Sources {
+		c.SourceDurationSecs += s.Duration
+	}
+	Normalize(&st)
+	return st, c
+}
+
+// Normalize puts a state in its canonical form, the one that is hashed: lists sorted,
+// volatile figures zeroed, times in UTC whole seconds, empty lists and maps nil.
+func Normalize(st *State) {
+	h := &st.Host
+	h.Memory.AvailableBytes, h.Memory.SwapFreeBytes = 0, 0
+	h.BootTime = second(h.BootTime)
+	if len(h.Filesystems) == 0 {
+		h.Filesystems = nil
+	}
+	for i := range h.Filesystems {
+		h.Filesystems[i].UsedBytes, h.Filesystems[i].FreeBytes = 0, 0
+	}
+	slices.SortFunc(h.Filesystems, func(a, b model.Filesystem) int {
+		return cmp.Or(cmp.Compare(a.Mountpoint, b.Mountpoint), cmp.Compare(a.Device, b.Device))
+	})
+	if len(h.Interfaces) == 0 {
+		h.Interfaces = nil
+	}
+	for i := range h.Interfaces {
+		if len(h.Interfaces[i].Addrs) == 0 {
+			h.Interfaces[i].Addrs = nil
+		}
+	}
+	slices.SortFunc(h.Interfaces, func(a, b model.Interface) int { return cmp.Compare(a.Name, b.Name) })
+	if len(h.Labels) == 0 {
+		h.Labels = nil
+	}
+	if len(h.Virtualization.Evidence) == 0 {
+		h.Virtualization.Evidence = nil
+	}
+	if len(st.Software) == 0 {
+		st.Software = nil
+	}
+	for i := range st.Software {
+		st.Software[i].InstallTime = second(st.Software[i].InstallTime)
+	}
+	slices.SortFunc(st.Software, model.ComparePackages)
+	if len(st.Services) == 0 {
+		st.Services = nil
+	}
+	slices.SortFunc(st.Services, model.CompareServices)
+	if len(st.Listeners) == 0 {
+		st.Listeners = nil
+	}
+	slices.SortFunc(st.Listeners, model.CompareListeners)
+	if len(st.Sources) == 0 {
+		st.Sources = nil
+	}
+	for i := range st.Sources {
+		st.Sources[i].Duration = 0
+	}
+	slices.SortFunc(st.Sources, func(a, b model.SourceStatus) int { return cmp.Compare(a.Name, b.Name) })
+}
+
+func second(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// Hash returns the hash of a normalized state: the hex SHA-256 of its JSON encoding.
+func Hash(st *State) string {
+	b, err := json.Marshal(st)
+	if err != nil {
+		// A State holds only strings, numbers, booleans and times: it always encodes.
+		panic("protocol: encoding a state: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Diff returns the delta that turns old into new; both must be normalized. It returns nil
+// when nothing changed.
+func Diff(old, new *State) *Delta {
+	d := &Delta{}
+	changed := false
+	if !hostEqual(&old.Host, &new.Host) {
+		h := new.Host
+		d.Host = &h
+		changed = true
+	}
+	d.SoftwareUpsert, d.SoftwareRemove = diffSorted(old.Software, new.Software,
+		func(a, b model.Package) int { return cmpKey(Key(a), Key(b)) }, pkgEqual, Key)
+	d.ServicesUpsert, d.ServicesRemove = diffSorted(old.Services, new.Services, model.CompareServices,
+		func(a, b model.Service) bool { return a == b },
+		func(s model.Service) ServiceKey { return ServiceKey{Manager: s.Manager, Name: s.Name} })
+	if len(d.SoftwareUpsert)+len(d.SoftwareRemove)+len(d.ServicesUpsert)+len(d.ServicesRemove) > 0 {
+		changed = true
+	}
+	if !slices.Equal(old.Listeners, new.Listeners) {
+		d.ListenersChange, d.Listeners = true, new.Listeners
+		changed = true
+	}
+	if !slices.Equal(old.Sources, new.Sources) {
+		d.SourcesChange, d.Sources = true, new.Sources
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return d
+}
+
+// diffSorted compares two lists sorted by cmpf and returns the items of b that are new or
+// different, and the keys of the items of a that are gone.
+func diffSorted[T any, K any](a, b []T, cmpf func(T, T) int, eq func(T, T) bool, key func(T) K) (upsert []T, remove []K) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && cmpf(a[i], b[j]) < 0):
+			remove = append(remove, key(a[i]))
+			i++
+		case i == len(a) || cmpf(a[i], b[j]) > 0:
+			upsert = append(upsert, b[j])
+			j++
+		default:
+			if !eq(a[i], b[j]) {
+				upsert = append(upsert, b[j])
+			}
+			i++
+			j++
+		}
+	}
+	return upsert, remove
+}
+
+func cmpKey(a, b PackageKey) int {
+	return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+}
+
+func pkgEqual(a, b model.Package) bool {
+	at, bt := a.InstallTime, b.InstallTime
+	a.InstallTime, b.InstallTime = time.Time{}, time.Time{}
+	return a == b && at.Equal(bt)
+}
+
+func hostEqual(a, b *model.Host) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// Apply returns the state that results from applying d to old. The result is normalized;
+// the caller compares its hash with the report's to know whether both sides agree.
+func Apply(old *State, d *Delta) State {
+	st := State{Host: old.Host, Listeners: old.Listeners, Sources: old.Sources}
+	if d.Host != nil {
+		st.Host = *d.Host
+	}
+	if d.ListenersChange {
+		st.Listeners = d.Listeners
+	}
+	if d.SourcesChange {
+		st.Sources = d.Sources
+	}
+	st.Software = applySorted(old.Software, d.SoftwareUpsert, d.SoftwareRemove, Key, cmpKey)
+	st.Services = applySorted(old.Services, d.ServicesUpsert, d.ServicesRemove,
+		func(s model.Service) ServiceKey { return ServiceKey{Manager: s.Manager, Name: s.Name} },
+		func(a, b ServiceKey) int {
+			return cmp.Or(cmp.Compare(a.Manager, b.Manager), cmp.Compare(a.Name, b.Name))
+		})
+	// Normalize works in place: give it copies of the lists it would sort or rewrite.
+	st.Host.Filesystems = slices.Clone(st.Host.Filesystems)
+	st.Host.Interfaces = slices.Clone(st.Host.Interfaces)
+	st.Listeners = slices.Clone(st.Listeners)
+	st.Sources = slices.Clone(st.Sources)
+	Normalize(&st)
+	return st
+}
+
+func applySorted[T any, K comparable](old, upsert []T, remove []K, key func(T) K, cmpk func(K, K) int) []T {
+	drop := make(map[K]bool, len(remove)+len(upsert))
+	for _, k := range remove {
+		drop[k] = true
+	}
+	for _, u := range upsert {
+		drop[key(u)] = true
+	}
+	out := make([]T, 0, len(old)+len(upsert))
+	for _, o := range old {
+		if !drop[key(o)] {
+			out = append(out, o)
+		}
+	}
+	out = append(out, upsert...)
+	slices.SortStableFunc(out, func(a, b T) int { return cmpk(key(a), key(b)) })
+	// Drop repeated keys (an upsert listed twice): the last one wins.
+	return slices.CompactFunc(out, func(a, b T) bool { return cmpk(key(a), key(b)) == 0 })
+}
+
+// Events lists the software changes from old to new, both normalized, as installs, removals,
+// upgrades and downgrades. detected is when the change was noticed; an install or upgrade
+// takes the package's recorded install time when there is one no later than detected.
+func Events(old, new *State, detected time.Time) []Event {
+	type group struct{ source, name, arch string }
+	key := func(p model.Package) group { return group{p.Source, p.Name, p.Arch} }
+	olds := map[group][]model.Package{}
+	for _, p := range old.Software {
+		olds[key(p)] = append(olds[key(p)], p)
+	}
+	news := map[group][]model.Package{}
+	var order []group
+	seen := map[group]bool{}
+	add := func(g group) {
+		if !seen[g] {
+			seen[g] = true
+			order = append(order, g)
+		}
+	}
+	for _, p := range old.Software {
+		add(key(p))
+	}
+	for _, p := range new.Software {
+		news[key(p)] = append(news[key(p)], p)
+		add(key(p))
+	}
+	detected = detected.UTC().Truncate(time.Second)
+	when := func(p model.Package) time.Time {
+		if !p.InstallTime.IsZero() && !p.InstallTime.After(detected) {
+			return p.InstallTime.UTC()
+		}
+		return detected
+	}
+	var out []Event
+	for _, g := range order {
+		o, n := olds[g], news[g]
+		gone := slices.DeleteFunc(slices.Clone(o), func(p model.Package) bool {
+			return slices.ContainsFunc(n, func(q model.Package) bool { return q.Version == p.Version })
+		})
+		came := slices.DeleteFunc(slices.Clone(n), func(p model.Package) bool {
+			return slices.ContainsFunc(o, func(q model.Package) bool { return q.Version == p.Version })
+		})
+		// One version replaced by another is an upgrade or a downgrade; anything else
+		// (install-only kernels added or removed) is installs and removals.
+		if len(gone) == 1 && len(came) == 1 {
+			typ := EventUpgraded
+			if CompareVersions(g.source, came[0].Version, gone[0].Version) < 0 {
+				typ = EventDowngraded
+			}
+			out = append(out, Event{Type: typ, Source: g.source, Name: g.name, Arch: g.arch,
+				Version: came[0].Version, PreviousVersion: gone[0].Version, Time: when(came[0]), DetectedAt: detected})
+			continue
+		}
+		for _, p := range gone {
+			out = append(out, Event{Type: EventRemoved, Source: g.source, Name: g.name, Arch: g.arch,
+				Version: p.Version, Time: detected, DetectedAt: detected})
+		}
+		for _, p := range came {
+			out = append(out, Event{Type: EventInstalled, Source: g.source, Name: g.name, Arch: g.arch,
+				Version: p.Version, Time: when(p), DetectedAt: detected})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	return out
+}
