@@ -8,18 +8,25 @@ FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
 HOST_ROOT   ?= /
 RUN_DIR     ?= .run
+LISTEN      ?= 127.0.0.1:8080
 
-.PHONY: all build run test vet fmt-check unit lint bench fuzz golden clean
+.PHONY: all build run inventory test vet fmt-check unit lint bench fuzz golden clean
 
 all: build
 
-## build: static binaries bin/onus-agent and bin/onus-collector
+## build: static binaries bin/onus-agent, bin/onus-collector and bin/onus-loadgen
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-agent ./agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-collector ./collector
+	@if [ -d collector/loadgen ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen; fi
 
-## run: build and print this machine's inventory
+## run: build, then run a collector (embedded etcd, plain HTTP on 127.0.0.1:8080) and an
+## agent for this machine enrolled to it; Ctrl-C stops both
 run: build
+	RUN_DIR=$(RUN_DIR) BIN=$(BIN) HOST_ROOT=$(HOST_ROOT) LISTEN=$(LISTEN) deploy/local/run.sh
+
+## inventory: build and print this machine's inventory once
+inventory: build
 	@mkdir -p $(RUN_DIR)/agent
 	$(BIN)/onus-agent inventory --host-root $(HOST_ROOT) --state-dir $(RUN_DIR)/agent
 

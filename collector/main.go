@@ -1,19 +1,33 @@
 // Command onus-collector receives the agents' reports, keeps the fleet's inventory and
-// ownership registry, and serves them over HTTP and to Prometheus.
+// ownership registry in etcd, and serves them over HTTP and to Prometheus.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/version"
 )
 
 const usage = `Usage: onus-collector <command> [flags]
 
 Commands:
+  serve       run the collector (embedded etcd by default, or --etcd-endpoints)
   version     print the version and exit
+
+Run "onus-collector <command> -h" for the flags of a command.
 `
 
 func main() {
@@ -26,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "onus-collector", version.String())
 		return 0
@@ -35,4 +51,182 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "onus-collector: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// config is the YAML configuration file; flags given on the command line override it.
+type config struct {
+	ListenAddress       string        `yaml:"listen_address"`
+	TLSCertFile         string        `yaml:"tls_cert_file"`
+	TLSKeyFile          string        `yaml:"tls_key_file"`
+	InsecureHTTP        bool          `yaml:"insecure_http"`
+	DataDir             string        `yaml:"data_dir"`
+	EtcdClientURL       string        `yaml:"etcd_client_url"`
+	EtcdEndpoints       []string      `yaml:"etcd_endpoints"`
+	EtcdCAFile          string        `yaml:"etcd_ca_file"`
+	EtcdCertFile        string        `yaml:"etcd_cert_file"`
+	EtcdKeyFile         string        `yaml:"etcd_key_file"`
+	EtcdPrefix          string        `yaml:"etcd_prefix"`
+	EnrollSecretFile    string        `yaml:"enroll_secret_file"`
+	AdminTokenFile      string        `yaml:"admin_token_file"`
+	StatusFlushInterval time.Duration `yaml:"status_flush_interval"`
+	MaxReportBytes      int64         `yaml:"max_report_bytes"`
+	MaxDecodedBytes     int64         `yaml:"max_decoded_report_bytes"`
+	LogLevel            string        `yaml:"log_level"`
+	LogFormat           string        `yaml:"log_format"`
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
+		StatusFlushInterval: 10 * time.Second, LogLevel: "info", LogFormat: "text"}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
+	endpoints := ""
+	fs.StringVar(&cfg.ListenAddress, "listen-address", cfg.ListenAddress, "address of the API (HOST:PORT)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "TLS certificate (PEM) of the API")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "TLS private key (PEM) of the API")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP without TLS (local use only)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the embedded etcd")
+	fs.StringVar(&cfg.EtcdClientURL, "etcd-client-url", "", "also serve the embedded etcd's client API on this URL (default: a random loopback port)")
+	fs.StringVar(&endpoints, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (instead of the embedded store)")
+	fs.StringVar(&cfg.EtcdCAFile, "etcd-ca-file", "", "CA certificate of the external etcd cluster")
+	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", "", "client certificate for the external etcd cluster")
+	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", "", "client key for the external etcd cluster")
+	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of Onus's data in etcd")
+	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secret agents present")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
+	fs.DurationVar(&cfg.StatusFlushInterval, "status-flush-interval", cfg.StatusFlushInterval, "how often host liveness and capacity are written")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "onus-collector serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *configFile != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		fileCfg := cfg
+		if err := loadConfig(*configFile, &fileCfg); err != nil {
+			fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+			return 2
+		}
+		// Flags given on the command line win over the file.
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		cfg = merge(fileCfg, cfg, set)
+	}
+	if endpoints != "" {
+		cfg.EtcdEndpoints = strings.Split(endpoints, ",")
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+		return 2
+	}
+	secret, err := readSecret(cfg.EnrollSecretFile, "--enroll-secret-file")
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+		return 2
+	}
+	token, err := readSecret(cfg.AdminTokenFile, "--admin-token-file")
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+		return 2
+	}
+	opts := app.Options{ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
+		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
+		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecret: secret, AdminToken: token,
+		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log}
+	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
+		opts.Limits = protocolLimits(cfg.MaxReportBytes, cfg.MaxDecodedBytes)
+	}
+	c, err := app.New(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := c.Run(ctx); err != nil {
+		log.Error("collector stopped", "err", err)
+		return 1
+	}
+	log.Info("collector stopped")
+	return 0
+}
+
+func loadConfig(path string, cfg *config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(io.LimitReader(f, 1<<20))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// merge takes the file's settings, then the flags that were given.
+func merge(file, flags config, set map[string]bool) config {
+	out := file
+	pick := map[string]func(){
+		"listen-address":        func() { out.ListenAddress = flags.ListenAddress },
+		"tls-cert-file":         func() { out.TLSCertFile = flags.TLSCertFile },
+		"tls-key-file":          func() { out.TLSKeyFile = flags.TLSKeyFile },
+		"insecure-http":         func() { out.InsecureHTTP = flags.InsecureHTTP },
+		"data-dir":              func() { out.DataDir = flags.DataDir },
+		"etcd-client-url":       func() { out.EtcdClientURL = flags.EtcdClientURL },
+		"etcd-ca-file":          func() { out.EtcdCAFile = flags.EtcdCAFile },
+		"etcd-cert-file":        func() { out.EtcdCertFile = flags.EtcdCertFile },
+		"etcd-key-file":         func() { out.EtcdKeyFile = flags.EtcdKeyFile },
+		"etcd-prefix":           func() { out.EtcdPrefix = flags.EtcdPrefix },
+		"enroll-secret-file":    func() { out.EnrollSecretFile = flags.EnrollSecretFile },
+		"admin-token-file":      func() { out.AdminTokenFile = flags.AdminTokenFile },
+		"status-flush-interval": func() { out.StatusFlushInterval = flags.StatusFlushInterval },
+		"log-level":             func() { out.LogLevel = flags.LogLevel },
+		"log-format":            func() { out.LogFormat = flags.LogFormat },
+	}
+	for name := range set {
+		if f, ok := pick[name]; ok {
+			f()
+		}
+	}
+	return out
+}
+
+func readSecret(path, flagName string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("%s is required", flagName)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flagName, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < 16 {
+		return "", fmt.Errorf("%s: %s holds %d characters; use at least 16 (e.g. openssl rand -hex 32)", flagName, path, len(s))
+	}
+	return s, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }

@@ -1,0 +1,526 @@
+// Package api is the collector's HTTP interface: the agents' enroll and report endpoints, the
+// admin API over the fleet's inventory (documented in openapi.yaml), health, readiness and
+// metrics.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/onus-project/onus/collector/index"
+	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// Options configure the API.
+type Options struct {
+	Ingest *ingest.Ingest
+	Index  *index.Index
+	// AdminToken authorizes the admin API; empty refuses every admin request.
+	AdminToken string
+	// Limits bound report bodies (protocol.DefaultLimits when zero).
+	Limits protocol.Limits
+	// MaxConcurrentReports bounds the reports decoded at once (default 16); more wait up to
+	// a second, then get 429 with Retry-After.
+	MaxConcurrentReports int
+	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// API serves HTTP.
+type API struct {
+	opts Options
+	log  *slog.Logger
+	sem  chan struct{}
+	mux  *http.ServeMux
+	now  func() time.Time
+}
+
+// New returns the API handler.
+func New(opts Options) (*API, error) {
+	if opts.Ingest == nil || opts.Index == nil {
+		return nil, errors.New("api: ingest and index are required")
+	}
+	if opts.Limits == (protocol.Limits{}) {
+		opts.Limits = protocol.DefaultLimits
+	}
+	if opts.MaxConcurrentReports <= 0 {
+		opts.MaxConcurrentReports = 16
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	a := &API{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.MaxConcurrentReports), mux: http.NewServeMux(), now: opts.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.mux.HandleFunc("POST "+protocol.PathEnroll, a.ready(a.enroll))
+	a.mux.HandleFunc("POST "+protocol.PathReport, a.ready(a.report))
+	a.mux.HandleFunc("GET /api/v1/hosts", a.admin(a.hosts))
+	a.mux.HandleFunc("GET /api/v1/hosts/{id}", a.admin(a.host))
+	a.mux.HandleFunc("DELETE /api/v1/hosts/{id}", a.admin(a.deleteHost))
+	a.mux.HandleFunc("GET /api/v1/software", a.admin(a.software))
+	a.mux.HandleFunc("GET /api/v1/services", a.admin(a.services))
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, protocol.Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return a, nil
+}
+
+// Routes lists the API's routes, for documentation checks.
+func Routes() []string {
+	return []string{"POST " + protocol.PathEnroll, "POST " + protocol.PathReport, "GET /api/v1/hosts", "GET /api/v1/hosts/{id}",
+		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services", "GET /healthz", "GET /readyz", "GET /metrics"}
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *API) isReady() bool {
+	select {
+	case <-a.opts.Index.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.isReady() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "index not synced with the store yet", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// ready answers 503 until the index has listed the store.
+func (a *API) ready(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.isReady() {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, protocol.Errorf(http.StatusServiceUnavailable, "collector starting: index not synced yet"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
+	return a.ready(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok || a.opts.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(a.opts.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="onus-admin"`)
+			writeError(w, protocol.Errorf(http.StatusUnauthorized, "admin token required (Authorization: Bearer <token>)"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
+	var req protocol.EnrollRequest
+	body := http.MaxBytesReader(w, r.Body, protocol.MaxEnrollBytes)
+	if err := protocol.Decode(body, r.Header.Get("Content-Encoding"), protocol.Limits{Compressed: protocol.MaxEnrollBytes, Decompressed: protocol.MaxEnrollBytes}, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	resp, err := a.opts.Ingest.Enroll(r.Context(), &req)
+	if err != nil {
+		a.logRefusal(r, err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) report(w http.ResponseWriter, r *http.Request) {
+	cred, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="onus-agent"`)
+		writeError(w, protocol.Errorf(http.StatusUnauthorized, "agent credential required (Authorization: Bearer <credential>): enroll first"))
+		return
+	}
+	agent, err := a.opts.Ingest.Authenticate(r.Context(), cred)
+	if err != nil {
+		a.logRefusal(r, err)
+		writeError(w, err)
+		return
+	}
+	// Bound the reports decoded at once: a report can take tens of MiB while decoded.
+	select {
+	case a.sem <- struct{}{}:
+	case <-time.After(time.Second):
+		w.Header().Set("Retry-After", strconv.Itoa(2+int(a.now().UnixNano()%8)))
+		writeError(w, protocol.Errorf(http.StatusTooManyRequests, "collector busy: retry later"))
+		return
+	case <-r.Context().Done():
+		return
+	}
+	defer func() { <-a.sem }()
+	var rep protocol.Report
+	body := http.MaxBytesReader(w, r.Body, a.opts.Limits.Compressed)
+	if err := protocol.Decode(body, r.Header.Get("Content-Encoding"), a.opts.Limits, &rep); err != nil {
+		a.logRefusal(r, err, "host_id", agent.HostID)
+		writeError(w, err)
+		return
+	}
+	resp, err := a.opts.Ingest.Report(r.Context(), agent, &rep)
+	if err != nil {
+		a.logRefusal(r, err, "host_id", agent.HostID)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) logRefusal(r *http.Request, err error, args ...any) {
+	var pe *protocol.Error
+	status := http.StatusInternalServerError
+	if errors.As(err, &pe) {
+		status = pe.Status
+	}
+	args = append(args, "path", r.URL.Path, "remote", r.RemoteAddr, "status", status, "err", err)
+	if status >= 500 {
+		a.log.Warn("request failed", args...)
+	} else {
+		a.log.Info("request refused", args...)
+	}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			pe = protocol.Errorf(http.StatusServiceUnavailable, "request cancelled: %v", err)
+		} else {
+			pe = protocol.Errorf(http.StatusInternalServerError, "internal error: %v", err)
+		}
+	}
+	if pe.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, pe.Status, protocol.ErrorResponse{Error: pe.Msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// page reads limit and continue parameters.
+func page(r *http.Request, def, max int) (limit int, after string, err error) {
+	limit = def
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > max {
+			return 0, "", protocol.Errorf(http.StatusBadRequest, "limit: want a number from 1 to %d", max)
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("continue"), nil
+}
+
+// globParam reads a glob parameter and checks its syntax.
+func globParam(r *http.Request, name string) (string, error) {
+	g := r.URL.Query().Get(name)
+	if g == "" {
+		return "", nil
+	}
+	if _, err := path.Match(g, ""); err != nil {
+		return "", protocol.Errorf(http.StatusBadRequest, "%s: bad glob %q: %v", name, g, err)
+	}
+	return g, nil
+}
+
+func match(glob, s string) bool {
+	if glob == "" {
+		return true
+	}
+	ok, _ := path.Match(glob, s)
+	return ok
+}
+
+// sinceParam reads a time parameter: RFC 3339, or a duration back from now ("168h", "7d").
+func (a *API) sinceParam(r *http.Request, name string) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return a.now().Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return a.now().Add(-d), nil
+	}
+	return time.Time{}, protocol.Errorf(http.StatusBadRequest, "%s: want an RFC 3339 time or a duration such as 24h or 7d", name)
+}
+
+type listResponse[T any] struct {
+	Items    []T    `json:"items"`
+	Continue string `json:"continue,omitempty"`
+}
+
+func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := page(r, 500, 5000)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	hostname, err := globParam(r, "hostname")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	labels := map[string]string{}
+	for _, l := range r.URL.Query()["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			writeError(w, protocol.Errorf(http.StatusBadRequest, "label: want key=value, got %q", l))
+			return
+		}
+		labels[k] = v
+	}
+	osID := r.URL.Query().Get("os")
+	var staleBefore time.Time
+	if s := r.URL.Query().Get("stale"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			writeError(w, protocol.Errorf(http.StatusBadRequest, "stale: want a duration such as 3m"))
+			return
+		}
+		staleBefore = a.now().Add(-d)
+	}
+	items, more := a.opts.Index.Hosts(after, limit, func(h *index.HostSummary) bool {
+		if !match(hostname, h.Hostname) || (osID != "" && h.OSID != osID) {
+			return false
+		}
+		for k, v := range labels {
+			if h.Labels[k] != v {
+				return false
+			}
+		}
+		if !staleBefore.IsZero() && h.Status != nil && !h.Status.LastSeen.Before(staleBefore) {
+			return false
+		}
+		return true
+	})
+	resp := listResponse[index.HostSummary]{Items: items}
+	if items == nil {
+		resp.Items = []index.HostSummary{}
+	}
+	if more {
+		resp.Continue = items[len(items)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// HostDetail is the whole inventory of one host.
+type HostDetail struct {
+	index.Summary
+	Status        *store.HostStatus `json:"status,omitempty"`
+	Host          any               `json:"host"`
+	Software      []SoftwareItem    `json:"software"`
+	Services      any               `json:"services"`
+	Listeners     any               `json:"listeners"`
+	Sources       any               `json:"sources"`
+	Events        []protocol.Event  `json:"events"`
+	EventsDropped int               `json:"events_dropped,omitempty"`
+}
+
+// SoftwareItem is an installation with its title's descriptive fields.
+type SoftwareItem struct {
+	store.Installation
+	Title      string `json:"title"`
+	Vendor     string `json:"vendor,omitempty"`
+	Maintainer string `json:"maintainer,omitempty"`
+	Section    string `json:"section,omitempty"`
+	Summary    string `json:"summary,omitempty"`
+}
+
+func (a *API) host(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h, ok := a.opts.Index.Host(id)
+	if !ok {
+		writeError(w, protocol.Errorf(http.StatusNotFound, "no host %q", id))
+		return
+	}
+	rec, err := store.DecodeHost(h.Raw)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	d := HostDetail{Summary: h.Summary, Services: rec.Services, Listeners: rec.Listeners, Sources: rec.Sources,
+		Events: rec.Events, EventsDropped: rec.EventsDropped}
+	host := rec.Host
+	if st, ok := a.opts.Index.Status(id); ok {
+		d.Status = &st
+		host.Memory.AvailableBytes, host.Memory.SwapFreeBytes = st.Capacity.MemoryAvailable, st.Capacity.SwapFree
+		host.Filesystems = slices.Clone(host.Filesystems)
+		for i := range host.Filesystems {
+			for _, u := range st.Capacity.Filesystems {
+				if u.Mountpoint == host.Filesystems[i].Mountpoint {
+					host.Filesystems[i].UsedBytes, host.Filesystems[i].FreeBytes = u.UsedBytes, u.FreeBytes
+				}
+			}
+		}
+	}
+	d.Host = host
+	d.Software = make([]SoftwareItem, len(rec.Software))
+	for i, in := range rec.Software {
+		it := SoftwareItem{Installation: in, Title: in.Title()}
+		if t, ok := a.opts.Index.Title(in.Title()); ok {
+			it.Vendor, it.Maintainer, it.Section, it.Summary = t.Vendor, t.Maintainer, t.Section, t.Summary
+		}
+		d.Software[i] = it
+	}
+	if d.Events == nil {
+		d.Events = []protocol.Event{}
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (a *API) deleteHost(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	found, err := a.opts.Ingest.DeleteHost(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !found {
+		writeError(w, protocol.Errorf(http.StatusNotFound, "no host %q", id))
+		return
+	}
+	a.log.Info("host deleted", "host_id", id, "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// TitleItem is a software title of the fleet.
+type TitleItem struct {
+	Title          string    `json:"title"`
+	Source         string    `json:"source"`
+	Name           string    `json:"name"`
+	Hosts          int       `json:"hosts"`
+	InstalledHosts int       `json:"installed_hosts"`
+	FirstSeen      time.Time `json:"first_seen,omitzero"`
+	FirstHost      string    `json:"first_host,omitempty"`
+	Vendor         string    `json:"vendor,omitempty"`
+	Maintainer     string    `json:"maintainer,omitempty"`
+	Section        string    `json:"section,omitempty"`
+	Summary        string    `json:"summary,omitempty"`
+}
+
+func (a *API) software(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := page(r, 1000, 10000)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name, err := globParam(r, "name")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	since, err := a.sinceParam(r, "new_since")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	source := q.Get("source")
+	installedOnly := q.Get("installed") == "true"
+	minHosts := 1
+	if s := q.Get("min_hosts"); s != "" {
+		if minHosts, err = strconv.Atoi(s); err != nil || minHosts < 0 {
+			writeError(w, protocol.Errorf(http.StatusBadRequest, "min_hosts: want a number of 0 or more"))
+			return
+		}
+	}
+	var items []TitleItem
+	for _, t := range a.opts.Index.Titles() {
+		title := t.Source + ":" + t.Name
+		if title <= after || (source != "" && t.Source != source) || !match(name, t.Name) || t.Hosts < minHosts ||
+			(installedOnly && t.Installed == 0) || (!since.IsZero() && (t.FirstSeen.IsZero() || t.FirstSeen.Before(since))) {
+			continue
+		}
+		items = append(items, TitleItem{Title: title, Source: t.Source, Name: t.Name, Hosts: t.Hosts, InstalledHosts: t.Installed,
+			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, Vendor: t.Vendor, Maintainer: t.Maintainer, Section: t.Section, Summary: t.Summary})
+	}
+	slices.SortFunc(items, func(a, b TitleItem) int { return strings.Compare(a.Title, b.Title) })
+	resp := listResponse[TitleItem]{Items: items}
+	if len(items) > limit {
+		resp.Items, resp.Continue = items[:limit], items[limit-1].Title
+	}
+	if resp.Items == nil {
+		resp.Items = []TitleItem{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) services(w http.ResponseWriter, r *http.Request) {
+	limit, after, err := page(r, 1000, 10000)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name, err := globParam(r, "name")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	kind := r.URL.Query().Get("kind")
+	var items []index.ServiceEntry
+	for _, s := range a.opts.Index.Services() {
+		if s.Title <= after || (kind != "" && s.Kind != kind) || !match(name, s.Name) {
+			continue
+		}
+		items = append(items, s)
+	}
+	slices.SortFunc(items, func(a, b index.ServiceEntry) int { return strings.Compare(a.Title, b.Title) })
+	resp := listResponse[index.ServiceEntry]{Items: items}
+	if len(items) > limit {
+		resp.Items, resp.Continue = items[:limit], items[limit-1].Title
+	}
+	if resp.Items == nil {
+		resp.Items = []index.ServiceEntry{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,257 @@
+// Package app assembles a collector: the store (embedded etcd, or a client of an external
+// cluster), the in-memory index, ingestion and the HTTP API, and runs them until its context
+// ends.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/onus-project/onus/collector/api"
+	"github.com/onus-project/onus/collector/index"
+	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// Options configure a collector. Exactly one of DataDir (embedded etcd) and EtcdEndpoints
+// (external cluster) is used: endpoints win when both are set.
+type Options struct {
+	// ListenAddress is where the API listens (HOST:PORT; port 0 picks one, see Addr).
+	ListenAddress string
+	// TLSCertFile and TLSKeyFile serve HTTPS; without them InsecureHTTP must be set.
+	TLSCertFile, TLSKeyFile string
+	InsecureHTTP            bool
+
+	// DataDir holds the embedded etcd's data.
+	DataDir string
+	// EtcdClientURL, with the embedded store, also serves etcd's client API there.
+	EtcdClientURL string
+	// EtcdEndpoints switch to an external etcd cluster, with optional TLS.
+	EtcdEndpoints                         []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	EtcdUsername, EtcdPassword            string
+	EtcdQuotaBytes                        int64
+	EtcdCompactionRetention               time.Duration
+	Prefix                                string
+	EnrollSecret, AdminToken              string
+	StatusFlushInterval                   time.Duration
+	Limits                                protocol.Limits
+	MaxConcurrentReports                  int
+	Logger                                *slog.Logger
+	// Registerer receives the collector's metrics (a new registry when nil); /metrics
+	// serves it together with the default registry, where embedded etcd registers its own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// Collector is a running collector.
+type Collector struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	addr     string
+	listened chan struct{}
+	index    *index.Index
+	endpoint string
+}
+
+// EtcdEndpoint returns the client URL of the embedded etcd ("" with an external cluster).
+func (c *Collector) EtcdEndpoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endpoint
+}
+
+// New validates opts. It starts nothing.
+func New(opts Options) (*Collector, error) {
+	if opts.ListenAddress == "" {
+		return nil, errors.New("collector: no listen address")
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, errors.New("collector: --tls-cert-file and --tls-key-file go together")
+	}
+	if opts.TLSCertFile == "" && !opts.InsecureHTTP {
+		return nil, errors.New("collector: give --tls-cert-file and --tls-key-file, or --insecure-http to serve plain HTTP (local use only)")
+	}
+	if opts.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile); err != nil {
+			return nil, fmt.Errorf("collector: TLS key pair: %w", err)
+		}
+	}
+	if len(opts.EtcdEndpoints) == 0 && opts.DataDir == "" {
+		return nil, errors.New("collector: give --data-dir for the embedded store or --etcd-endpoints for an external cluster")
+	}
+	if opts.EnrollSecret == "" {
+		return nil, errors.New("collector: no enroll secret (--enroll-secret-file)")
+	}
+	if opts.AdminToken == "" {
+		return nil, errors.New("collector: no admin token (--admin-token-file)")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = store.DefaultPrefix
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Collector{opts: opts, log: log, listened: make(chan struct{})}, nil
+}
+
+// Listening is closed once the API listens; Addr then tells where.
+func (c *Collector) Listening() <-chan struct{} { return c.listened }
+
+// Addr returns the address the API listens on ("" before Listening is closed).
+func (c *Collector) Addr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addr
+}
+
+// Ready is closed once the index has synced with the store (nil before Run builds it).
+func (c *Collector) Ready() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.index == nil {
+		return nil
+	}
+	return c.index.Ready()
+}
+
+// Run starts the store, the index and the API, and serves until ctx ends; then it stops
+// taking requests, finishes those in flight, writes the pending statuses and closes the store.
+func (c *Collector) Run(ctx context.Context) error {
+	cli, closeStore, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	st, err := store.New(cli, c.opts.Prefix)
+	if err != nil {
+		return err
+	}
+	if err := st.EnsureSchema(ctx); err != nil {
+		return err
+	}
+	reg := c.opts.Registerer
+	gatherer := c.opts.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg = r
+		if gatherer == nil {
+			gatherer = prometheus.Gatherers{prometheus.DefaultGatherer, r}
+		}
+	}
+	ix, err := index.New(index.Options{Store: st, Logger: c.log.With("component", "index"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.index = ix
+	c.mu.Unlock()
+	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, StatusFlushInterval: c.opts.StatusFlushInterval,
+		Logger: c.log.With("component", "ingest"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, Limits: c.opts.Limits,
+		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api")})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.opts.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
+		IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
+	c.mu.Lock()
+	c.addr = ln.Addr().String()
+	c.mu.Unlock()
+	close(c.listened)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- ix.Run(runCtx) }()
+	ingCtx, stopIngest := context.WithCancel(context.Background())
+	go func() { defer wg.Done(); errs <- ing.Run(ingCtx) }()
+	serveErr := make(chan error, 1)
+	go func() {
+		if c.opts.TLSCertFile != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			serveErr <- srv.ServeTLS(ln, c.opts.TLSCertFile, c.opts.TLSKeyFile)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	scheme := "https"
+	if c.opts.TLSCertFile == "" {
+		scheme = "http"
+	}
+	c.log.Info("collector listening", "url", scheme+"://"+c.addr, "prefix", c.opts.Prefix)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("collector: serving: %w", err)
+	}
+	shutCtx, done := context.WithTimeout(context.Background(), 15*time.Second)
+	defer done()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		c.log.Warn("collector shutdown: requests cut short", "err", err)
+	}
+	// The requests are done: write what they left pending, then stop the index.
+	stopIngest()
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.log.Warn("collector shutdown", "err", err)
+		}
+	}
+	return runErr
+}
+
+func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), error) {
+	if len(c.opts.EtcdEndpoints) > 0 {
+		cli, err := store.Dial(ctx, store.ClientOptions{Endpoints: c.opts.EtcdEndpoints, CAFile: c.opts.EtcdCAFile,
+			CertFile: c.opts.EtcdCertFile, KeyFile: c.opts.EtcdKeyFile, Username: c.opts.EtcdUsername, Password: c.opts.EtcdPassword})
+		if err != nil {
+			return nil, nil, err
+		}
+		c.log.Info("using external etcd", "endpoints", c.opts.EtcdEndpoints)
+		return cli, func() { cli.Close() }, nil
+	}
+	dir := filepath.Join(c.opts.DataDir, "etcd")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("collector: data dir: %w", err)
+	}
+	e, err := store.StartEmbedded(store.EmbedOptions{Dir: dir, ClientURL: c.opts.EtcdClientURL, QuotaBytes: c.opts.EtcdQuotaBytes,
+		CompactionRetention: c.opts.EtcdCompactionRetention, Logger: c.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	c.endpoint = e.Endpoint()
+	c.mu.Unlock()
+	c.log.Info("embedded etcd started", "dir", dir, "client_url", e.Endpoint())
+	return e.Client(), e.Close, nil
+}

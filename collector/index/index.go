@@ -1,0 +1,556 @@
+// Package index is the collector's in-memory view of the store, kept by list and watch like
+// a Kubernetes informer: it lists every key at one revision, then applies the changes from the
+// next revision on, and lists again when etcd has compacted the revision it was watching
+// from. Every collector replica on one etcd cluster builds the same index, so all of them
+// serve the same answers. Readiness waits for the first list.
+package index
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-project/onus/internal/store"
+)
+
+// Options configure an Index.
+type Options struct {
+	Store      *store.Store
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// PageSize is the number of keys per list request (default 500).
+	PageSize int64
+}
+
+// Index holds the fleet in memory.
+type Index struct {
+	st       *store.Store
+	log      *slog.Logger
+	pageSize int64
+
+	mu     sync.RWMutex
+	rev    int64
+	synced bool
+	ready  chan struct{}
+	cond   *sync.Cond // broadcast when rev advances
+
+	agents   map[string]AgentEntry
+	hosts    map[string]*HostEntry
+	titles   map[string]*TitleEntry // by "source:name"
+	services map[string]*ServiceEntry
+	status   map[string]statusShard // by shard name
+
+	metrics *metrics
+}
+
+// AgentEntry is an enrolled agent with the revision of its key.
+type AgentEntry struct {
+	store.Agent
+	ModRevision int64
+}
+
+// HostEntry is one host: its stored record, undecoded, and what the lists need.
+type HostEntry struct {
+	ModRevision int64
+	Raw         []byte
+	Summary     Summary
+	titles      []string // "source:name", sorted, distinct
+	installed   []string // titles installed after the host's first report
+	services    []string // "systemd:<unit>", "port:<proto>/<port>", sorted, distinct
+}
+
+// Summary is what host lists show.
+type Summary struct {
+	ID          string            `json:"id"`
+	Hostname    string            `json:"hostname"`
+	FQDN        string            `json:"fqdn,omitempty"`
+	OS          string            `json:"os,omitempty"`
+	OSID        string            `json:"os_id,omitempty"`
+	Arch        string            `json:"arch,omitempty"`
+	VM          string            `json:"vm,omitempty"`
+	Container   string            `json:"container,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	CPUThreads  int               `json:"cpu_threads"`
+	MemoryBytes uint64            `json:"memory_bytes"`
+	DiskBytes   uint64            `json:"disk_bytes"`
+	Software    int               `json:"software"`
+	Services    int               `json:"services"`
+	Listeners   int               `json:"listeners"`
+	Hash        string            `json:"hash"`
+	Seq         uint64            `json:"seq"`
+	FirstReport time.Time         `json:"first_report"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	SourceError []string          `json:"source_errors,omitempty"`
+}
+
+// TitleEntry is a software title with its fleet-wide counts.
+type TitleEntry struct {
+	store.Title
+	// Catalogued is set once the title's catalog key has been seen.
+	Catalogued bool
+	Hosts      int // hosts that have it
+	Installed  int // hosts where it was installed after their first report
+}
+
+// ServiceEntry is a service title (a systemd unit or a listening port) with its host count.
+type ServiceEntry struct {
+	Title string `json:"title"`
+	Kind  string `json:"kind"` // systemd, port
+	Name  string `json:"name"`
+	Hosts int    `json:"hosts"`
+}
+
+type statusShard struct {
+	modRev int64
+	hosts  map[string]store.HostStatus
+}
+
+// New returns an Index; Run fills it.
+func New(opts Options) (*Index, error) {
+	if opts.Store == nil {
+		return nil, errors.New("index: no store")
+	}
+	ix := &Index{st: opts.Store, log: opts.Logger, pageSize: opts.PageSize, ready: make(chan struct{})}
+	if ix.log == nil {
+		ix.log = slog.New(slog.DiscardHandler)
+	}
+	ix.cond = sync.NewCond(ix.mu.RLocker())
+	ix.reset()
+	ix.metrics = newMetrics(ix)
+	if opts.Registerer != nil {
+		if err := ix.metrics.register(opts.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+func (ix *Index) reset() {
+	ix.agents = map[string]AgentEntry{}
+	ix.hosts = map[string]*HostEntry{}
+	ix.titles = map[string]*TitleEntry{}
+	ix.services = map[string]*ServiceEntry{}
+	ix.status = map[string]statusShard{}
+}
+
+// Ready is closed once the index holds a complete list of the store.
+func (ix *Index) Ready() <-chan struct{} { return ix.ready }
+
+// Run lists and watches the store until ctx ends, listing again after a compaction or a
+// broken watch (with a pause of up to 5 s between failing attempts).
+func (ix *Index) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		rev, err := ix.list(ctx)
+		if err == nil {
+			backoff = 100 * time.Millisecond
+			err = ix.st.Watch(ctx, rev+1, ix.applyEvents)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrCompacted) {
+			ix.log.Info("watch revision compacted; listing again", "err", err)
+		} else {
+			ix.log.Warn("store watch failed; listing again", "err", err, "retry_in", backoff)
+		}
+		ix.metrics.relists.Inc()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// list reads the whole store into a fresh index and swaps it in.
+func (ix *Index) list(ctx context.Context) (int64, error) {
+	fresh := &Index{st: ix.st, log: ix.log}
+	fresh.reset()
+	start := time.Now()
+	rev, err := ix.st.List(ctx, ix.pageSize, func(kv store.KV) error {
+		fresh.apply(store.Event{KV: kv})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	ix.mu.Lock()
+	ix.agents, ix.hosts, ix.titles, ix.services, ix.status = fresh.agents, fresh.hosts, fresh.titles, fresh.services, fresh.status
+	ix.rev = rev
+	first := !ix.synced
+	ix.synced = true
+	ix.mu.Unlock()
+	ix.cond.Broadcast()
+	if first {
+		close(ix.ready)
+	}
+	ix.log.Info("store listed", "revision", rev, "hosts", len(fresh.hosts), "titles", len(fresh.titles), "took", time.Since(start).Round(time.Millisecond))
+	return rev, nil
+}
+
+func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
+	ix.mu.Lock()
+	for _, ev := range evs {
+		ix.apply(ev)
+	}
+	if rev > ix.rev {
+		ix.rev = rev
+	}
+	ix.mu.Unlock()
+	ix.metrics.events.Add(float64(len(evs)))
+	ix.metrics.observeRev(rev)
+	ix.cond.Broadcast()
+	return nil
+}
+
+// Observe applies a write this replica just made, before the watch delivers it, so that the
+// next request sees it. The watch's copy of the same revision is then a no-op.
+func (ix *Index) Observe(kv store.KV) {
+	ix.mu.Lock()
+	ix.apply(store.Event{KV: kv})
+	ix.mu.Unlock()
+	ix.metrics.pending(kv.ModRevision)
+}
+
+// Forget removes a key this replica just deleted, before the watch delivers the deletion.
+func (ix *Index) Forget(key string) {
+	ix.mu.Lock()
+	ix.apply(store.Event{KV: store.KV{Key: key}, Deleted: true})
+	ix.mu.Unlock()
+}
+
+// apply folds one key change into the index; the caller holds the write lock.
+func (ix *Index) apply(ev store.Event) {
+	kind, name, ok := ix.st.Split(ev.Key)
+	if !ok {
+		return
+	}
+	switch kind {
+	case store.KindAgent:
+		if cur, ok := ix.agents[name]; ok && cur.ModRevision >= ev.ModRevision && !ev.Deleted {
+			return
+		}
+		if ev.Deleted {
+			delete(ix.agents, name)
+			return
+		}
+		var a store.Agent
+		if err := jsonUnmarshal(ev.Value, &a); err != nil {
+			ix.log.Warn("unreadable agent key skipped", "key", ev.Key, "err", err)
+			return
+		}
+		ix.agents[name] = AgentEntry{Agent: a, ModRevision: ev.ModRevision}
+	case store.KindHost:
+		old := ix.hosts[name]
+		if old != nil && old.ModRevision >= ev.ModRevision && !ev.Deleted {
+			return
+		}
+		var fresh *HostEntry
+		if !ev.Deleted {
+			rec, err := store.DecodeHost(ev.Value)
+			if err != nil {
+				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
+				return
+			}
+			fresh = newHostEntry(rec, ev.Value, ev.ModRevision)
+		}
+		ix.replaceHost(name, old, fresh)
+	case store.KindTitle:
+		src, n, ok := strings.Cut(name, "/")
+		if !ok {
+			return
+		}
+		key := src + ":" + n
+		t := ix.titles[key]
+		if ev.Deleted {
+			if t != nil {
+				t.Catalogued = false
+			}
+			return
+		}
+		var rec store.Title
+		if err := jsonUnmarshal(ev.Value, &rec); err != nil {
+			ix.log.Warn("unreadable title key skipped", "key", ev.Key, "err", err)
+			return
+		}
+		if t == nil {
+			t = &TitleEntry{}
+			ix.titles[key] = t
+		}
+		t.Title, t.Catalogued = rec, true
+	case store.KindStatus:
+		if cur, ok := ix.status[name]; ok && cur.modRev >= ev.ModRevision && !ev.Deleted {
+			return
+		}
+		if ev.Deleted {
+			delete(ix.status, name)
+			return
+		}
+		m, err := store.DecodeStatus(ev.Value)
+		if err != nil {
+			ix.log.Warn("unreadable status shard skipped", "key", ev.Key, "err", err)
+			return
+		}
+		ix.status[name] = statusShard{modRev: ev.ModRevision, hosts: m}
+	}
+}
+
+func newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
+	e := &HostEntry{ModRevision: modRev, Raw: raw}
+	h := rec.Host
+	e.Summary = Summary{ID: rec.HostID, Hostname: h.Hostname, FQDN: h.FQDN, OS: h.OS.PrettyName, OSID: h.OS.ID, Arch: h.Arch,
+		VM: h.Virtualization.VM, Container: h.Virtualization.Container, Labels: h.Labels, CPUThreads: h.CPU.Threads,
+		MemoryBytes: h.Memory.TotalBytes, Software: len(rec.Software), Services: len(rec.Services), Listeners: len(rec.Listeners),
+		Hash: rec.Hash, Seq: rec.Seq, FirstReport: rec.FirstReport, UpdatedAt: rec.UpdatedAt}
+	for _, fs := range h.Filesystems {
+		e.Summary.DiskBytes += fs.TotalBytes
+	}
+	for _, s := range rec.Sources {
+		if s.State == "error" {
+			e.Summary.SourceError = append(e.Summary.SourceError, s.Name)
+		}
+	}
+	for _, in := range rec.Software {
+		e.titles = append(e.titles, in.Title())
+		if in.Installed {
+			e.installed = append(e.installed, in.Title())
+		}
+	}
+	e.titles = sortedSet(e.titles)
+	e.installed = sortedSet(e.installed)
+	for _, s := range rec.Services {
+		e.services = append(e.services, s.Manager+":"+s.Name)
+	}
+	for _, l := range rec.Listeners {
+		e.services = append(e.services, "port:"+strings.TrimSuffix(l.Protocol, "6")+"/"+itoa(int(l.Port)))
+	}
+	e.services = sortedSet(e.services)
+	return e
+}
+
+// replaceHost swaps a host's entry and keeps the title and service counts in step.
+func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
+	if old != nil {
+		for _, t := range old.titles {
+			if te := ix.titles[t]; te != nil {
+				te.Hosts--
+			}
+		}
+		for _, t := range old.installed {
+			if te := ix.titles[t]; te != nil {
+				te.Installed--
+			}
+		}
+		for _, s := range old.services {
+			if se := ix.services[s]; se != nil {
+				se.Hosts--
+				if se.Hosts <= 0 {
+					delete(ix.services, s)
+				}
+			}
+		}
+	}
+	if fresh == nil {
+		delete(ix.hosts, id)
+	} else {
+		ix.hosts[id] = fresh
+		for _, t := range fresh.titles {
+			te := ix.titles[t]
+			if te == nil {
+				src, name, _ := strings.Cut(t, ":")
+				te = &TitleEntry{Title: store.Title{Source: src, Name: name}}
+				ix.titles[t] = te
+			}
+			te.Hosts++
+		}
+		for _, t := range fresh.installed {
+			ix.titles[t].Installed++
+		}
+		for _, s := range fresh.services {
+			se := ix.services[s]
+			if se == nil {
+				kind, name, _ := strings.Cut(s, ":")
+				se = &ServiceEntry{Title: s, Kind: kind, Name: name}
+				ix.services[s] = se
+			}
+			se.Hosts++
+		}
+	}
+	// Titles that no host has and the catalog does not hold were only counted: drop them.
+	if old != nil {
+		for _, t := range old.titles {
+			if te := ix.titles[t]; te != nil && te.Hosts <= 0 && !te.Catalogued {
+				delete(ix.titles, t)
+			}
+		}
+	}
+}
+
+// Revision returns the store revision the index reflects.
+func (ix *Index) Revision() int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.rev
+}
+
+// WaitRevision waits until the index reflects rev or ctx ends.
+func (ix *Index) WaitRevision(ctx context.Context, rev int64) error {
+	stop := context.AfterFunc(ctx, func() {
+		ix.mu.Lock()
+		ix.cond.Broadcast()
+		ix.mu.Unlock()
+	})
+	defer stop()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for ix.rev < rev {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ix.cond.Wait()
+	}
+	return nil
+}
+
+// Agent returns an enrolled agent.
+func (ix *Index) Agent(hostID string) (AgentEntry, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	a, ok := ix.agents[hostID]
+	return a, ok
+}
+
+// Host returns a host's entry (shared: do not modify).
+func (ix *Index) Host(id string) (*HostEntry, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	h, ok := ix.hosts[id]
+	return h, ok
+}
+
+// Status returns a host's last seen time and capacity.
+func (ix *Index) Status(id string) (store.HostStatus, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	s, ok := ix.status[store.StatusShard(id)].hosts[id]
+	return s, ok
+}
+
+// StatusShard returns a copy of a status shard and its revision.
+func (ix *Index) StatusShard(shard string) (map[string]store.HostStatus, int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	s := ix.status[shard]
+	out := make(map[string]store.HostStatus, len(s.hosts))
+	for k, v := range s.hosts {
+		out[k] = v
+	}
+	return out, s.modRev
+}
+
+// Title returns a title by "source:name".
+func (ix *Index) Title(title string) (TitleEntry, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	t, ok := ix.titles[title]
+	if !ok {
+		return TitleEntry{}, false
+	}
+	return *t, true
+}
+
+// Catalogued says which of the given titles the catalog already holds.
+func (ix *Index) Catalogued(titles []string) map[string]bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make(map[string]bool, len(titles))
+	for _, t := range titles {
+		if te, ok := ix.titles[t]; ok && te.Catalogued {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// HostSummary pairs a host's summary with its status.
+type HostSummary struct {
+	Summary
+	Status *store.HostStatus `json:"status,omitempty"`
+}
+
+// Hosts returns the summaries of the hosts that keep returns true for, sorted by ID, starting
+// after the ID after (for paging), at most limit of them, and whether more follow.
+func (ix *Index) Hosts(after string, limit int, keep func(*HostSummary) bool) ([]HostSummary, bool) {
+	ix.mu.RLock()
+	ids := make([]string, 0, len(ix.hosts))
+	for id := range ix.hosts {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	ix.mu.RUnlock()
+	slices.Sort(ids)
+	var out []HostSummary
+	for _, id := range ids {
+		ix.mu.RLock()
+		h, ok := ix.hosts[id]
+		var hs HostSummary
+		if ok {
+			hs.Summary = h.Summary
+			if s, ok := ix.status[store.StatusShard(id)].hosts[id]; ok {
+				hs.Status = &s
+			}
+		}
+		ix.mu.RUnlock()
+		if !ok || (keep != nil && !keep(&hs)) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true
+		}
+		out = append(out, hs)
+	}
+	return out, false
+}
+
+// Titles returns copies of every title with at least one host or a catalog entry.
+func (ix *Index) Titles() []TitleEntry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]TitleEntry, 0, len(ix.titles))
+	for _, t := range ix.titles {
+		out = append(out, *t)
+	}
+	return out
+}
+
+// Services returns copies of every service title.
+func (ix *Index) Services() []ServiceEntry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]ServiceEntry, 0, len(ix.services))
+	for _, s := range ix.services {
+		out = append(out, *s)
+	}
+	return out
+}
+
+// Counts returns the number of agents, hosts and titles.
+func (ix *Index) Counts() (agents, hosts, titles int) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.agents), len(ix.hosts), len(ix.titles)
+}
+
+func sortedSet(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}

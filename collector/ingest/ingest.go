@@ -1,0 +1,640 @@
+// Package ingest turns agents' enrollments and reports into store writes: it checks
+// credentials, applies full reports and deltas to the host's record (compare-and-swap on the
+// record's revision), adds titles new to the fleet to the catalog, and batches liveness and
+// capacity into the status shards.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-project/onus/collector/index"
+	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// Options configure an Ingest.
+type Options struct {
+	Store *store.Store
+	Index *index.Index
+	// EnrollSecret is the fleet's enroll secret; empty refuses every enrollment.
+	EnrollSecret string
+	// StatusFlushInterval is how often liveness and capacity are written (default 10 s).
+	StatusFlushInterval time.Duration
+	Logger              *slog.Logger
+	Registerer          prometheus.Registerer
+	Now                 func() time.Time
+}
+
+// Ingest handles agents' requests.
+type Ingest struct {
+	st     *store.Store
+	ix     *index.Index
+	secret []byte
+	flush  time.Duration
+	log    *slog.Logger
+	now    func() time.Time
+	locks  [64]sync.Mutex
+
+	mu    sync.Mutex
+	dirty map[string]map[string]store.HostStatus // shard → host → status
+
+	m *metrics
+}
+
+// New validates opts and returns an Ingest. It starts nothing; Run flushes statuses.
+func New(opts Options) (*Ingest, error) {
+	if opts.Store == nil || opts.Index == nil {
+		return nil, errors.New("ingest: store and index are required")
+	}
+	g := &Ingest{st: opts.Store, ix: opts.Index, secret: []byte(opts.EnrollSecret), flush: opts.StatusFlushInterval,
+		log: opts.Logger, now: opts.Now, dirty: map[string]map[string]store.HostStatus{}}
+	if g.flush <= 0 {
+		g.flush = 10 * time.Second
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	g.m = newMetrics()
+	if opts.Registerer != nil {
+		if err := g.m.register(opts.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Error statuses for the HTTP layer.
+var (
+	errUnauthorized = protocol.Errorf(http.StatusUnauthorized, "unknown or revoked credential: enroll again")
+	errBadSecret    = protocol.Errorf(http.StatusUnauthorized, "wrong enroll secret")
+)
+
+// Enroll checks the enroll secret and issues a new credential for the host, replacing any
+// earlier one (an agent that lost its state directory enrolls again).
+func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*protocol.EnrollResponse, error) {
+	if err := protocol.ValidateEnroll(req); err != nil {
+		g.m.enrollments.WithLabelValues("invalid").Inc()
+		return nil, err
+	}
+	if len(g.secret) == 0 || subtle.ConstantTimeCompare([]byte(req.EnrollSecret), g.secret) != 1 {
+		g.m.enrollments.WithLabelValues("refused").Inc()
+		return nil, errBadSecret
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	cred := req.HostID + "." + base64.RawURLEncoding.EncodeToString(raw)
+	a := store.Agent{HostID: req.HostID, CredentialSHA256: store.HashCredential(cred), EnrolledAt: g.now().UTC(),
+		Hostname: req.Hostname, AgentVersion: req.AgentVersion}
+	val, err := jsonMarshal(a)
+	if err != nil {
+		return nil, err
+	}
+	lock := g.lock(req.HostID)
+	lock.Lock()
+	defer lock.Unlock()
+	for attempt := 0; ; attempt++ {
+		kv, err := g.current(ctx, store.KindAgent, req.HostID)
+		if err != nil {
+			return nil, g.storeErr("read agent", err)
+		}
+		rev, err := g.timedPut(ctx, "put_agent", store.KindAgent, req.HostID, val, kv.ModRevision)
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, g.storeErr("write agent", err)
+		}
+		g.ix.Observe(store.KV{Key: g.st.Key(store.KindAgent, req.HostID), Value: val, ModRevision: rev})
+		break
+	}
+	g.m.enrollments.WithLabelValues("ok").Inc()
+	g.log.Info("agent enrolled", "host_id", req.HostID, "hostname", req.Hostname)
+	return &protocol.EnrollResponse{HostID: req.HostID, Credential: cred}, nil
+}
+
+// Authenticate returns the host a credential belongs to.
+func (g *Ingest) Authenticate(ctx context.Context, cred string) (store.Agent, error) {
+	i := strings.LastIndexByte(cred, '.')
+	if i <= 0 || len(cred) > protocol.MaxCredentialLn {
+		return store.Agent{}, errUnauthorized
+	}
+	hostID := cred[:i]
+	a, ok := g.ix.Agent(hostID)
+	if !ok {
+		// Enrolled through another replica a moment ago: ask the store.
+		kv, err := g.st.Get(ctx, store.KindAgent, hostID)
+		if err != nil {
+			return store.Agent{}, g.storeErr("read agent", err)
+		}
+		if kv.Value == nil {
+			return store.Agent{}, errUnauthorized
+		}
+		g.ix.Observe(kv)
+		if a, ok = g.ix.Agent(hostID); !ok {
+			return store.Agent{}, errUnauthorized
+		}
+	}
+	if subtle.ConstantTimeCompare([]byte(store.HashCredential(cred)), []byte(a.CredentialSHA256)) != 1 {
+		return store.Agent{}, errUnauthorized
+	}
+	return a.Agent, nil
+}
+
+// Report applies a report of the host agent is enrolled for.
+func (g *Ingest) Report(ctx context.Context, agent store.Agent, r *protocol.Report) (*protocol.ReportResponse, error) {
+	start := time.Now()
+	resp, err := g.report(ctx, agent, r)
+	result := "error"
+	switch {
+	case err == nil && resp.Duplicate:
+		result = "duplicate"
+	case err == nil:
+		result = resp.Status
+	default:
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Status < 500 {
+			result = "rejected"
+		}
+	}
+	kind := r.Kind
+	if kind != protocol.KindFull && kind != protocol.KindDelta && kind != protocol.KindHeartbeat {
+		kind = "invalid"
+	}
+	g.m.reports.WithLabelValues(kind, result).Inc()
+	g.m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	return resp, err
+}
+
+func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Report) (*protocol.ReportResponse, error) {
+	if r.HostID != agent.HostID {
+		return nil, protocol.Errorf(http.StatusForbidden, "this credential reports for host %s, not %s", agent.HostID, r.HostID)
+	}
+	if err := protocol.Validate(r); err != nil {
+		return nil, err
+	}
+	lock := g.lock(r.HostID)
+	lock.Lock()
+	defer lock.Unlock()
+	now := g.now().UTC().Truncate(time.Second)
+	for attempt := 0; ; attempt++ {
+		resp, err := g.apply(ctx, agent, r, now)
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			g.m.conflicts.Inc()
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status == protocol.StatusAccepted {
+			g.seen(r, now)
+		}
+		return resp, nil
+	}
+}
+
+// apply does one read-modify-write of the host record.
+func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Report, now time.Time) (*protocol.ReportResponse, error) {
+	kv, err := g.current(ctx, store.KindHost, r.HostID)
+	if err != nil {
+		return nil, g.storeErr("read host", err)
+	}
+	var old *store.HostRecord
+	if kv.Value != nil {
+		if old, err = store.DecodeHost(kv.Value); err != nil {
+			// An unreadable record is replaced by the next full report.
+			g.log.Warn("unreadable host record; asking for a full report", "host_id", r.HostID, "err", err)
+			old = nil
+		}
+	}
+	held := ""
+	var heldSeq uint64
+	if old != nil {
+		held, heldSeq = old.Hash, old.Seq
+	}
+	// A report older than the one that made the record (a retry that crossed a newer
+	// report) is not applied; re-enrollment starts the sequence again.
+	if old != nil && r.Seq <= old.Seq && !old.UpdatedAt.Before(agent.EnrolledAt.Truncate(time.Second)) {
+		if r.Hash == old.Hash {
+			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq, Duplicate: true}, nil
+		}
+		if r.Kind != protocol.KindFull {
+			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
+		}
+		return nil, protocol.Errorf(http.StatusConflict, "seq %d is not after the accepted seq %d: send reports with a higher seq", r.Seq, old.Seq)
+	}
+	var st protocol.State
+	switch r.Kind {
+	case protocol.KindHeartbeat:
+		if old == nil || r.BaseHash != old.Hash {
+			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
+		}
+		return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq}, nil
+	case protocol.KindDelta:
+		if old == nil || r.BaseHash != old.Hash {
+			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
+		}
+		base := old.State()
+		protocol.Normalize(&base)
+		st = protocol.Apply(&base, r.Delta)
+		if protocol.Hash(&st) != r.Hash {
+			g.log.Info("delta does not lead to the report's hash; asking for a full report", "host_id", r.HostID, "seq", r.Seq)
+			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
+		}
+	case protocol.KindFull:
+		st = *r.State
+		protocol.Normalize(&st)
+		if h := protocol.Hash(&st); h != r.Hash {
+			return nil, protocol.Errorf(http.StatusBadRequest, "hash: the state hashes to %s, not %s", h, r.Hash)
+		}
+	}
+	if old != nil && old.Hash == r.Hash && len(r.Events) == 0 && r.EventsDropped == 0 {
+		// Nothing changed (a full report after a restart of the agent, say): no write.
+		return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq}, nil
+	}
+	rec := g.record(old, agent, r, &st, now)
+	if err := g.catalog(ctx, r, &st, now); err != nil {
+		return nil, err
+	}
+	val, err := store.EncodeHost(rec)
+	if err != nil {
+		return nil, protocol.Errorf(http.StatusBadRequest, "host record: %v", err)
+	}
+	if len(val) > maxRecordBytes {
+		return nil, protocol.Errorf(http.StatusRequestEntityTooLarge, "the host's inventory takes %d bytes compressed, over the limit of %d", len(val), maxRecordBytes)
+	}
+	rev, err := g.timedPut(ctx, "put_host", store.KindHost, r.HostID, val, kv.ModRevision)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		return nil, g.storeErr("write host", err)
+	}
+	g.ix.Observe(store.KV{Key: g.st.Key(store.KindHost, r.HostID), Value: val, ModRevision: rev})
+	g.m.events.Add(float64(len(r.Events)))
+	return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: rec.Hash, Seq: rec.Seq}, nil
+}
+
+// maxRecordBytes keeps a host record well under etcd's 1.5 MiB request limit.
+const maxRecordBytes = 1 << 20
+
+// record builds the host's new record from its old one (nil on the first report).
+func (g *Ingest) record(old *store.HostRecord, agent store.Agent, r *protocol.Report, st *protocol.State, now time.Time) *store.HostRecord {
+	rec := &store.HostRecord{HostID: r.HostID, Hash: r.Hash, Seq: r.Seq, FirstReport: now, UpdatedAt: now,
+		Host: st.Host, Services: st.Services, Listeners: st.Listeners, Sources: st.Sources}
+	had := map[string]store.Installation{} // title → how it came to the host
+	if old != nil {
+		rec.FirstReport = old.FirstReport
+		rec.Events, rec.EventsDropped = old.Events, old.EventsDropped
+		for _, in := range old.Software {
+			if prev, ok := had[in.Title()]; !ok || (in.Installed && !prev.Installed) {
+				had[in.Title()] = in
+			}
+		}
+	}
+	// When each title arrived, from the events: the earliest install or upgrade.
+	arrived := map[string]time.Time{}
+	for _, e := range r.Events {
+		if e.Type == protocol.EventRemoved {
+			continue
+		}
+		if t, ok := arrived[e.Title()]; !ok || e.Time.Before(t) {
+			arrived[e.Title()] = e.Time.UTC()
+		}
+	}
+	rec.Software = make([]store.Installation, len(st.Software))
+	for i, p := range st.Software {
+		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
+		switch prev, ok := had[p.Title()]; {
+		case ok:
+			in.Installed, in.InstalledAt = prev.Installed, prev.InstalledAt
+		case old != nil:
+			// New on a host that had reported before: installed while Onus watched.
+			in.Installed = true
+			switch {
+			case !arrived[p.Title()].IsZero():
+				in.InstalledAt = arrived[p.Title()]
+			case !p.InstallTime.IsZero() && !p.InstallTime.After(now):
+				in.InstalledAt = p.InstallTime
+			default:
+				in.InstalledAt = now
+			}
+		}
+		rec.Software[i] = in
+	}
+	rec.Events = appendEvents(rec.Events, r.Events)
+	rec.EventsDropped += r.EventsDropped
+	if n := len(rec.Events) - store.MaxHostEvents; n > 0 {
+		rec.Events = rec.Events[n:]
+		rec.EventsDropped += n
+	}
+	_ = agent
+	return rec
+}
+
+// appendEvents adds the events not already held (a report whose answer was lost is sent
+// again with the same events).
+func appendEvents(held, fresh []protocol.Event) []protocol.Event {
+	type key struct {
+		typ, title, arch, version string
+		t                         int64
+	}
+	seen := make(map[key]bool, len(held))
+	k := func(e protocol.Event) key { return key{e.Type, e.Title(), e.Arch, e.Version, e.Time.Unix()} }
+	for _, e := range held {
+		seen[k(e)] = true
+	}
+	out := slices.Clip(held)
+	for _, e := range fresh {
+		if !seen[k(e)] {
+			seen[k(e)] = true
+			e.Time, e.DetectedAt = e.Time.UTC(), e.DetectedAt.UTC()
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b protocol.Event) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// catalog creates the catalog entries of the titles new to the fleet.
+func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.State, now time.Time) error {
+	titles := make([]string, 0, len(st.Software))
+	for _, p := range st.Software {
+		titles = append(titles, p.Title())
+	}
+	have := g.ix.Catalogued(titles)
+	if len(have) == len(titles) {
+		return nil
+	}
+	// Descriptive fields come from the report: a full state or a delta's upserts.
+	var described []model.Package
+	if r.State != nil {
+		described = r.State.Software
+	} else if r.Delta != nil {
+		described = r.Delta.SoftwareUpsert
+	}
+	desc := make(map[string]model.Package, len(described))
+	for _, p := range described {
+		desc[p.Title()] = p
+	}
+	first := map[string]time.Time{}
+	for _, e := range r.Events {
+		if e.Type != protocol.EventRemoved && !e.Time.After(now) {
+			if t, ok := first[e.Title()]; !ok || e.Time.Before(t) {
+				first[e.Title()] = e.Time.UTC()
+			}
+		}
+	}
+	values := map[string][]byte{}
+	for _, p := range st.Software {
+		if have[p.Title()] {
+			continue
+		}
+		d := desc[p.Title()]
+		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID,
+			Vendor: d.Vendor, Maintainer: d.Maintainer, Section: d.Section, Origin: d.Origin, License: d.License, Summary: d.Summary}
+		if f, ok := first[p.Title()]; ok {
+			t.FirstSeen = f
+		}
+		val, err := jsonMarshal(t)
+		if err != nil {
+			return err
+		}
+		values[store.TitleName(p.Source, p.Name)] = val
+	}
+	start := time.Now()
+	created, err := g.st.CreateAll(ctx, store.KindTitle, values)
+	g.m.storeOps.WithLabelValues("create_titles").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return g.storeErr("write titles", err)
+	}
+	g.m.titles.Add(float64(len(created)))
+	return nil
+}
+
+// seen records a report's liveness and capacity for the next status flush.
+func (g *Ingest) seen(r *protocol.Report, now time.Time) {
+	shard := store.StatusShard(r.HostID)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := g.dirty[shard]
+	if m == nil {
+		m = map[string]store.HostStatus{}
+		g.dirty[shard] = m
+	}
+	m[r.HostID] = store.HostStatus{LastSeen: now, Seq: r.Seq, Capacity: r.Capacity}
+}
+
+// Run writes the batched statuses every StatusFlushInterval until ctx ends, then once more.
+func (g *Ingest) Run(ctx context.Context) error {
+	t := time.NewTicker(g.flush)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return g.Flush(fctx)
+		case <-t.C:
+			if err := g.Flush(ctx); err != nil && ctx.Err() == nil {
+				g.log.Warn("writing host statuses failed; keeping them for the next flush", "err", err)
+			}
+		}
+	}
+}
+
+// Flush writes the pending statuses, one compare-and-swap per shard, merged with what the
+// shard holds (another replica may have written hosts of the same shard).
+func (g *Ingest) Flush(ctx context.Context) error {
+	g.mu.Lock()
+	pending := g.dirty
+	g.dirty = map[string]map[string]store.HostStatus{}
+	g.mu.Unlock()
+	var errs []error
+	for shard, hosts := range pending {
+		if err := g.flushShard(ctx, shard, hosts); err != nil {
+			errs = append(errs, err)
+			// Put the shard back, unless newer statuses arrived meanwhile.
+			g.mu.Lock()
+			m := g.dirty[shard]
+			if m == nil {
+				m = map[string]store.HostStatus{}
+				g.dirty[shard] = m
+			}
+			for id, s := range hosts {
+				if cur, ok := m[id]; !ok || cur.LastSeen.Before(s.LastSeen) {
+					m[id] = s
+				}
+			}
+			g.mu.Unlock()
+		}
+	}
+	g.m.flushes.Inc()
+	return errors.Join(errs...)
+}
+
+func (g *Ingest) flushShard(ctx context.Context, shard string, hosts map[string]store.HostStatus) error {
+	cur, rev := g.ix.StatusShard(shard)
+	for attempt := 0; ; attempt++ {
+		merged := cur
+		changed := false
+		for id, s := range hosts {
+			if old, ok := merged[id]; !ok || !old.LastSeen.After(s.LastSeen) {
+				merged[id] = s
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		// Hosts deleted since they reported are not written back.
+		for id := range hosts {
+			if _, ok := g.ix.Host(id); !ok {
+				delete(merged, id)
+			}
+		}
+		val, err := store.EncodeStatus(merged)
+		if err != nil {
+			return err
+		}
+		newRev, err := g.timedPut(ctx, "put_status", store.KindStatus, shard, val, rev)
+		if err == nil {
+			g.ix.Observe(store.KV{Key: g.st.Key(store.KindStatus, shard), Value: val, ModRevision: newRev})
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
+			return err
+		}
+		kv, err := g.st.Get(ctx, store.KindStatus, shard)
+		if err != nil {
+			return err
+		}
+		cur, rev = map[string]store.HostStatus{}, kv.ModRevision
+		if kv.Value != nil {
+			if cur, err = store.DecodeStatus(kv.Value); err != nil {
+				g.log.Warn("unreadable status shard replaced", "shard", shard, "err", err)
+				cur = map[string]store.HostStatus{}
+			}
+		}
+	}
+}
+
+// DeleteHost removes a host: its agent (so its credential stops working), its record and its
+// status.
+func (g *Ingest) DeleteHost(ctx context.Context, hostID string) (bool, error) {
+	lock := g.lock(hostID)
+	lock.Lock()
+	defer lock.Unlock()
+	for attempt := 0; ; attempt++ {
+		a, err := g.current(ctx, store.KindAgent, hostID)
+		if err != nil {
+			return false, g.storeErr("read agent", err)
+		}
+		h, err := g.current(ctx, store.KindHost, hostID)
+		if err != nil {
+			return false, g.storeErr("read host", err)
+		}
+		if a.ModRevision == 0 && h.ModRevision == 0 {
+			return false, nil
+		}
+		err = g.st.Delete(ctx, map[string]int64{a.Key: a.ModRevision, h.Key: h.ModRevision})
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return false, g.storeErr("delete host", err)
+		}
+		g.ix.Forget(a.Key)
+		g.ix.Forget(h.Key)
+		break
+	}
+	g.mu.Lock()
+	delete(g.dirty[store.StatusShard(hostID)], hostID)
+	g.mu.Unlock()
+	// Drop the host from its status shard too.
+	shard := store.StatusShard(hostID)
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, rev := g.ix.StatusShard(shard)
+		if _, ok := cur[hostID]; !ok {
+			break
+		}
+		delete(cur, hostID)
+		val, err := store.EncodeStatus(cur)
+		if err != nil {
+			return true, err
+		}
+		if _, err := g.st.Put(ctx, store.KindStatus, shard, val, rev); err == nil || !errors.Is(err, store.ErrConflict) {
+			break
+		}
+		if kv, err := g.st.Get(ctx, store.KindStatus, shard); err == nil {
+			g.ix.Observe(kv)
+		}
+	}
+	return true, nil
+}
+
+// current returns the key as the index holds it, which a compare-and-swap then checks; a key
+// the index lacks is read from the store (a write of another replica not yet watched).
+func (g *Ingest) current(ctx context.Context, kind, name string) (store.KV, error) {
+	key := g.st.Key(kind, name)
+	switch kind {
+	case store.KindHost:
+		if h, ok := g.ix.Host(name); ok {
+			return store.KV{Key: key, Value: h.Raw, ModRevision: h.ModRevision}, nil
+		}
+	case store.KindAgent:
+		if _, ok := g.ix.Agent(name); ok {
+			// The agent value itself is not needed, only its revision: read it fresh.
+			break
+		}
+	}
+	return g.st.Get(ctx, kind, name)
+}
+
+func (g *Ingest) timedPut(ctx context.Context, op, kind, name string, val []byte, rev int64) (int64, error) {
+	start := time.Now()
+	newRev, err := g.st.Put(ctx, kind, name, val, rev)
+	g.m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if errors.Is(err, store.ErrConflict) {
+		// Our view was stale: refresh the index entry from the store before the retry.
+		if kv, gerr := g.st.Get(ctx, kind, name); gerr == nil && kv.Value != nil {
+			g.ix.Observe(kv)
+		}
+	}
+	return newRev, err
+}
+
+// storeErr turns a store failure into a 503 the agent retries later.
+func (g *Ingest) storeErr(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	g.m.storeErrors.Inc()
+	g.log.Warn("store unavailable", "op", what, "err", err)
+	return &protocol.Error{Status: http.StatusServiceUnavailable, Msg: fmt.Sprintf("store unavailable (%s): try again later", what)}
+}
+
+func (g *Ingest) lock(hostID string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(hostID))
+	return &g.locks[h.Sum32()%uint32(len(g.locks))]
+}

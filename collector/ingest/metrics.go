@@ -1,0 +1,54 @@
+package ingest
+
+import (
+	"encoding/json"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	reports     *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	enrollments *prometheus.CounterVec
+	storeOps    *prometheus.HistogramVec
+	storeErrors prometheus.Counter
+	conflicts   prometheus.Counter
+	titles      prometheus.Counter
+	events      prometheus.Counter
+	flushes     prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	const ns, sub = "onus", "collector"
+	return &metrics{
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_total",
+			Help: "Agent reports by kind (full, delta, heartbeat) and result (accepted, need_full, duplicate, rejected, error)."}, []string{"kind", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "report_duration_seconds",
+			Help: "Time to apply an agent report, store writes included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"kind"}),
+		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
+			Help: "Agent enrollments by result (ok, refused, invalid)."}, []string{"result"}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
+			Help: "Latency of etcd writes by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "etcd requests that failed (answered 503 to the agent)."}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_conflicts_total",
+			Help: "Compare-and-swap writes that lost to a concurrent write and were retried."}),
+		titles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "titles_created_total",
+			Help: "Software titles this collector added to the fleet catalog."}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "software_events_total",
+			Help: "Install, remove, upgrade and downgrade events received in accepted reports."}),
+		flushes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "status_flushes_total",
+			Help: "Batched writes of host liveness and capacity."}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

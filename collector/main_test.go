@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	short := filepath.Join(dir, "short")
+	os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\n"), 0o600)
+	os.WriteFile(short, []byte("abc"), 0o600)
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("listen_adress: 127.0.0.1:1\n"), 0o600)
+	base := []string{"--data-dir", dir, "--enroll-secret-file", secret, "--admin-token-file", secret}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"plain HTTP without the flag", base, "--insecure-http"},
+		{"no enroll secret", []string{"--insecure-http", "--admin-token-file", secret}, "--enroll-secret-file is required"},
+		{"short secret", []string{"--insecure-http", "--enroll-secret-file", short, "--admin-token-file", secret}, "at least 16"},
+		{"unknown config key", append([]string{"--config", badCfg}, base...), "listen_adress"},
+		{"cert without key", append([]string{"--tls-cert-file", secret}, base...), "go together"},
+		{"bad log level", append([]string{"--insecure-http", "--log-level", "loud"}, base...), "--log-level"},
+		{"stray argument", append(base, "extra"), "unexpected argument"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(append([]string{"serve"}, tc.args...), &bytes.Buffer{}, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("stderr %q does not mention %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgFile, []byte("listen_address: 0.0.0.0:9000\ndata_dir: /srv/onus\nlog_level: debug\netcd_endpoints: [https://e1:2379]\n"), 0o600)
+	var c config
+	if err := loadConfig(cfgFile, &c); err != nil {
+		t.Fatal(err)
+	}
+	got := merge(c, config{ListenAddress: "127.0.0.1:1", LogLevel: "info"}, map[string]bool{"listen-address": true})
+	if got.ListenAddress != "127.0.0.1:1" || got.DataDir != "/srv/onus" || got.LogLevel != "debug" || len(got.EtcdEndpoints) != 1 {
+		t.Fatalf("merged config: %+v", got)
+	}
+}

@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// EmbedOptions configure the embedded etcd server.
+type EmbedOptions struct {
+	// Dir holds etcd's data (member/ with the WAL and the bbolt database).
+	Dir string
+	// ClientURL, when set (e.g. "http://127.0.0.1:2379"), also serves etcd's client API on
+	// that address, so other tools (etcdctl, a second collector) can reach the store. Empty
+	// serves it on a random loopback port only.
+	ClientURL string
+	// QuotaBytes is the backend quota; 0 means 2 GiB, etcd's default.
+	QuotaBytes int64
+	// CompactionRetention keeps this much history (periodic compaction); 0 means 1h.
+	CompactionRetention time.Duration
+	// StartTimeout bounds the wait for the server to be ready; 0 means 60 s.
+	StartTimeout time.Duration
+	// Logger receives etcd's warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// Registerer-free: etcd registers its metrics in the Prometheus default registry.
+}
+
+// Embedded is a single-member etcd server running in this process.
+type Embedded struct {
+	etcd   *embed.Etcd
+	client *clientv3.Client
+}
+
+// StartEmbedded starts an etcd server with its data in opts.Dir and waits until it serves.
+func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("embedded etcd: no data directory")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "onus"
+	cfg.Dir = dir
+	client := opts.ClientURL
+	if client == "" {
+		client = "http://127.0.0.1:0"
+	}
+	cu, err := url.Parse(client)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd client URL: %w", err)
+	}
+	// The peer listener is never used by a single member; a socket file in the data
+	// directory keeps it off the network.
+	pu, err := url.Parse("unix://" + filepath.Join(dir, "peer.sock"))
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(pu.Host + pu.Path)
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	cfg.QuotaBackendBytes = opts.QuotaBytes
+	retention := opts.CompactionRetention
+	if retention == 0 {
+		retention = time.Hour
+	}
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = retention.String()
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapToSlog(opts.Logger))
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(timeout):
+		e.Server.Stop()
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: not ready after %s", timeout)
+	}
+	return &Embedded{etcd: e, client: v3client.New(e.Server)}, nil
+}
+
+// Client returns an in-process client of the server.
+func (e *Embedded) Client() *clientv3.Client { return e.client }
+
+// Endpoint returns the URL of the server's client API.
+func (e *Embedded) Endpoint() string {
+	return "http://" + e.etcd.Clients[0].Addr().String()
+}
+
+// Close stops the server after in-flight requests finish.
+func (e *Embedded) Close() {
+	e.client.Close()
+	e.etcd.Close()
+}
+
+// ClientOptions configure a client of an external etcd cluster.
+type ClientOptions struct {
+	Endpoints []string
+	// CAFile, CertFile and KeyFile configure TLS (client certificates are optional).
+	CAFile, CertFile, KeyFile string
+	Username, Password        string
+	DialTimeout               time.Duration
+}
+
+// Dial connects to an external etcd cluster and checks that it answers.
+func Dial(ctx context.Context, opts ClientOptions) (*clientv3.Client, error) {
+	if len(opts.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	cfg := clientv3.Config{
+		Endpoints:   opts.Endpoints,
+		DialTimeout: opts.DialTimeout,
+		Username:    opts.Username,
+		Password:    opts.Password,
+		Logger:      zap.NewNop(),
+		// Requests larger than etcd's own limit fail on the server with a clear error.
+		MaxCallSendMsgSize: 2 << 20,
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	if opts.CAFile != "" || opts.CertFile != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if opts.CAFile != "" {
+			pem, err := os.ReadFile(opts.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("etcd CA: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("etcd CA: no certificate in %s", opts.CAFile)
+			}
+		}
+		if opts.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("etcd client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = tc
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := cli.Get(cctx, "health-check", clientv3.WithCountOnly()); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("etcd %v: %w", opts.Endpoints, err)
+	}
+	return cli, nil
+}
+
+// zapToSlog returns a zap logger that hands warnings and errors to log (etcd is chatty at
+// info level).
+func zapToSlog(log *slog.Logger) *zap.Logger {
+	if log == nil {
+		return zap.NewNop()
+	}
+	return zap.New(&slogCore{log: log.With("component", "etcd")})
+}
+
+type slogCore struct {
+	log    *slog.Logger
+	fields []zapcore.Field
+}
+
+func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
+
+func (c *slogCore) With(fs []zapcore.Field) zapcore.Core {
+	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...)}
+}
+
+func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fs...) {
+		f.AddTo(enc)
+	}
+	args := make([]any, 0, 2*len(enc.Fields))
+	for k, v := range enc.Fields {
+		if k == "stacktrace" {
+			continue
+		}
+		args = append(args, k, v)
+	}
+	level := slog.LevelWarn
+	if e.Level >= zapcore.ErrorLevel {
+		level = slog.LevelError
+	}
+	c.log.Log(context.Background(), level, e.Message, args...)
+	return nil
+}
+
+func (c *slogCore) Sync() error { return nil }
