@@ -19,6 +19,21 @@ for f in enroll-secret admin-token; do
 	[ -s "$RUN_DIR/$f" ] || od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$RUN_DIR/$f"
 done
 
+# ready asks the collector's /readyz (without curl or wget, it waits 2 s).
+ready() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsS "$URL/readyz" >/dev/null 2>&1
+	elif command -v wget >/dev/null 2>&1; then
+		wget -q -O /dev/null "$URL/readyz"
+	else
+		sleep 2
+	fi
+}
+if command -v curl >/dev/null 2>&1 && ready; then
+	echo "onus: something already answers on $LISTEN; set LISTEN=127.0.0.1:PORT" >&2
+	exit 1
+fi
+
 "$BIN/onus-collector" serve --listen-address "$LISTEN" --insecure-http \
 	--data-dir "$RUN_DIR/collector" \
 	--enroll-secret-file "$RUN_DIR/enroll-secret" --admin-token-file "$RUN_DIR/admin-token" &
@@ -33,16 +48,6 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# Wait until the collector's index is ready (the agent would retry anyway).
-ready() {
-	if command -v curl >/dev/null 2>&1; then
-		curl -fsS "$URL/readyz" >/dev/null 2>&1
-	elif command -v wget >/dev/null 2>&1; then
-		wget -q -O /dev/null "$URL/readyz"
-	else
-		sleep 2
-	fi
-}
 i=0
 until ready; do
 	i=$((i + 1))
@@ -52,6 +57,10 @@ until ready; do
 	fi
 	sleep 0.2
 done
+if ! kill -0 "$collector" 2>/dev/null; then
+	echo "onus: the collector stopped (is $LISTEN taken? set LISTEN=127.0.0.1:PORT)" >&2
+	exit 1
+fi
 
 "$BIN/onus-agent" run --collector-url "$URL" --insecure-http \
 	--enroll-secret-file "$RUN_DIR/enroll-secret" --state-dir "$RUN_DIR/agent" \

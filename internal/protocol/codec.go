@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 )
@@ -20,6 +21,7 @@ const (
 )
 
 // Limits bound a request body before (Compressed) and after (Decompressed) gzip decoding.
+// A limit of zero or less is the default one.
 type Limits struct {
 	Compressed   int64
 	Decompressed int64
@@ -69,6 +71,15 @@ func Marshal(v any) ([]byte, error) {
 // bomb included) is refused with 413 before it is decoded further. Malformed input is a 400
 // naming what is wrong; anything after the JSON value is refused too.
 func Decode(body io.Reader, encoding string, lim Limits, v any) error {
+	if lim.Compressed <= 0 {
+		lim.Compressed = DefaultMaxCompressedBytes
+	}
+	if lim.Decompressed <= 0 {
+		lim.Decompressed = DefaultMaxDecompressedBytes
+	}
+	// Read one byte past a limit to tell a body that reaches it from one that exceeds it.
+	lim.Compressed = min(lim.Compressed, math.MaxInt64-1)
+	lim.Decompressed = min(lim.Decompressed, math.MaxInt64-1)
 	counted := &countingReader{r: io.LimitReader(body, lim.Compressed+1)}
 	var r io.Reader = counted
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
@@ -79,13 +90,18 @@ func Decode(body io.Reader, encoding string, lim Limits, v any) error {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(counted)
 		if err != nil {
-			if counted.n > lim.Compressed {
+			var mbe *http.MaxBytesError
+			switch {
+			case counted.n > lim.Compressed:
 				return tooLarge("compressed body", lim.Compressed)
+			case errors.As(err, &mbe):
+				return tooLarge("body", mbe.Limit)
 			}
 			return Errorf(http.StatusBadRequest, "body is not gzip: %v", err)
 		}
 		defer zr.Close()
-		zr.Multistream(false)
+		// A gzip body may hold several members (RFC 1952), read one after the other; bytes
+		// after the last member that do not start another are malformed, not ignored.
 		r = io.LimitReader(zr, lim.Decompressed+1)
 	default:
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
@@ -110,8 +126,9 @@ func Decode(body io.Reader, encoding string, lim Limits, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return Errorf(http.StatusBadRequest, "malformed JSON: %s", jsonError(err, data))
 	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, "malformed JSON: data after the value")
+	// dec.More would let a stray ']' or '}' through: look at the rest of the body itself.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return Errorf(http.StatusBadRequest, "malformed JSON: data after the value (at byte %d)", int64(len(data)-len(rest)))
 	}
 	return nil
 }

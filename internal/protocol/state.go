@@ -1,10 +1,12 @@
 package protocol
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 
@@ -14,14 +16,14 @@ import (
 // FromInventory splits an inventory into its stable state (normalized) and its volatile
 // capacity figures.
 func FromInventory(inv *model.Inventory) (State, Capacity) {
+	// Normalize sorts and rewrites in place: work on copies, never on the caller's lists.
 	st := State{
-		Host:      inv.Host,
+		Host:      cloneHost(&inv.Host),
 		Software:  slices.Clone(inv.Software),
 		Services:  slices.Clone(inv.Services),
 		Listeners: slices.Clone(inv.Listeners),
 		Sources:   slices.Clone(inv.Sources),
 	}
-	st.Host.Filesystems = slices.Clone(inv.Host.Filesystems)
 	c := Capacity{
 		CollectedAt:     inv.CollectedAt.UTC(),
 		MemoryAvailable: inv.Host.Memory.AvailableBytes,
@@ -37,8 +39,11 @@ func FromInventory(inv *model.Inventory) (State, Capacity) {
 	return st, c
 }
 
-// Normalize puts a state in its canonical form, the one that is hashed: lists sorted,
-// volatile figures zeroed, times in UTC whole seconds, empty lists and maps nil.
+// Normalize puts a state in its canonical form, the one that is hashed: lists sorted (on
+// every field, so that the input order never shows), volatile figures zeroed, times in UTC
+// whole seconds, empty lists and maps nil, and one package per PackageKey and one service
+// per ServiceKey (a package database can list the same package twice; deltas address
+// packages and services by key). It works in place, on the lists st holds.
 func Normalize(st *State) {
 	h := &st.Host
 	h.Memory.AvailableBytes, h.Memory.SwapFreeBytes = 0, 0
@@ -50,7 +55,7 @@ func Normalize(st *State) {
 		h.Filesystems[i].UsedBytes, h.Filesystems[i].FreeBytes = 0, 0
 	}
 	slices.SortFunc(h.Filesystems, func(a, b model.Filesystem) int {
-		return cmp.Or(cmp.Compare(a.Mountpoint, b.Mountpoint), cmp.Compare(a.Device, b.Device))
+		return cmp.Or(cmp.Compare(a.Mountpoint, b.Mountpoint), cmp.Compare(a.Device, b.Device), compareJSON(a, b))
 	})
 	if len(h.Interfaces) == 0 {
 		h.Interfaces = nil
@@ -59,48 +64,95 @@ func Normalize(st *State) {
 		if len(h.Interfaces[i].Addrs) == 0 {
 			h.Interfaces[i].Addrs = nil
 		}
+		// The kernel's address order changes with address lifetimes; it means nothing here.
+		slices.Sort(h.Interfaces[i].Addrs)
 	}
-	slices.SortFunc(h.Interfaces, func(a, b model.Interface) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(h.Interfaces, func(a, b model.Interface) int { return cmp.Or(cmp.Compare(a.Name, b.Name), compareJSON(a, b)) })
 	if len(h.Labels) == 0 {
 		h.Labels = nil
 	}
 	if len(h.Virtualization.Evidence) == 0 {
 		h.Virtualization.Evidence = nil
 	}
+	slices.Sort(h.Virtualization.Evidence)
 	if len(st.Software) == 0 {
 		st.Software = nil
 	}
 	for i := range st.Software {
 		st.Software[i].InstallTime = second(st.Software[i].InstallTime)
 	}
-	slices.SortFunc(st.Software, model.ComparePackages)
+	slices.SortFunc(st.Software, func(a, b model.Package) int {
+		return cmp.Or(model.ComparePackages(a, b), compareJSON(a, b))
+	})
+	st.Software = slices.CompactFunc(st.Software, func(a, b model.Package) bool { return Key(a) == Key(b) })
 	if len(st.Services) == 0 {
 		st.Services = nil
 	}
-	slices.SortFunc(st.Services, model.CompareServices)
+	slices.SortFunc(st.Services, func(a, b model.Service) int {
+		return cmp.Or(model.CompareServices(a, b), compareJSON(a, b))
+	})
+	st.Services = slices.CompactFunc(st.Services, func(a, b model.Service) bool { return serviceKey(a) == serviceKey(b) })
 	if len(st.Listeners) == 0 {
 		st.Listeners = nil
 	}
-	slices.SortFunc(st.Listeners, model.CompareListeners)
+	slices.SortFunc(st.Listeners, func(a, b model.Listener) int {
+		return cmp.Or(model.CompareListeners(a, b), compareJSON(a, b))
+	})
 	if len(st.Sources) == 0 {
 		st.Sources = nil
 	}
 	for i := range st.Sources {
 		st.Sources[i].Duration = 0
 	}
-	slices.SortFunc(st.Sources, func(a, b model.SourceStatus) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Sources, func(a, b model.SourceStatus) int { return cmp.Or(cmp.Compare(a.Name, b.Name), compareJSON(a, b)) })
 }
 
+// compareJSON orders two values by their JSON encodings: the tie-break that makes the
+// canonical order total, whatever fields the model types grow.
+func compareJSON(a, b any) int {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Compare(ja, jb)
+}
+
+// cloneHost returns a copy of h that shares no slice or map with it.
+func cloneHost(h *model.Host) model.Host {
+	c := *h
+	c.Virtualization.Evidence = slices.Clone(h.Virtualization.Evidence)
+	c.Filesystems = slices.Clone(h.Filesystems)
+	c.Interfaces = slices.Clone(h.Interfaces)
+	for i := range c.Interfaces {
+		c.Interfaces[i].Addrs = slices.Clone(c.Interfaces[i].Addrs)
+	}
+	c.Labels = maps.Clone(h.Labels)
+	return c
+}
+
+func serviceKey(s model.Service) ServiceKey { return ServiceKey{Manager: s.Manager, Name: s.Name} }
+
+// second returns t in UTC whole seconds. A time outside the range Validate accepts (a file
+// time set to 1900 by a broken package) counts as no time at all: kept, it would have the
+// collector refuse every report of the host, or not even encode.
 func second(t time.Time) time.Time {
-	if t.IsZero() {
+	if t.IsZero() || t.Before(minTime) || t.After(maxTime) {
 		return time.Time{}
 	}
 	return t.UTC().Truncate(time.Second)
 }
 
 // Hash returns the hash of a normalized state: the hex SHA-256 of its JSON encoding.
+//
+// The hash covers what identifies each installation (source, name, version, architecture,
+// install time and state) but not the package's descriptive fields (vendor, maintainer,
+// section, origin, license, summary, size): those belong to the title and are kept once per
+// fleet by the collector, which must be able to rebuild the hashed state from what it stores.
 func Hash(st *State) string {
-	b, err := json.Marshal(st)
+	view := *st
+	view.Software = make([]model.Package, len(st.Software))
+	for i, p := range st.Software {
+		view.Software[i] = model.Package{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
+	}
+	b, err := json.Marshal(&view)
 	if err != nil {
 		// A State holds only strings, numbers, booleans and times: it always encodes.
 		panic("protocol: encoding a state: " + err.Error())
@@ -122,8 +174,7 @@ func Diff(old, new *State) *Delta {
 	d.SoftwareUpsert, d.SoftwareRemove = diffSorted(old.Software, new.Software,
 		func(a, b model.Package) int { return cmpKey(Key(a), Key(b)) }, pkgEqual, Key)
 	d.ServicesUpsert, d.ServicesRemove = diffSorted(old.Services, new.Services, model.CompareServices,
-		func(a, b model.Service) bool { return a == b },
-		func(s model.Service) ServiceKey { return ServiceKey{Manager: s.Manager, Name: s.Name} })
+		func(a, b model.Service) bool { return a == b }, serviceKey)
 	if len(d.SoftwareUpsert)+len(d.SoftwareRemove)+len(d.ServicesUpsert)+len(d.ServicesRemove) > 0 {
 		changed = true
 	}
@@ -181,12 +232,13 @@ func hostEqual(a, b *model.Host) bool {
 	return string(ja) == string(jb)
 }
 
-// Apply returns the state that results from applying d to old. The result is normalized;
-// the caller compares its hash with the report's to know whether both sides agree.
+// Apply returns the state that results from applying d to old. The result is normalized
+// and shares nothing with old or d; the caller compares its hash with the report's to know
+// whether both sides agree.
 func Apply(old *State, d *Delta) State {
-	st := State{Host: old.Host, Listeners: old.Listeners, Sources: old.Sources}
+	st := State{Host: cloneHost(&old.Host), Listeners: old.Listeners, Sources: old.Sources}
 	if d.Host != nil {
-		st.Host = *d.Host
+		st.Host = cloneHost(d.Host)
 	}
 	if d.ListenersChange {
 		st.Listeners = d.Listeners
@@ -195,14 +247,11 @@ func Apply(old *State, d *Delta) State {
 		st.Sources = d.Sources
 	}
 	st.Software = applySorted(old.Software, d.SoftwareUpsert, d.SoftwareRemove, Key, cmpKey)
-	st.Services = applySorted(old.Services, d.ServicesUpsert, d.ServicesRemove,
-		func(s model.Service) ServiceKey { return ServiceKey{Manager: s.Manager, Name: s.Name} },
+	st.Services = applySorted(old.Services, d.ServicesUpsert, d.ServicesRemove, serviceKey,
 		func(a, b ServiceKey) int {
 			return cmp.Or(cmp.Compare(a.Manager, b.Manager), cmp.Compare(a.Name, b.Name))
 		})
 	// Normalize works in place: give it copies of the lists it would sort or rewrite.
-	st.Host.Filesystems = slices.Clone(st.Host.Filesystems)
-	st.Host.Interfaces = slices.Clone(st.Host.Interfaces)
 	st.Listeners = slices.Clone(st.Listeners)
 	st.Sources = slices.Clone(st.Sources)
 	Normalize(&st)
@@ -210,23 +259,29 @@ func Apply(old *State, d *Delta) State {
 }
 
 func applySorted[T any, K comparable](old, upsert []T, remove []K, key func(T) K, cmpk func(K, K) int) []T {
-	drop := make(map[K]bool, len(remove)+len(upsert))
+	drop := make(map[K]bool, len(remove))
 	for _, k := range remove {
 		drop[k] = true
 	}
-	for _, u := range upsert {
-		drop[key(u)] = true
+	// An upsert replaces the item with its key; of an upsert listed twice, the last wins.
+	last := make(map[K]int, len(upsert))
+	for i, u := range upsert {
+		last[key(u)] = i
 	}
 	out := make([]T, 0, len(old)+len(upsert))
 	for _, o := range old {
-		if !drop[key(o)] {
+		k := key(o)
+		if _, up := last[k]; !up && !drop[k] {
 			out = append(out, o)
 		}
 	}
-	out = append(out, upsert...)
-	slices.SortStableFunc(out, func(a, b T) int { return cmpk(key(a), key(b)) })
-	// Drop repeated keys (an upsert listed twice): the last one wins.
-	return slices.CompactFunc(out, func(a, b T) bool { return cmpk(key(a), key(b)) == 0 })
+	for i, u := range upsert {
+		if last[key(u)] == i {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b T) int { return cmpk(key(a), key(b)) })
+	return out
 }
 
 // Events lists the software changes from old to new, both normalized, as installs, removals,
@@ -271,9 +326,11 @@ func Events(old, new *State, detected time.Time) []Event {
 		came := slices.DeleteFunc(slices.Clone(n), func(p model.Package) bool {
 			return slices.ContainsFunc(o, func(q model.Package) bool { return q.Version == p.Version })
 		})
-		// One version replaced by another is an upgrade or a downgrade; anything else
-		// (install-only kernels added or removed) is installs and removals.
-		if len(gone) == 1 && len(came) == 1 {
+		// One version replaced by another is an upgrade or a downgrade. Where several
+		// versions sit side by side before or after (rpm's install-only packages: kernels),
+		// versions are installed and removed, not upgraded: a new kernel that replaces the
+		// oldest of two is an install and a removal.
+		if len(o) == 1 && len(n) == 1 && len(gone) == 1 && len(came) == 1 {
 			typ := EventUpgraded
 			if CompareVersions(g.source, came[0].Version, gone[0].Version) < 0 {
 				typ = EventDowngraded

@@ -71,6 +71,9 @@ func Validate(r *Report) error {
 	if err := text("agent_version", r.AgentVersion, MaxNameLen); err != nil {
 		return err
 	}
+	if err := timeOK("sent_at", r.SentAt); err != nil {
+		return err
+	}
 	switch r.Kind {
 	case KindFull:
 		if r.State == nil {
@@ -231,6 +234,9 @@ func validateHost(h *model.Host, hostID string) error {
 			return err
 		}
 	}
+	if err := timeOK("host.boot_time", h.BootTime); err != nil {
+		return err
+	}
 	if h.CPU.Sockets < 0 || h.CPU.Cores < 0 || h.CPU.Threads < 0 || h.CPU.Threads > 1<<20 || h.CPU.Cores > 1<<20 || h.CPU.Sockets > 1<<12 {
 		return bad("host.cpu: counts out of range")
 	}
@@ -250,6 +256,9 @@ func validateHost(h *model.Host, hostID string) error {
 		p := fmt.Sprintf("host.interfaces[%d].", i)
 		if err := firstErr(nonEmpty(p+"name", in.Name, MaxNameLen), text(p+"mac", in.MAC, MaxNameLen)); err != nil {
 			return err
+		}
+		if in.MTU < 0 {
+			return bad("%smtu: negative", p)
 		}
 		if len(in.Addrs) > MaxAddrs {
 			return bad("%saddrs: over %d entries", p, MaxAddrs)
@@ -392,6 +401,8 @@ func nonEmpty(field, v string, max int) error {
 	return text(field, v, max)
 }
 
+// Every time in a report lies between minTime and maxTime, which keeps it encodable in
+// JSON whatever its zone: Normalize drops the others from a state.
 var (
 	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)

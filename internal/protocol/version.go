@@ -1,13 +1,25 @@
 package protocol
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // CompareVersions compares two versions of a package from the given source the way its
-// package manager does: dpkg's algorithm for deb, rpmvercmp (which pacman's vercmp and,
-// closely enough, apk follow) for the others. It returns -1, 0 or +1.
+// package manager does: dpkg's algorithm for deb, apk-tools' for apk, pacman's vercmp for
+// pacman and rpm's for rpm and any other source. It returns -1, 0 or +1.
+//
+// Unlike the package managers, which compare only versions their own databases accept,
+// CompareVersions takes any string and stays consistent: CompareVersions(s, a, a) is 0 and
+// CompareVersions(s, a, b) is -CompareVersions(s, b, a).
 func CompareVersions(source, a, b string) int {
-	if source == "deb" {
+	switch source {
+	case "deb":
 		return compareDeb(a, b)
+	case "apk":
+		return compareAPK(a, b)
+	case "pacman":
+		return comparePacman(a, b)
 	}
 	return compareRPM(a, b)
 }
@@ -80,35 +92,46 @@ func debPart(a, b string) int {
 	return 0
 }
 
-// compareRPM implements rpm's ordering of [epoch:]version[-release]: each part compared by
-// rpmvercmp, which walks alphanumeric segments, numbers beating letters and '~' sorting first.
+// compareRPM implements rpm's ordering of [epoch:]version[-release] (rpmverCmp): each part
+// compared by rpmvercmp, which walks alphanumeric segments, numbers beating letters, '~'
+// sorting first and '^' sorting after the end of the string. A missing release sorts before
+// any release, even an empty one, as in rpm 4.18.
 func compareRPM(a, b string) int {
-	ea, va, ra := splitRPM(a)
-	eb, vb, rb := splitRPM(b)
+	ea, va, ra, hasRA := splitEVR(a)
+	eb, vb, rb, hasRB := splitEVR(b)
 	if c := compareNum(ea, eb); c != 0 {
 		return c
 	}
 	if c := rpmvercmp(va, vb); c != 0 {
 		return c
 	}
-	return rpmvercmp(ra, rb)
+	switch {
+	case hasRA && hasRB:
+		return rpmvercmp(ra, rb)
+	case hasRA:
+		return 1
+	case hasRB:
+		return -1
+	}
+	return 0
 }
 
-func splitRPM(v string) (epoch, version, release string) {
+// splitEVR splits [epoch:]version[-release] the way rpm and pacman do: the epoch is a run
+// of leading digits followed by ':', the release follows the last '-'.
+func splitEVR(v string) (epoch, version, release string, hasRelease bool) {
 	if i := strings.IndexByte(v, ':'); i >= 0 && strings.Trim(v[:i], "0123456789") == "" {
 		epoch, v = v[:i], v[i+1:]
 	}
 	if i := strings.LastIndexByte(v, '-'); i >= 0 {
-		v, release = v[:i], v[i+1:]
+		return epoch, v[:i], v[i+1:], true
 	}
-	return epoch, v, release
+	return epoch, v, "", false
 }
 
 func rpmvercmp(a, b string) int {
 	if a == b {
 		return 0
 	}
-	isAlnum := func(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 	for a != "" || b != "" {
 		for a != "" && !isAlnum(a[0]) && a[0] != '~' && a[0] != '^' {
 			a = a[1:]
@@ -181,7 +204,208 @@ func rpmvercmp(a, b string) int {
 	return 1
 }
 
+// comparePacman implements pacman's alpm_pkg_vercmp: the epoch (0 when missing), then the
+// version, then the release only when both versions have one, each compared by pacman's
+// copy of rpmvercmp.
+func comparePacman(a, b string) int {
+	if a == b {
+		return 0
+	}
+	ea, va, ra, hasRA := splitEVR(a)
+	eb, vb, rb, hasRB := splitEVR(b)
+	if c := pacmanvercmp(cmp.Or(ea, "0"), cmp.Or(eb, "0")); c != 0 {
+		return c
+	}
+	if c := pacmanvercmp(va, vb); c != 0 || !hasRA || !hasRB {
+		return c
+	}
+	return pacmanvercmp(ra, rb)
+}
+
+// pacmanvercmp is pacman's rpmvercmp, which forked from rpm's before '~' and '^' were
+// given a meaning: they are separators like any other; separators of different lengths
+// decide; and a trailing letter segment sorts before the end of the string, so that
+// "1.0beta" < "1.0" (where rpm has "1.0beta" > "1.0").
+func pacmanvercmp(a, b string) int {
+	if a == b {
+		return 0
+	}
+	i, j := 0, 0   // start of the current segments
+	ei, ej := 0, 0 // end of the previous segments
+	for i < len(a) && j < len(b) {
+		for i < len(a) && !isAlnum(a[i]) {
+			i++
+		}
+		for j < len(b) && !isAlnum(b[j]) {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			break
+		}
+		if c := cmp.Compare(i-ei, j-ej); c != 0 {
+			return c
+		}
+		numeric := isDigit(a[i])
+		var sa, sb string
+		if numeric {
+			sa, sb = digits(a[i:]), digits(b[j:])
+		} else {
+			sa, sb = letters(a[i:]), letters(b[j:])
+		}
+		if sb == "" {
+			if numeric {
+				return 1
+			}
+			return -1
+		}
+		var c int
+		if numeric {
+			c = compareNum(sa, sb)
+		} else {
+			c = strings.Compare(sa, sb)
+		}
+		if c != 0 {
+			return c
+		}
+		i, j = i+len(sa), j+len(sb)
+		ei, ej = i, j
+	}
+	a, b = a[i:], b[j:]
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "" && !isAlpha(b[0]), a != "" && isAlpha(a[0]):
+		return -1
+	}
+	return 1
+}
+
+// apk version tokens, in the order apk-tools (version.c) requires them to appear:
+// digit{.digit}...{letter}{_suffix{number}}...{~hash}{-rN}.
+const (
+	apkInitialDigit = iota
+	apkDigit
+	apkLetter
+	apkSuffix
+	apkSuffixNo
+	apkCommitHash
+	apkRevisionNo
+	apkEnd
+	apkInvalid
+)
+
+// apkSuffixes ranks the suffixes apk knows; no suffix at all ranks apkNoSuffix, after the
+// pre-release ones and before the post-release ones.
+var apkSuffixes = map[string]int{"alpha": 1, "beta": 2, "pre": 3, "rc": 4, "cvs": 6, "svn": 7, "git": 8, "hg": 9, "p": 10}
+
+const apkNoSuffix = 5
+
+type apkToken struct {
+	kind   int
+	suffix int
+	value  string
+}
+
+// compareAPK implements apk-tools' version ordering (apk_version_compare): versions are
+// read token by token and compared until the tokens differ in kind or value; then
+// "_alpha", "_beta", "_pre" and "_rc" make a version older, and otherwise the one with more
+// version left (the token of the lower kind) is newer. From the first token apk does not
+// accept on, the rest of a version is ignored.
+func compareAPK(a, b string) int {
+	ta, tb := apkToken{kind: apkInitialDigit}, apkToken{kind: apkInitialDigit}
+	a, b = ta.number(a), tb.number(b)
+	for ta.kind == tb.kind && ta.kind < apkEnd {
+		if c := ta.compare(&tb); c != 0 {
+			return c
+		}
+		a, b = ta.next(a), tb.next(b)
+	}
+	switch {
+	case ta.kind == tb.kind:
+		return 0
+	case ta.kind == apkSuffix && ta.suffix < apkNoSuffix:
+		return -1
+	case tb.kind == apkSuffix && tb.suffix < apkNoSuffix:
+		return 1
+	}
+	return cmp.Compare(tb.kind, ta.kind)
+}
+
+// number reads the digits at the start of s as the token's value.
+func (t *apkToken) number(s string) string {
+	t.value = digits(s)
+	if t.value == "" {
+		t.kind = apkInvalid
+	}
+	return s[len(t.value):]
+}
+
+// next reads the token at the start of s, which must be allowed after the current one.
+func (t *apkToken) next(s string) string {
+	if s == "" {
+		t.kind = apkEnd
+		return s
+	}
+	switch c := s[0]; {
+	case c >= 'a' && c <= 'z' && t.kind <= apkDigit:
+		t.kind, t.value = apkLetter, s[:1]
+		return s[1:]
+	case c == '.' && t.kind <= apkDigit:
+		t.kind = apkDigit
+		return t.number(s[1:])
+	case isDigit(c) && t.kind == apkSuffix:
+		t.kind = apkSuffixNo
+		return t.number(s)
+	case c == '_' && t.kind <= apkSuffixNo:
+		n := 1
+		for n < len(s) && s[n] >= 'a' && s[n] <= 'z' {
+			n++
+		}
+		t.kind, t.value, t.suffix = apkSuffix, s[1:n], apkSuffixes[s[1:n]]
+		if t.suffix == 0 {
+			t.kind = apkInvalid
+		}
+		return s[n:]
+	case c == '~' && t.kind < apkCommitHash:
+		n := 1
+		for n < len(s) && (isDigit(s[n]) || s[n] >= 'a' && s[n] <= 'f') {
+			n++
+		}
+		t.kind, t.value = apkCommitHash, s[1:n]
+		if n == 1 {
+			t.kind = apkInvalid
+		}
+		return s[n:]
+	case strings.HasPrefix(s, "-r") && t.kind < apkRevisionNo:
+		t.kind = apkRevisionNo
+		return t.number(s[2:])
+	}
+	t.kind = apkInvalid
+	return s
+}
+
+// compare compares two tokens of the same kind.
+func (t *apkToken) compare(u *apkToken) int {
+	switch t.kind {
+	case apkDigit:
+		if t.value[0] == '0' || u.value[0] == '0' {
+			// A part with a leading zero is a fraction: compared as a string.
+			return strings.Compare(t.value, u.value)
+		}
+		return compareNum(t.value, u.value)
+	case apkInitialDigit, apkSuffixNo, apkRevisionNo:
+		return compareNum(t.value, u.value)
+	case apkSuffix:
+		return cmp.Compare(t.suffix, u.suffix)
+	}
+	return strings.Compare(t.value, u.value)
+}
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
 
 func digits(s string) string {
 	i := 0
@@ -193,7 +417,7 @@ func digits(s string) string {
 
 func letters(s string) string {
 	i := 0
-	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z') {
+	for i < len(s) && isAlpha(s[i]) {
 		i++
 	}
 	return s[:i]

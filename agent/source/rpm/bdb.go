@@ -55,7 +55,8 @@ func readBDB(f io.ReaderAt, size int64, fn func(blob []byte) error) (skipped int
 	if int64(lastPage) >= size/int64(pageSize) || lastPage > bdbMaxPages {
 		return 0, fmt.Errorf("%w: Berkeley DB last page %d past the end of the file", ErrMalformed, lastPage)
 	}
-	r := bdbReader{f: f, order: order, pageSize: int(pageSize), lastPage: lastPage}
+	r := bdbReader{f: f, order: order, pageSize: int(pageSize), lastPage: lastPage,
+		overflow: make([]uint64, lastPage/64+1)}
 	page := make([]byte, pageSize)
 	r.ovf = make([]byte, pageSize)
 	for pgno := uint32(1); pgno <= lastPage; pgno++ {
@@ -101,6 +102,11 @@ type bdbReader struct {
 	lastPage uint32
 	ovf      []byte
 	val      []byte
+	// overflow holds the overflow pages read: each belongs to the chain of one value in a
+	// sound file, so a page reached again is a loop or a chain shared by several items,
+	// which would otherwise cost a read of the chain per item: time quadratic in the size of
+	// the file.
+	overflow []uint64
 }
 
 // item returns item i of a hash page: items are stored from the end of the page down, so
@@ -139,6 +145,10 @@ func (r *bdbReader) value(item []byte) ([]byte, error) {
 		if next == 0 || next > r.lastPage || pages > total/(r.pageSize-bdbPageHeader)+1 {
 			return nil, fmt.Errorf("%w: overflow chain", ErrMalformed)
 		}
+		if r.overflow[next/64]&(1<<(next%64)) != 0 {
+			return nil, fmt.Errorf("%w: overflow page %d reached twice", ErrMalformed, next)
+		}
+		r.overflow[next/64] |= 1 << (next % 64)
 		if _, err := r.f.ReadAt(r.ovf, int64(next)*int64(r.pageSize)); err != nil {
 			return nil, fmt.Errorf("%w: reading overflow page %d: %v", ErrMalformed, next, err)
 		}

@@ -3,6 +3,8 @@ package rpm
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"flag"
 	"os"
 	"testing"
 )
@@ -101,50 +103,90 @@ func FuzzParseHeader(f *testing.F) {
 	})
 }
 
-// checkBlobs is the invariant shared by the database readers: whatever the input, they stop,
-// and every blob they return is no larger than the input.
-func checkBlobs(t *testing.T, size int, read func(fn func([]byte) error) (int, error)) {
-	n := 0
-	skipped, err := read(func(b []byte) error {
-		n++
-		if len(b) > size || len(b) > maxPayload {
-			t.Fatalf("blob of %d bytes from %d bytes of input", len(b), size)
+// Go's fuzzer minimizes every input that reaches new code before it goes on: it runs the
+// input again with bytes, then every run of bytes, cut out, a number of runs quadratic in
+// the input's size, for up to -fuzzminimizetime (a minute by default), during which it
+// reports no progress ("execs: N (0/sec)"). For database files of a few KiB and more that
+// is the whole minute each time, so that short fuzz runs spent most of their time there
+// (starting from the real databases of a few hundred KiB, they did nothing else). The
+// reader targets therefore start from small databases, skip inputs larger than
+// maxFuzzInput, and TestMain bounds minimization to fuzzMinimizeTime unless
+// -fuzzminimizetime is given.
+const (
+	maxFuzzInput     = 64 << 10
+	fuzzMinimizeTime = "250ms"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	fuzz, minimize := flag.Lookup("test.fuzz"), flag.Lookup("test.fuzzminimizetime")
+	if fuzz != nil && fuzz.Value.String() != "" && minimize != nil {
+		given := false
+		flag.Visit(func(f *flag.Flag) { given = given || f == minimize })
+		if !given {
+			minimize.Value.Set(fuzzMinimizeTime)
 		}
-		return nil
-	})
-	if skipped < 0 || n+skipped > size {
-		t.Fatalf("%d blobs and %d skipped from %d bytes (error %v)", n, skipped, size, err)
 	}
+	m.Run()
+}
+
+// checkRead is the invariant shared by the database readers: whatever the input, they stop,
+// at a cost linear in its size (no part of it read or handed out over and over), and every
+// blob they return is no larger than the input.
+func checkRead(t *testing.T, fm format, db, wal []byte) {
+	size := len(db) + len(wal)
+	res := readAll(fm, db, wal)
+	if res.skipped < 0 || res.blobs+res.skipped > size {
+		t.Fatalf("%d blobs and %d skipped from %d bytes (error %v)", res.blobs, res.skipped, size, res.err)
+	}
+	if res.err != nil && !errors.Is(res.err, ErrMalformed) {
+		t.Fatalf("error %v is not ErrMalformed", res.err)
+	}
+	checkLinear(t, res, size)
 }
 
 func FuzzReadSQLite(f *testing.F) {
-	f.Add(readFixture(f, roots+"/rocky9/var/lib/rpm/rpmdb.sqlite"), []byte(nil))
-	f.Add(readFixture(f, "testdata/wal/var/lib/rpm/rpmdb.sqlite"), readFixture(f, "testdata/wal/var/lib/rpm/rpmdb.sqlite-wal"))
+	blobs := testBlobs()
+	f.Add(sqliteFile(false, blobs...), []byte(nil))
+	f.Add(sqliteFile(false, blobs[0]), []byte(nil))
+	f.Add(sqliteFile(true, blobs[:2]...), sqliteWAL(sqliteFile(true, blobs[2:]...)))
+	f.Add(sqliteSharedOverflow(20, 3, 20), []byte(nil))
 	f.Add(readFixture(f, "testdata/truncated/var/lib/rpm/rpmdb.sqlite"), []byte(nil))
 	f.Fuzz(func(t *testing.T, db, wal []byte) {
-		checkBlobs(t, len(db)+len(wal), func(fn func([]byte) error) (int, error) {
-			return readSQLite(bytes.NewReader(db), int64(len(db)), bytes.NewReader(wal), int64(len(wal)), fn)
-		})
+		if len(db)+len(wal) > maxFuzzInput {
+			return
+		}
+		checkRead(t, formatSQLite, db, wal)
 	})
 }
 
 func FuzzReadBDB(f *testing.F) {
-	f.Add(readFixture(f, roots+"/centos7/var/lib/rpm/Packages"))
+	blobs := testBlobs()
 	f.Add(bdbFile([2][]byte{{1, 0, 0, 0}, buildHeader(baseEntries...)}, [2][]byte{{0, 0, 0, 0}, {1, 0, 0, 0}}))
+	f.Add(bdbHashFile([]uint32{0, 1, 2, 3}, []bdbValue{{data: []byte{4, 0, 0, 0}}, {data: blobs[0]},
+		{data: blobs[3], offPage: true}, {data: blobs[4], offPage: true}}))
+	db, _ := bdbSharedOverflow(2, 10, 10, 9*(testPageSize-bdbPageHeader))
+	f.Add(db)
+	f.Add(readFixture(f, roots+"/centos7/var/lib/rpm/Packages"))
 	f.Add(readFixture(f, "testdata/garbage-bdb/var/lib/rpm/Packages"))
 	f.Fuzz(func(t *testing.T, db []byte) {
-		checkBlobs(t, len(db), func(fn func([]byte) error) (int, error) {
-			return readBDB(bytes.NewReader(db), int64(len(db)), fn)
-		})
+		if len(db) > maxFuzzInput {
+			return
+		}
+		checkRead(t, formatBDB, db, nil)
 	})
 }
 
 func FuzzReadNDB(f *testing.F) {
+	blobs := testBlobs()
+	f.Add(ndbFile(blobs...))
+	f.Add(ndbOverlap(ndbFile(blobs[1], blobs[2])))
 	f.Add(readFixture(f, roots+"/opensuse15/usr/lib/sysimage/rpm/Packages.db"))
 	f.Add(readFixture(f, "testdata/garbage-ndb/usr/lib/sysimage/rpm/Packages.db"))
 	f.Fuzz(func(t *testing.T, db []byte) {
-		checkBlobs(t, len(db), func(fn func([]byte) error) (int, error) {
-			return readNDB(bytes.NewReader(db), int64(len(db)), fn)
-		})
+		if len(db) > maxFuzzInput {
+			return
+		}
+		checkRead(t, formatNDB, db, nil)
 	})
 }

@@ -1,10 +1,12 @@
 package rpm
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/adler32"
 	"io"
+	"slices"
 )
 
 // This file reads rpm's ndb Packages.db (SUSE), laid out as rpm's lib/backend/ndb/rpmpkg.c
@@ -50,11 +52,11 @@ func readNDB(f io.ReaderAt, size int64, fn func(blob []byte) error) (skipped int
 	}
 	fileBlocks := uint64(size / ndbBlockSize)
 	firstBlock := uint64(slotPages) * (ndbPageSize / ndbBlockSize)
-	var buf []byte
+	var used []ndbSlot
 	for o := ndbHeaderSize; o < len(slots); o += ndbSlotSize {
 		s := slots[o : o+ndbSlotSize]
 		if le.Uint32(s) != ndbSlotMagic {
-			return skipped, fmt.Errorf("%w: ndb slot at %d has a bad magic", ErrMalformed, o)
+			return 0, fmt.Errorf("%w: ndb slot at %d has a bad magic", ErrMalformed, o)
 		}
 		pkgIdx, blkOff, blkCnt := le.Uint32(s[4:]), le.Uint32(s[8:]), le.Uint32(s[12:])
 		if blkOff == 0 {
@@ -65,15 +67,23 @@ func readNDB(f io.ReaderAt, size int64, fn func(blob []byte) error) (skipped int
 			skipped++
 			continue
 		}
-		n := int(blkCnt) * ndbBlockSize
+		used = append(used, ndbSlot{pkgIdx: pkgIdx, blkOff: blkOff, blkCnt: blkCnt})
+	}
+	skipped += skipOverlaps(used)
+	var buf []byte
+	for _, sl := range used {
+		if sl.blkCnt == 0 {
+			continue // overlaps another
+		}
+		n := int(sl.blkCnt) * ndbBlockSize
 		if cap(buf) < n {
 			buf = make([]byte, n)
 		}
 		buf = buf[:n]
-		if _, err := f.ReadAt(buf, int64(blkOff)*ndbBlockSize); err != nil {
-			return skipped, fmt.Errorf("%w: reading ndb blob %d: %v", ErrMalformed, pkgIdx, err)
+		if _, err := f.ReadAt(buf, int64(sl.blkOff)*ndbBlockSize); err != nil {
+			return skipped, fmt.Errorf("%w: reading ndb blob %d: %v", ErrMalformed, sl.pkgIdx, err)
 		}
-		blob, ok := ndbBlob(buf, pkgIdx)
+		blob, ok := ndbBlob(buf, sl.pkgIdx)
 		if !ok {
 			skipped++
 			continue
@@ -83,6 +93,37 @@ func readNDB(f io.ReaderAt, size int64, fn func(blob []byte) error) (skipped int
 		}
 	}
 	return skipped, nil
+}
+
+// ndbSlot locates one blob: blkCnt blocks from block blkOff.
+type ndbSlot struct {
+	pkgIdx, blkOff, blkCnt uint32
+}
+
+// skipOverlaps clears the block count of each slot whose blocks overlap those of a slot
+// before it in the file, and returns how many it cleared. rpm gives every blob blocks of its
+// own; without this, a small corrupt file whose slots all point at its largest blob would
+// cost reading that blob once per slot, time quadratic in the size of the file.
+func skipOverlaps(slots []ndbSlot) int {
+	byOff := make([]int, len(slots))
+	for i := range byOff {
+		byOff[i] = i
+	}
+	slices.SortFunc(byOff, func(a, b int) int {
+		return cmp.Or(cmp.Compare(slots[a].blkOff, slots[b].blkOff), cmp.Compare(a, b))
+	})
+	var end uint64
+	n := 0
+	for _, i := range byOff {
+		s := &slots[i]
+		if uint64(s.blkOff) < end {
+			s.blkCnt = 0
+			n++
+			continue
+		}
+		end = uint64(s.blkOff) + uint64(s.blkCnt)
+	}
+	return n
 }
 
 // ndbBlob checks the head and tail of the blocks b of package pkgIdx and returns the blob.

@@ -50,7 +50,11 @@ type sqliteDB struct {
 	bufs    [][]byte // one page buffer per tree level
 	ovf     []byte   // overflow page buffer
 	payload []byte   // the record being assembled
-	visited []uint64 // interior and leaf pages seen, against loops in a corrupt file
+	// visited holds the pages a table scan has read (b-tree and overflow pages alike): in a
+	// sound file every page has one place in one tree, so a page reached twice is a loop or a
+	// shared chain, which would otherwise make a small corrupt file cost time quadratic in its
+	// size, or without end.
+	visited []uint64
 }
 
 // openSQLite reads the database header of f (size bytes) and the committed frames of its
@@ -198,10 +202,9 @@ func (db *sqliteDB) scanTable(root uint32, fn func(payload []byte) error) (skipp
 	return skipped, err
 }
 
-func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped *int) error {
-	if depth >= maxTreeDepth {
-		return fmt.Errorf("%w: b-tree deeper than %d", ErrMalformed, maxTreeDepth)
-	}
+// visit marks page pgno as read by the current scan, and fails when it already was or when
+// it is not a page of the database.
+func (db *sqliteDB) visit(pgno uint32) error {
 	if pgno == 0 || pgno > db.nPages {
 		return fmt.Errorf("%w: page %d past the end of the database (%d pages)", ErrMalformed, pgno, db.nPages)
 	}
@@ -209,6 +212,16 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 		return fmt.Errorf("%w: page %d reached twice", ErrMalformed, pgno)
 	}
 	db.visited[pgno/64] |= 1 << (pgno % 64)
+	return nil
+}
+
+func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped *int) error {
+	if depth >= maxTreeDepth {
+		return fmt.Errorf("%w: b-tree deeper than %d", ErrMalformed, maxTreeDepth)
+	}
+	if err := db.visit(pgno); err != nil {
+		return err
+	}
 	for len(db.bufs) <= depth {
 		db.bufs = append(db.bufs, make([]byte, db.pageSize))
 	}
@@ -232,6 +245,10 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 	if ptrs+2*ncells > db.usable {
 		return fmt.Errorf("%w: page %d claims %d cells", ErrMalformed, pgno, ncells)
 	}
+	// Cells do not overlap, so together they fit in the page's content area: cells taking
+	// more overlap, as when cell pointers repeat one cell, which would otherwise hand out the
+	// same payload over and over.
+	free := db.usable - (ptrs + 2*ncells)
 	for i := 0; i < ncells; i++ {
 		cell := int(binary.BigEndian.Uint16(buf[ptrs+2*i:]))
 		if cell < ptrs+2*ncells || cell >= db.usable {
@@ -246,10 +263,13 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 			}
 			continue
 		}
-		payload, err := db.leafPayload(buf[cell:db.usable])
+		payload, size, err := db.leafPayload(buf[cell:db.usable])
 		if err != nil {
 			*skipped++
 			continue
+		}
+		if free -= size; free < 0 {
+			return fmt.Errorf("%w: page %d has overlapping cells", ErrMalformed, pgno)
 		}
 		if err := fn(payload); err != nil {
 			return err
@@ -262,19 +282,19 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 }
 
 // leafPayload returns the whole payload of the table leaf cell at the start of c, following
-// its overflow pages.
-func (db *sqliteDB) leafPayload(c []byte) ([]byte, error) {
+// its overflow pages, and the size of the cell on its page.
+func (db *sqliteDB) leafPayload(c []byte) (payload []byte, size int, err error) {
 	plen, n := uvarint(c)
 	if n == 0 {
-		return nil, fmt.Errorf("%w: cell payload size", ErrMalformed)
+		return nil, 0, fmt.Errorf("%w: cell payload size", ErrMalformed)
 	}
 	_, m := uvarint(c[n:]) // rowid
 	if m == 0 {
-		return nil, fmt.Errorf("%w: cell rowid", ErrMalformed)
+		return nil, 0, fmt.Errorf("%w: cell rowid", ErrMalformed)
 	}
 	c = c[n+m:]
 	if plen > maxPayload || plen > uint64(db.nPages)*uint64(db.usable) {
-		return nil, fmt.Errorf("%w: payload of %d bytes", ErrMalformed, plen)
+		return nil, 0, fmt.Errorf("%w: payload of %d bytes", ErrMalformed, plen)
 	}
 	total := int(plen)
 	// How much of the payload is on the leaf page (the file format's "X", "M" and "K").
@@ -290,22 +310,30 @@ func (db *sqliteDB) leafPayload(c []byte) ([]byte, error) {
 		}
 	}
 	if local > len(c) || (local < total && local+4 > len(c)) {
-		return nil, fmt.Errorf("%w: cell runs off its page", ErrMalformed)
+		return nil, 0, fmt.Errorf("%w: cell runs off its page", ErrMalformed)
 	}
+	size = n + m + local
 	if local == total {
-		return c[:total], nil
+		return c[:total], size, nil
 	}
+	size += 4
 	db.payload = append(db.payload[:0], c[:local]...)
 	next := binary.BigEndian.Uint32(c[local:])
 	if db.ovf == nil {
 		db.ovf = make([]byte, db.pageSize)
 	}
+	// Each overflow page adds u-4 bytes, so the chain is as long as the payload needs; and
+	// no page is read twice in a scan, so neither a loop in the chain nor cells sharing one
+	// cost more than the chain's pages.
 	for len(db.payload) < total {
 		if next == 0 {
-			return nil, fmt.Errorf("%w: overflow chain ends early", ErrMalformed)
+			return nil, 0, fmt.Errorf("%w: overflow chain ends early", ErrMalformed)
+		}
+		if err := db.visit(next); err != nil {
+			return nil, 0, fmt.Errorf("overflow chain: %w", err)
 		}
 		if err := db.page(next, db.ovf); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		chunk := db.ovf[4:u]
 		if rest := total - len(db.payload); len(chunk) > rest {
@@ -314,7 +342,7 @@ func (db *sqliteDB) leafPayload(c []byte) ([]byte, error) {
 		db.payload = append(db.payload, chunk...)
 		next = binary.BigEndian.Uint32(db.ovf)
 	}
-	return db.payload, nil
+	return db.payload, size, nil
 }
 
 // uvarint decodes a sqlite varint (big-endian, 1 to 9 bytes, the ninth contributing all 8

@@ -1,0 +1,90 @@
+package protocol
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzDecodeReport feeds request bodies through what the collector does with them: Decode,
+// Validate and, for a valid report, the state's hash or the delta's application. Nothing
+// may panic; every refusal is a *Error with a 4xx status; a valid report survives a
+// Marshal and Decode round trip unchanged and still valid.
+func FuzzDecodeReport(f *testing.F) {
+	for _, r := range testReports(f) {
+		body, err := Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body, true)
+		plain := gunzipped(f, body)
+		f.Add(plain, false)
+		f.Add(plain[:len(plain)/2], false)
+		f.Add(append(bytes.TrimSpace(plain), '}'), false)
+	}
+	small := []string{
+		`{"host_id":"h","seq":1,"kind":"heartbeat","hash":"` + hex64 + `","base_hash":"` + hex64 + `"}`,
+		`{"host_id":"h","seq":1,"kind":"delta","hash":"` + hex64 + `","base_hash":"` + hex64 + `","delta":{"listeners_changed":true}}`,
+		`{"host_id":"h","seq":1,"kind":"full","hash":"` + hex64 + `","state":{"host":{"id":"h","boot_time":"9999-12-31T23:59:59-23:59"}}}`,
+		`{"host_id":"h","seq":1,"kind":"full","hash":"` + hex64 + `","sent_at":"0000-01-01T00:00:00+01:00","state":{"host":{"id":"h"}}}`,
+		`{"seq":18446744073709551616}`, `[]`, `null`, `{"events":[{}]}`, ``,
+	}
+	for _, s := range small {
+		f.Add([]byte(s), false)
+	}
+	base := stateOf(golden(f, "debian12"))
+	lim := Limits{Compressed: 1 << 20, Decompressed: 4 << 20}
+	f.Fuzz(func(t *testing.T, body []byte, gz bool) {
+		encoding := ""
+		if gz {
+			encoding = "gzip"
+		}
+		var r Report
+		if err := Decode(bytes.NewReader(body), encoding, lim, &r); err != nil {
+			check4xx(t, "Decode", err)
+			return
+		}
+		if err := Validate(&r); err != nil {
+			check4xx(t, "Validate", err)
+			return
+		}
+		want := mustJSON(t, &r)
+		if r.State != nil {
+			st := cloneJSON(t, r.State)
+			Normalize(st)
+			Hash(st)
+			Diff(base, st)
+			Events(base, st, r.SentAt)
+		}
+		if r.Delta != nil {
+			st := Apply(base, cloneJSON(t, r.Delta))
+			Hash(&st)
+			Events(base, &st, r.SentAt)
+		}
+		if got := mustJSON(t, &r); got != want {
+			t.Fatalf("handling the report changed it:\n%s\n%s", want, got)
+		}
+		again, err := Marshal(&r)
+		if err != nil {
+			t.Fatalf("Marshal of a valid report: %v", err)
+		}
+		var r2 Report
+		if err := Decode(bytes.NewReader(again), "gzip", DefaultLimits, &r2); err != nil {
+			t.Fatalf("Decode of a marshalled report: %v", err)
+		}
+		if got := mustJSON(t, &r2); got != want {
+			t.Fatalf("round trip changed the report:\n%s\n%s", want, got)
+		}
+		if err := Validate(&r2); err != nil {
+			t.Fatalf("Validate after a round trip: %v", err)
+		}
+	})
+}
+
+const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func check4xx(t *testing.T, what string, err error) {
+	t.Helper()
+	if e := asError(t, err); e.Status < 400 || e.Status > 499 {
+		t.Fatalf("%s: status %d for %v", what, e.Status, err)
+	}
+}
