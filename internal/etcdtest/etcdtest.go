@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/onus-project/onus/internal/store"
 )
@@ -19,7 +20,7 @@ type Server struct {
 // Start starts an etcd server for t and registers its shutdown with t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	e, err := store.StartEmbedded(store.EmbedOptions{Dir: t.TempDir(), StartTimeout: 30 * time.Second})
+	e, err := store.StartEmbedded(store.EmbedOptions{Dir: t.TempDir(), ClientURL: "http://127.0.0.1:0", StartTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -37,7 +38,7 @@ func New(t testing.TB) *clientv3.Client {
 // closed when the test ends.
 func (s *Server) Dial(t testing.TB) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint()}, DialTimeout: 5 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}

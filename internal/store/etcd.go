@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -59,8 +60,14 @@ func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "onus"
 	cfg.Dir = dir
+	// By default the client API is a socket file in the data directory: the collector talks
+	// to the server in-process, and nothing listens on the network.
 	client := opts.ClientURL
-	if client == "" {
+	if sock := filepath.Join(dir, "client.sock"); client == "" && len(sock) < 100 {
+		client = "unix://" + sock
+		_ = os.Remove(sock)
+	} else if client == "" {
+		// Too long for a socket address: fall back to a random loopback port.
 		client = "http://127.0.0.1:0"
 	}
 	cu, err := url.Parse(client)
@@ -111,7 +118,11 @@ func (e *Embedded) Client() *clientv3.Client { return e.client }
 
 // Endpoint returns the URL of the server's client API.
 func (e *Embedded) Endpoint() string {
-	return "http://" + e.etcd.Clients[0].Addr().String()
+	addr := e.etcd.Clients[0].Addr()
+	if addr.Network() == "unix" {
+		return "unix://" + addr.String()
+	}
+	return "http://" + addr.String()
 }
 
 // Close stops the server after in-flight requests finish.
@@ -207,10 +218,27 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 	return ce
 }
 
+// quiet lists etcd messages that are expected for an embedded single member and say
+// nothing actionable, and the listener errors etcd logs on every clean shutdown.
+var quiet = []string{
+	"Running http and grpc server on single port",
+	"simple token is not cryptographically signed",
+	"use of closed network connection",
+	"server closed",
+	"Server closed",
+	"listener closed",
+}
+
 func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fs...) {
 		f.AddTo(enc)
+	}
+	text := e.Message + " " + fmt.Sprint(enc.Fields["error"])
+	for _, q := range quiet {
+		if strings.Contains(text, q) {
+			return nil
+		}
 	}
 	args := make([]any, 0, 2*len(enc.Fields))
 	for k, v := range enc.Fields {
