@@ -1,8 +1,10 @@
 // Command onus-agent inventories the host it runs on: its facts and capacity, installed
-// software and services. "onus-agent inventory" prints the inventory once as JSON.
+// software and services. "onus-agent run" reports them to onus-collector and keeps doing so
+// (see package reporter); "onus-agent inventory" prints the inventory once as JSON.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,19 +12,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
+	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/internal/version"
 )
 
 const usage = `Usage: onus-agent <command> [flags]
 
 Commands:
+  run         enroll with onus-collector and report this host's inventory until stopped
   inventory   print this host's inventory as JSON and exit
   version     print the version and exit
 
@@ -39,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runCmd(ctx, args[1:], stderr)
 	case "inventory":
 		return inventoryCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -117,5 +133,160 @@ func inventoryCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-agent inventory: %v\n", err)
 		return 1
 	}
+	return 0
+}
+
+// runConfig holds the settings of "onus-agent run": the YAML file's keys, which the flags
+// override.
+type runConfig struct {
+	CollectorURL      string            `yaml:"collector_url"`
+	EnrollSecretFile  string            `yaml:"enroll_secret_file"`
+	StateDir          string            `yaml:"state_dir"`
+	HostRoot          string            `yaml:"host_root"`
+	CAFile            string            `yaml:"ca_file"`
+	InsecureHTTP      bool              `yaml:"insecure_http"`
+	Labels            map[string]string `yaml:"labels"`
+	HeartbeatInterval time.Duration     `yaml:"heartbeat_interval"`
+	FullInterval      time.Duration     `yaml:"full_interval"`
+	LogLevel          string            `yaml:"log_level"`
+	MetricsAddress    string            `yaml:"metrics_address"`
+}
+
+func defaultRunConfig() runConfig {
+	return runConfig{
+		StateDir:          "/var/lib/onus-agent",
+		HostRoot:          "/",
+		Labels:            map[string]string{},
+		HeartbeatInterval: reporter.DefaultHeartbeatInterval,
+		FullInterval:      reporter.DefaultFullInterval,
+		LogLevel:          "info",
+	}
+}
+
+// runFlags binds the flags of "onus-agent run" to cfg.
+func runFlags(cfg *runConfig, configFile *string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(configFile, "config", *configFile, "a YAML file with these settings as snake_case keys (flags override it)")
+	fs.StringVar(&cfg.CollectorURL, "collector-url", cfg.CollectorURL, "the collector's URL, https://HOST:PORT (required)")
+	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", cfg.EnrollSecretFile, "a file holding the fleet's enroll secret (required)")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "the agent's state directory: credential, last accepted state, event journal")
+	fs.StringVar(&cfg.HostRoot, "host-root", cfg.HostRoot, "the host's root file system (mount it read-only in a container and point here)")
+	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "a PEM file of CA certificates to trust for the collector, besides the system's")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", cfg.InsecureHTTP, "allow a plain http:// collector URL (local use only)")
+	fs.Var(labelFlag(cfg.Labels), "label", "a host label key=value (repeatable)")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", cfg.HeartbeatInterval, "how often to collect everything and report, changed or not")
+	fs.DurationVar(&cfg.FullInterval, "full-interval", cfg.FullInterval, "how often to send a full report as a safety net")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.MetricsAddress, "metrics-address", cfg.MetricsAddress, "HOST:PORT to serve the agent's /metrics on (empty: off)")
+	return fs
+}
+
+// loadRunConfig parses the flags of "onus-agent run" and the YAML file --config names.
+func loadRunConfig(args []string, stderr io.Writer) (runConfig, error) {
+	cfg, configFile := defaultRunConfig(), ""
+	fs := runFlags(&cfg, &configFile, stderr)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if configFile != "" {
+		data, err := os.ReadFile(configFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--config: %w", err)
+		}
+		cfg = defaultRunConfig()
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("--config %s: %w", configFile, err)
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		// The flags given win over the file.
+		if err := runFlags(&cfg, &configFile, io.Discard).Parse(args); err != nil {
+			return cfg, err
+		}
+	}
+	switch {
+	case cfg.CollectorURL == "":
+		return cfg, errors.New("--collector-url is required")
+	case cfg.EnrollSecretFile == "":
+		return cfg, errors.New("--enroll-secret-file is required")
+	case cfg.StateDir == "":
+		return cfg, errors.New("--state-dir is required")
+	}
+	return cfg, nil
+}
+
+// runCmd is "onus-agent run": it reports until ctx ends.
+func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := loadRunConfig(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	secret, err := os.ReadFile(cfg.EnrollSecretFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: --enroll-secret-file: %v\n", err)
+		return 1
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(cfg.HostRoot), StateDir: cfg.StateDir, Labels: cfg.Labels,
+		Registerer: reg, Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
+		return 1
+	}
+	rep, err := reporter.New(reporter.Options{
+		CollectorURL:      cfg.CollectorURL,
+		CAFile:            cfg.CAFile,
+		InsecureHTTP:      cfg.InsecureHTTP,
+		EnrollSecret:      strings.TrimSpace(string(secret)),
+		StateDir:          cfg.StateDir,
+		Inventory:         inv,
+		HostRoot:          hostfs.Root(cfg.HostRoot),
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		FullInterval:      cfg.FullInterval,
+		Logger:            log,
+		Registerer:        reg,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
+		return 2
+	}
+	if cfg.MetricsAddress != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddress)
+		if err != nil {
+			fmt.Fprintf(stderr, "onus-agent run: --metrics-address: %v\n", err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving metrics", "address", ln.Addr().String())
+	}
+	log.Info("onus-agent running", "version", version.String(), "collector", cfg.CollectorURL, "state_dir", cfg.StateDir,
+		"host_root", cfg.HostRoot)
+	if err := rep.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
+		return 1
+	}
+	log.Info("onus-agent stopped")
 	return 0
 }

@@ -237,10 +237,9 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 		if r.Hash == old.Hash {
 			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq, Duplicate: true}, nil
 		}
-		if r.Kind != protocol.KindFull {
-			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
-		}
-		return nil, protocol.Errorf(http.StatusConflict, "seq %d is not after the accepted seq %d: send reports with a higher seq", r.Seq, old.Seq)
+		// The agent sends a full report numbered above the Seq in the answer (its own
+		// counter may have gone back with a restored state directory).
+		return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
 	}
 	var st protocol.State
 	switch r.Kind {

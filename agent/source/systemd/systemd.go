@@ -91,13 +91,17 @@ func (s *Source) Name() string { return "systemd" }
 // packages install into. Active states change without any file changing; only a new Collect
 // sees them.
 func (s *Source) WatchPaths() []string {
-	return []string{
+	dirs := []string{
 		"/etc/systemd/system",
 		"/etc/systemd/system/multi-user.target.wants",
 		"/run/systemd/system",
 		"/run/systemd/transient",
 		"/usr/lib/systemd/system",
 	}
+	for i, d := range dirs {
+		dirs[i] = s.root.Path(d)
+	}
+	return dirs
 }
 
 // unitDir is one directory of the unit search path.

@@ -1,0 +1,46 @@
+package reporter
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	reports      *prometheus.CounterVec
+	duration     prometheus.Histogram
+	enrollments  *prometheus.CounterVec
+	passes       *prometheus.CounterVec
+	events       *prometheus.CounterVec
+	journal      prometheus.Gauge
+	dropped      prometheus.Counter
+	lastAccepted prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "onus", "agent"
+	m := &metrics{
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_total",
+			Help: "Reports sent to the collector, by kind (full, delta, heartbeat) and result (accepted, duplicate, need_full, rejected, unauthorized, forbidden, unavailable, error)."},
+			[]string{"kind", "result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "report_duration_seconds",
+			Help:    "Time from sending a report to the collector's answer (or the failure).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
+		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
+			Help: "Enrollment attempts, by result: ok, error (network or bad answer) or the HTTP status."}, []string{"result"}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inventory_passes_total",
+			Help: "Inventory collections, by what triggered them: startup, watch, heartbeat, full."}, []string{"trigger"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "software_events_total",
+			Help: "Software changes noticed, by type: installed, removed, upgraded, downgraded."}, []string{"type"}),
+		journal: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "journal_events",
+			Help: "Software events kept for the collector that it has not accepted yet."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "journal_dropped_events_total",
+			Help: "Software events dropped because the journal was full while the collector did not accept reports."}),
+		lastAccepted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_accepted_timestamp_seconds",
+			Help: "When the collector last accepted a report (Unix time)."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

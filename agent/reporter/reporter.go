@@ -1,0 +1,383 @@
+// Package reporter is onus-agent's run loop: it enrolls with onus-collector, sends a full
+// report and then deltas, heartbeats and install/remove events, and keeps what the collector
+// has not accepted yet in the agent's state directory (see package spool), so that neither an
+// agent restart nor a collector outage loses anything.
+//
+// When it collects:
+//   - at start;
+//   - a Debounce after a package database changed (fsnotify on the directories the inventory
+//     sources name), once the package manager's lock is free, or LockWait after the first
+//     change at the latest, so that a long dpkg run still reports within LockWait;
+//   - every HeartbeatInterval, which also picks up services and listeners, which no file
+//     watch sees;
+//   - every FullInterval (with 10% jitter), followed by a full report as a safety net.
+//
+// What it sends: a full report first (and after need_full, a new credential or a refused
+// report), a delta against the last accepted state when the state changed, a heartbeat
+// otherwise. Every report carries the events noticed since the last accepted report.
+//
+// Retries: a report that may have reached the collector (network error, timeout, 408, 429,
+// 5xx; also 404 and 405, which point at the URL rather than the report) is resent as it is,
+// same seq, same events, with capped exponential backoff and full jitter, honouring
+// Retry-After; the collector acknowledges a resent report it had accepted as a duplicate, so
+// a lost answer never delivers events twice. Collections go on meanwhile and journal their
+// events; once the report is accepted the next one carries them. A report the collector
+// refused for sure (need_full, 400, 401, 403, 413, 415...) is rebuilt from the current state
+// as a full report with a new seq, carrying the same events; 401 and 403 enroll again first;
+// a refused full report backs off. Sequence numbers only grow, across restarts too (and jump
+// above the collector's when its answer shows it accepted higher ones).
+package reporter
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/inventory"
+	"github.com/onus-project/onus/agent/spool"
+	"github.com/onus-project/onus/internal/protocol"
+)
+
+// Defaults of Options.
+const (
+	DefaultHeartbeatInterval = 60 * time.Second
+	// DefaultFullInterval is long: the hashes already catch any disagreement between agent
+	// and collector, and a fleet's full reports are its largest load on the collector
+	// (100,000 hosts every 24 h is about one full report a second).
+	DefaultFullInterval = 24 * time.Hour
+	DefaultDebounce     = time.Second
+	DefaultLockWait     = 30 * time.Second
+	DefaultBackoffMin   = time.Second
+	DefaultBackoffMax   = 5 * time.Minute
+	DefaultHTTPTimeout  = 60 * time.Second
+)
+
+// maxRetryAfter bounds how long a Retry-After answer can make the agent wait.
+const maxRetryAfter = time.Hour
+
+// ErrInsecureURL is returned by New for an http:// collector URL without InsecureHTTP.
+var ErrInsecureURL = errors.New("collector URL is plain http:// (allow it explicitly with --insecure-http, for local use only)")
+
+// Options configure a Reporter. CollectorURL, EnrollSecret, StateDir and Inventory are
+// required; zero durations take their defaults.
+type Options struct {
+	// CollectorURL is the collector's base URL, e.g. https://onus.example.com:8443.
+	CollectorURL string
+	// CAFile is a PEM file of CA certificates trusted for the collector, besides the
+	// system's.
+	CAFile string
+	// InsecureHTTP allows an http:// CollectorURL.
+	InsecureHTTP bool
+	// EnrollSecret is the fleet's enroll secret, exchanged for a per-host credential.
+	EnrollSecret string
+	// StateDir is the agent's state directory (see package spool).
+	StateDir string
+	// Inventory collects the host's inventory.
+	Inventory *inventory.Inventory
+	// HostRoot is the host root the inventory reads ("/" by default): watch paths that a
+	// source names host-absolute are watched under it.
+	HostRoot hostfs.Root
+	// HeartbeatInterval is how often the agent collects everything and reports even when
+	// nothing changed.
+	HeartbeatInterval time.Duration
+	// FullInterval is how often the agent sends a full report as a safety net.
+	FullInterval time.Duration
+	// Debounce is how long a package database must stay quiet after a change before it is
+	// read.
+	Debounce time.Duration
+	// LockWait is the longest a change waits for the package manager to finish.
+	LockWait time.Duration
+	// JournalMax bounds the events kept while the collector does not accept them
+	// (spool.DefaultJournalMax by default).
+	JournalMax int
+	// BackoffMin and BackoffMax bound the retry delays.
+	BackoffMin, BackoffMax time.Duration
+	// HTTPTimeout bounds one request to the collector.
+	HTTPTimeout time.Duration
+	// Logger receives the reporter's logs; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the agent's reporting metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Now returns the current time (event detection and report times); time.Now when nil.
+	Now func() time.Time
+}
+
+// Reporter runs the agent's reporting loop.
+type Reporter struct {
+	opts    Options
+	base    *url.URL
+	client  *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+	m       *metrics
+	started atomic.Bool
+
+	// Owned by the Run goroutine.
+	spool     *spool.Spool
+	prev      *protocol.State // the last collection (the journal leads to its software)
+	curHash   string
+	capacity  protocol.Capacity
+	infl      *inflight
+	forceFull bool
+	attempt   int // consecutive failed attempts
+}
+
+// New validates opts and returns a Reporter. It starts nothing and touches no file but the
+// CA file.
+func New(opts Options) (*Reporter, error) {
+	if opts.Inventory == nil {
+		return nil, errors.New("reporter: no inventory")
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("reporter: no state directory")
+	}
+	if opts.EnrollSecret == "" {
+		return nil, errors.New("reporter: no enroll secret")
+	}
+	if len(opts.EnrollSecret) > protocol.MaxCredentialLn {
+		return nil, fmt.Errorf("reporter: enroll secret longer than %d bytes", protocol.MaxCredentialLn)
+	}
+	u, err := url.Parse(opts.CollectorURL)
+	if err != nil {
+		return nil, fmt.Errorf("reporter: collector URL: %w", err)
+	}
+	switch {
+	case opts.CollectorURL == "":
+		return nil, errors.New("reporter: no collector URL")
+	case u.Scheme == "http" && !opts.InsecureHTTP:
+		return nil, ErrInsecureURL
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("reporter: collector URL %q: want https://", opts.CollectorURL)
+	case u.Host == "":
+		return nil, fmt.Errorf("reporter: collector URL %q has no host", opts.CollectorURL)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("reporter: collector URL %q: no query or fragment, please", opts.CollectorURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if opts.HostRoot == "" {
+		opts.HostRoot = "/"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.HeartbeatInterval, DefaultHeartbeatInterval)
+	def(&opts.FullInterval, DefaultFullInterval)
+	def(&opts.Debounce, DefaultDebounce)
+	def(&opts.LockWait, DefaultLockWait)
+	def(&opts.BackoffMin, DefaultBackoffMin)
+	def(&opts.BackoffMax, DefaultBackoffMax)
+	def(&opts.HTTPTimeout, DefaultHTTPTimeout)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"heartbeat interval", opts.HeartbeatInterval}, {"full interval", opts.FullInterval},
+		{"debounce", opts.Debounce}, {"lock wait", opts.LockWait}, {"backoff minimum", opts.BackoffMin},
+		{"backoff maximum", opts.BackoffMax}, {"HTTP timeout", opts.HTTPTimeout}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("reporter: negative %s", d.name)
+		}
+	}
+	if opts.BackoffMax < opts.BackoffMin {
+		return nil, errors.New("reporter: backoff maximum below its minimum")
+	}
+	if opts.JournalMax < 0 || opts.JournalMax > protocol.MaxEvents {
+		return nil, fmt.Errorf("reporter: journal bound out of range 0..%d", protocol.MaxEvents)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reporter: CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("reporter: CA file %s holds no PEM certificate", opts.CAFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	r := &Reporter{
+		opts:   opts,
+		base:   u,
+		client: &http.Client{Transport: tr, Timeout: opts.HTTPTimeout},
+		log:    opts.Logger,
+		now:    opts.Now,
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.m, err = newMetrics(opts.Registerer); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Run collects and reports until ctx ends, then returns nil. It returns an error only when
+// it cannot start (the state directory cannot be created). It may be called once.
+func (r *Reporter) Run(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("reporter: Run called twice")
+	}
+	sp, err := spool.Open(spool.Options{Dir: r.opts.StateDir, JournalMax: r.opts.JournalMax, Logger: r.log})
+	if err != nil {
+		return err
+	}
+	r.spool = sp
+	r.restore()
+	defer r.client.CloseIdleConnections()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	changed := make(chan struct{}, 1)
+	w, err := newWatcher(r.opts.Inventory.WatchPaths(), r.opts.HostRoot, r.opts.Debounce, r.opts.LockWait, r.log)
+	if err != nil {
+		r.log.Warn("cannot watch the package databases; changes are seen at the next heartbeat", "err", err)
+	} else {
+		defer w.close()
+		w.refresh()
+		wg.Go(func() { w.run(ctx, changed) })
+	}
+
+	want := r.pass(ctx, "startup") == nil
+	heartbeat := time.NewTimer(jitter(r.opts.HeartbeatInterval, 0.1))
+	defer heartbeat.Stop()
+	full := time.NewTimer(jitter(r.opts.FullInterval, 0.1))
+	defer full.Stop()
+	var retry *time.Timer
+	var retryC <-chan time.Time
+	for {
+		if want && retryC == nil {
+			d := r.send(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if d > 0 {
+				retry = time.NewTimer(d)
+				retryC = retry.C
+			} else {
+				want = false
+				heartbeat.Reset(jitter(r.opts.HeartbeatInterval, 0.1))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if retry != nil {
+				retry.Stop()
+			}
+			return nil
+		case <-changed:
+			if r.pass(ctx, "watch") == nil && r.dirty() {
+				want = true
+			}
+		case <-heartbeat.C:
+			if w != nil {
+				w.refresh()
+			}
+			if r.pass(ctx, "heartbeat") == nil {
+				want = true
+			}
+			heartbeat.Reset(jitter(r.opts.HeartbeatInterval, 0.1))
+		case <-full.C:
+			if r.pass(ctx, "full") == nil {
+				r.forceFull = true
+				want = true
+			}
+			full.Reset(jitter(r.opts.FullInterval, 0.1))
+		case <-retryC:
+			retryC = nil
+		}
+	}
+}
+
+// restore takes up where the previous run stopped: the last accepted state, the report that
+// was in flight, the software the journal leads to.
+func (r *Reporter) restore() {
+	acc := r.spool.Accepted()
+	if acc != nil {
+		st := acc.State
+		r.prev = &st
+	}
+	if p := r.spool.Pending(); p != nil {
+		in := &inflight{report: p.Report, upto: p.Upto, persisted: true}
+		target, err := targetOf(acc, &p.Report)
+		if err == nil {
+			in.body, err = protocol.Marshal(&p.Report)
+		}
+		if err != nil {
+			r.log.Warn("the report in flight at the last stop cannot be resent; its events go into a full report", "seq", p.Report.Seq, "err", err)
+			in.refused = true
+		} else {
+			in.target = target
+			r.prev = &target
+		}
+		r.infl = in
+	}
+	if b := r.spool.Base(); b != nil {
+		var st protocol.State
+		if r.prev != nil {
+			st = *r.prev
+		}
+		st.Software, st.Sources = b.Software, b.Sources
+		r.prev = &st
+	}
+	r.m.journal.Set(float64(r.spool.Waiting()))
+	if acc != nil {
+		r.m.lastAccepted.Set(float64(acc.AcceptedAt.Unix()))
+	}
+}
+
+// targetOf returns the state the collector holds once it accepts rep.
+func targetOf(acc *spool.Accepted, rep *protocol.Report) (protocol.State, error) {
+	var st protocol.State
+	switch {
+	case rep.Kind == protocol.KindFull:
+		st = *rep.State
+		protocol.Normalize(&st)
+	case acc == nil || acc.Hash != rep.BaseHash:
+		return st, errors.New("its base state is not the last accepted one")
+	case rep.Kind == protocol.KindDelta:
+		st = protocol.Apply(&acc.State, rep.Delta)
+	default:
+		st = acc.State
+	}
+	if protocol.Hash(&st) != rep.Hash {
+		return st, errors.New("its state does not match its hash")
+	}
+	return st, nil
+}
+
+// dirty says whether the collector lacks something the agent has.
+func (r *Reporter) dirty() bool {
+	acc := r.spool.Accepted()
+	return acc == nil || acc.Hash != r.curHash || r.infl != nil || r.spool.Waiting() > 0 || r.forceFull
+}
+
+// jitter spreads d over d±f, so that a fleet started together does not report together.
+func jitter(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) * (1 - f + 2*f*rand.Float64()))
+}
