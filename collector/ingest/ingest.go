@@ -591,19 +591,13 @@ func (g *Ingest) DeleteHost(ctx context.Context, hostID string) (bool, error) {
 	return true, nil
 }
 
-// current returns the key as the index holds it, which a compare-and-swap then checks; a key
-// the index lacks is read from the store (a write of another replica not yet watched).
+// current returns a host record as the index holds it, which a compare-and-swap then
+// checks; other keys, and records the index lacks (a write of another replica not yet
+// watched), are read from the store. A stale index only costs a retried write.
 func (g *Ingest) current(ctx context.Context, kind, name string) (store.KV, error) {
-	key := g.st.Key(kind, name)
-	switch kind {
-	case store.KindHost:
+	if kind == store.KindHost {
 		if h, ok := g.ix.Host(name); ok {
-			return store.KV{Key: key, Value: h.Raw, ModRevision: h.ModRevision}, nil
-		}
-	case store.KindAgent:
-		if _, ok := g.ix.Agent(name); ok {
-			// The agent value itself is not needed, only its revision: read it fresh.
-			break
+			return store.KV{Key: g.st.Key(kind, name), Value: h.Raw, ModRevision: h.ModRevision}, nil
 		}
 	}
 	return g.st.Get(ctx, kind, name)
