@@ -43,7 +43,7 @@ func start(t *testing.T, opts Options) *running {
 		opts.StatusFlushInterval = 50 * time.Millisecond
 	}
 	opts.Registerer = prometheus.NewRegistry()
-	opts.Gatherer = opts.Registerer.(prometheus.Gatherer)
+	opts.Gatherer = prometheus.Gatherers{prometheus.DefaultGatherer, opts.Registerer.(prometheus.Gatherer)}
 	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -284,6 +284,29 @@ func TestReportFlow(t *testing.T) {
 			t.Fatal("host status never written")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The collector's own metrics count what happened; etcd's come from the default registry.
+	resp2, err := http.Get(c.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	for _, want := range []string{
+		`onus_collector_reports_total{kind="full",result="accepted"} 1`,
+		`onus_collector_reports_total{kind="full",result="duplicate"} 1`,
+		`onus_collector_reports_total{kind="delta",result="accepted"} 1`,
+		`onus_collector_reports_total{kind="heartbeat",result="need_full"} 1`,
+		`onus_collector_enrollments_total{result="refused"} 1`,
+		`onus_collector_index_hosts 1`,
+		`onus_collector_software_events_total 1`,
+		`onus_collector_report_duration_seconds_count{kind="delta"} 1`,
+		`onus_collector_store_operation_duration_seconds_count{op="put_host"} 2`,
+		"etcd_mvcc_db_total_size_in_bytes",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	if d.Host.Memory.AvailableBytes != inv.Host.Memory.AvailableBytes {
 		t.Errorf("available memory %d, want %d from the capacity figures", d.Host.Memory.AvailableBytes, inv.Host.Memory.AvailableBytes)
