@@ -383,7 +383,7 @@ func (a *API) host(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(http.StatusNotFound, "no host %q", id))
 		return
 	}
-	rec, err := store.DecodeHost(h.Raw)
+	rec, err := a.opts.Index.DecodeHost(h.Raw)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -45,6 +45,8 @@ type Index struct {
 	titles   map[string]*TitleEntry // by "source:name"
 	services map[string]*ServiceEntry
 	status   map[string]statusShard // by shard name
+	builds   map[uint32]store.Build
+	buildIDs map[string]uint32 // by store.BuildKey
 
 	metrics *metrics
 }
@@ -137,6 +139,8 @@ func (ix *Index) reset() {
 	ix.titles = map[string]*TitleEntry{}
 	ix.services = map[string]*ServiceEntry{}
 	ix.status = map[string]statusShard{}
+	ix.builds = map[uint32]store.Build{}
+	ix.buildIDs = map[string]uint32{}
 }
 
 // Ready is closed once the index holds a complete list of the store.
@@ -184,6 +188,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	}
 	ix.mu.Lock()
 	ix.agents, ix.hosts, ix.titles, ix.services, ix.status = fresh.agents, fresh.hosts, fresh.titles, fresh.services, fresh.status
+	ix.builds, ix.buildIDs = fresh.builds, fresh.buildIDs
 	ix.rev = rev
 	first := !ix.synced
 	ix.synced = true
@@ -255,7 +260,7 @@ func (ix *Index) apply(ev store.Event) {
 		}
 		var fresh *HostEntry
 		if !ev.Deleted {
-			rec, err := store.DecodeHost(ev.Value)
+			rec, err := store.DecodeHost(ev.Value, ix.build)
 			if err != nil {
 				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
 				return
@@ -263,6 +268,17 @@ func (ix *Index) apply(ev store.Event) {
 			fresh = newHostEntry(rec, ev.Value, ev.ModRevision)
 		}
 		ix.replaceHost(name, old, fresh)
+	case store.KindBuild:
+		if ev.Deleted {
+			return
+		}
+		b, err := store.DecodeBuild(ev.Value)
+		if err != nil {
+			ix.log.Warn("unreadable build key skipped", "key", ev.Key, "err", err)
+			return
+		}
+		ix.builds[b.ID] = b
+		ix.buildIDs[b.Key()] = b.ID
 	case store.KindTitle:
 		src, n, ok := strings.Cut(name, "/")
 		if !ok {
@@ -392,6 +408,32 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 			}
 		}
 	}
+}
+
+// build looks a build up by number; the caller holds the lock.
+func (ix *Index) build(id uint32) (store.Build, bool) {
+	b, ok := ix.builds[id]
+	return b, ok
+}
+
+// DecodeHost decodes a stored host record with the builds the index knows.
+func (ix *Index) DecodeHost(raw []byte) (*store.HostRecord, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return store.DecodeHost(raw, ix.build)
+}
+
+// BuildNumbers returns the numbers of the builds the index knows, by store.BuildKey.
+func (ix *Index) BuildNumbers(keys []string) map[string]uint32 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make(map[string]uint32, len(keys))
+	for _, k := range keys {
+		if id, ok := ix.buildIDs[k]; ok {
+			out[k] = id
+		}
+	}
+	return out
 }
 
 // Revision returns the store revision the index reflects.

@@ -220,7 +220,19 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 	}
 	var old *store.HostRecord
 	if kv.Value != nil {
-		if old, err = store.DecodeHost(kv.Value); err != nil {
+		old, err = g.ix.DecodeHost(kv.Value)
+		if errors.Is(err, store.ErrUnknownBuild) {
+			// Written by another replica with builds this index has not seen yet: they
+			// precede the record in the store, so wait until the index reaches it.
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			werr := g.ix.WaitRevision(wctx, kv.ModRevision)
+			cancel()
+			if werr != nil {
+				return nil, g.storeErr("wait for the index", werr)
+			}
+			old, err = g.ix.DecodeHost(kv.Value)
+		}
+		if err != nil {
 			// An unreadable record is replaced by the next full report.
 			g.log.Warn("unreadable host record; asking for a full report", "host_id", r.HostID, "err", err)
 			old = nil
@@ -274,7 +286,14 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 	if err := g.catalog(ctx, r, &st, now); err != nil {
 		return nil, err
 	}
-	val, err := store.EncodeHost(rec)
+	numbers, err := g.number(ctx, rec.Software)
+	if err != nil {
+		return nil, err
+	}
+	val, err := store.EncodeHost(rec, func(in store.Installation) (uint32, bool) {
+		id, ok := numbers[store.BuildKey(in.Source, in.Name, in.Arch, in.Version)]
+		return id, ok
+	})
 	if err != nil {
 		return nil, protocol.Errorf(http.StatusBadRequest, "host record: %v", err)
 	}
@@ -428,6 +447,39 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 	}
 	g.m.titles.Add(float64(len(created)))
 	return nil
+}
+
+// number returns the build numbers of the installations, numbering the builds new to the
+// fleet first.
+func (g *Ingest) number(ctx context.Context, sw []store.Installation) (map[string]uint32, error) {
+	keys := make([]string, len(sw))
+	for i, in := range sw {
+		keys[i] = store.BuildKey(in.Source, in.Name, in.Arch, in.Version)
+	}
+	numbers := g.ix.BuildNumbers(keys)
+	if len(numbers) == len(keys) {
+		return numbers, nil
+	}
+	var missing []store.Build
+	for i, in := range sw {
+		if _, ok := numbers[keys[i]]; !ok {
+			missing = append(missing, store.Build{Source: in.Source, Name: in.Name, Arch: in.Arch, Version: in.Version})
+		}
+	}
+	start := time.Now()
+	kvs, err := g.st.NumberBuilds(ctx, missing)
+	g.m.storeOps.WithLabelValues("number_builds").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, g.storeErr("number builds", err)
+	}
+	for _, kv := range kvs {
+		g.ix.Observe(kv)
+	}
+	numbers = g.ix.BuildNumbers(keys)
+	if len(numbers) != len(keys) {
+		return nil, g.storeErr("number builds", fmt.Errorf("%d builds still without a number", len(keys)-len(numbers)))
+	}
+	return numbers, nil
 }
 
 // seen records a report's liveness and capacity for the next status flush.

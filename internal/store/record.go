@@ -2,13 +2,15 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
@@ -106,8 +108,10 @@ func (r *HostRecord) State() protocol.State {
 	return st
 }
 
-// columns is the encoded form of a host record: packages column by column, which
-// compresses to about a third of a list of objects.
+// columns is the encoded form of a host record. Packages are listed by build number
+// (sorted, delta-coded) with an index into the host's distinct install times: a host of 1,000
+// packages takes a few kilobytes, because names and versions live once per fleet in the build
+// keys.
 type columns struct {
 	V             int                  `json:"v"`
 	HostID        string               `json:"id"`
@@ -116,13 +120,9 @@ type columns struct {
 	FirstReport   int64                `json:"first"`
 	UpdatedAt     int64                `json:"updated"`
 	Host          model.Host           `json:"host"`
-	Sources       []string             `json:"src,omitempty"`  // distinct package sources
-	SourceIdx     []int                `json:"srci,omitempty"` // per package
-	Names         string               `json:"names,omitempty"`
-	Versions      string               `json:"vers,omitempty"`
-	Arches        []string             `json:"arch,omitempty"`
-	ArchIdx       []int                `json:"archi,omitempty"`
-	Times         []int64              `json:"times,omitempty"` // install times: 2×(Unix seconds − previous)+1; 0 = none
+	Builds        []uint32             `json:"builds,omitempty"` // build numbers, each the difference from the previous one
+	Times         []int64              `json:"times,omitempty"`  // distinct install times, Unix seconds, delta-coded
+	TimeIdx       []int                `json:"ti,omitempty"`     // per package: 0 = no install time, else 1 + index into Times
 	States        map[int]string       `json:"states,omitempty"`
 	Installed     map[int]int64        `json:"inst,omitempty"` // index → installed at (Unix seconds)
 	Services      []model.Service      `json:"services,omitempty"`
@@ -132,48 +132,68 @@ type columns struct {
 	EventsDropped int                  `json:"events_dropped,omitempty"`
 }
 
+// ErrUnknownBuild means a host record or an encoding needs a build the caller does not
+// know: the caller must number it first (encoding) or learn it from the store (decoding).
+var ErrUnknownBuild = errors.New("store: unknown package build")
+
 // EncodeHost returns the stored form of a host record: columnar JSON, gzip-compressed.
-func EncodeHost(r *HostRecord) ([]byte, error) {
-	c := columns{V: 1, HostID: r.HostID, Hash: r.Hash, Seq: r.Seq, FirstReport: unix(r.FirstReport), UpdatedAt: unix(r.UpdatedAt),
+// number returns the build number of an installation.
+func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte, error) {
+	c := columns{V: 2, HostID: r.HostID, Hash: r.Hash, Seq: r.Seq, FirstReport: unix(r.FirstReport), UpdatedAt: unix(r.UpdatedAt),
 		Host: r.Host, Services: r.Services, Listeners: r.Listeners, SourceStatus: r.Sources,
 		Events: r.Events, EventsDropped: r.EventsDropped}
-	srcs, arches := map[string]int{}, map[string]int{}
-	var names, vers strings.Builder
-	var prev int64
+	type numbered struct {
+		id uint32
+		in Installation
+	}
+	pkgs := make([]numbered, len(r.Software))
+	times := map[int64]bool{}
 	for i, in := range r.Software {
-		if strings.ContainsRune(in.Name, '\n') || strings.ContainsRune(in.Version, '\n') {
-			return nil, fmt.Errorf("store: package %q has a line break", in.Name)
+		id, ok := number(in)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s %s %s", ErrUnknownBuild, in.Title(), in.Arch, in.Version)
 		}
-		c.SourceIdx = append(c.SourceIdx, index(srcs, &c.Sources, in.Source))
-		c.ArchIdx = append(c.ArchIdx, index(arches, &c.Arches, in.Arch))
-		names.WriteString(in.Name)
-		names.WriteByte('\n')
-		vers.WriteString(in.Version)
-		vers.WriteByte('\n')
-		t := unix(in.InstallTime)
-		if t == 0 {
-			c.Times = append(c.Times, 0)
-		} else {
-			// Odd values carry a delta (equal times give 1), zero means no install time.
-			c.Times = append(c.Times, (t-prev)*2+1)
-			prev = t
+		pkgs[i] = numbered{id, in}
+		if t := unix(in.InstallTime); t != 0 {
+			times[t] = true
 		}
-		if in.State != "" {
+	}
+	slices.SortFunc(pkgs, func(a, b numbered) int { return cmp.Compare(a.id, b.id) })
+	distinct := make([]int64, 0, len(times))
+	for t := range times {
+		distinct = append(distinct, t)
+	}
+	slices.Sort(distinct)
+	at := make(map[int64]int, len(distinct))
+	var prevT int64
+	for i, t := range distinct {
+		at[t] = i + 1
+		c.Times = append(c.Times, t-prevT)
+		prevT = t
+	}
+	var prev uint32
+	for i, p := range pkgs {
+		if i > 0 && p.id == prev {
+			return nil, fmt.Errorf("store: package build %d listed twice", p.id)
+		}
+		c.Builds = append(c.Builds, p.id-prev)
+		prev = p.id
+		c.TimeIdx = append(c.TimeIdx, at[unix(p.in.InstallTime)])
+		if p.in.State != "" {
 			if c.States == nil {
 				c.States = map[int]string{}
 			}
-			c.States[i] = in.State
+			c.States[i] = p.in.State
 		}
-		if in.Installed {
+		if p.in.Installed {
 			if c.Installed == nil {
 				c.Installed = map[int]int64{}
 			}
-			c.Installed[i] = unix(in.InstalledAt)
+			c.Installed[i] = unix(p.in.InstalledAt)
 		}
 	}
-	c.Names, c.Versions = names.String(), vers.String()
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(&c); err != nil {
@@ -185,40 +205,54 @@ func EncodeHost(r *HostRecord) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// DecodeHost parses a stored host record.
-func DecodeHost(b []byte) (*HostRecord, error) {
+// DecodeHost parses a stored host record; build returns a build by number.
+func DecodeHost(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error) {
 	var c columns
 	if err := decodeGzipJSON(b, &c); err != nil {
 		return nil, fmt.Errorf("host record: %w", err)
 	}
-	if c.V != 1 {
+	if c.V != 2 {
 		return nil, fmt.Errorf("host record: encoding version %d unknown", c.V)
 	}
 	r := &HostRecord{HostID: c.HostID, Hash: c.Hash, Seq: c.Seq, FirstReport: fromUnix(c.FirstReport), UpdatedAt: fromUnix(c.UpdatedAt),
 		Host: c.Host, Services: c.Services, Listeners: c.Listeners, Sources: c.SourceStatus, Events: c.Events, EventsDropped: c.EventsDropped}
-	names := splitLines(c.Names)
-	vers := splitLines(c.Versions)
-	n := len(names)
-	if len(vers) != n || len(c.SourceIdx) != n || len(c.ArchIdx) != n || len(c.Times) != n {
+	n := len(c.Builds)
+	if len(c.TimeIdx) != n {
 		return nil, fmt.Errorf("host record %s: package columns of different lengths", c.HostID)
 	}
+	times := make([]int64, len(c.Times))
+	var t int64
+	for i, d := range c.Times {
+		t += d
+		times[i] = t
+	}
 	r.Software = make([]Installation, n)
-	var prev int64
+	var id uint32
 	for i := range n {
-		si, ai := c.SourceIdx[i], c.ArchIdx[i]
-		if si < 0 || si >= len(c.Sources) || ai < 0 || ai >= len(c.Arches) {
-			return nil, fmt.Errorf("host record %s: package %d: index out of range", c.HostID, i)
+		next := id + c.Builds[i]
+		if next < id || (i > 0 && c.Builds[i] == 0) {
+			return nil, fmt.Errorf("host record %s: package %d: build numbers out of order", c.HostID, i)
 		}
-		in := Installation{Source: c.Sources[si], Name: names[i], Version: vers[i], Arch: c.Arches[ai], State: c.States[i]}
-		if d := c.Times[i]; d != 0 {
-			prev += (d - 1) / 2
-			in.InstallTime = fromUnix(prev)
+		id = next
+		bd, ok := build(id)
+		if !ok {
+			return nil, fmt.Errorf("%w %d in host record %s", ErrUnknownBuild, id, c.HostID)
+		}
+		in := Installation{Source: bd.Source, Name: bd.Name, Version: bd.Version, Arch: bd.Arch, State: c.States[i]}
+		if ti := c.TimeIdx[i]; ti != 0 {
+			if ti < 0 || ti > len(times) {
+				return nil, fmt.Errorf("host record %s: package %d: install time index out of range", c.HostID, i)
+			}
+			in.InstallTime = fromUnix(times[ti-1])
 		}
 		if at, ok := c.Installed[i]; ok {
 			in.Installed, in.InstalledAt = true, fromUnix(at)
 		}
 		r.Software[i] = in
 	}
+	slices.SortFunc(r.Software, func(a, b Installation) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+	})
 	return r, nil
 }
 
@@ -274,22 +308,6 @@ func decodeGzipJSON(b []byte, v any) error {
 		return fmt.Errorf("over %d bytes decoded", maxRecordBytes)
 	}
 	return json.Unmarshal(data, v)
-}
-
-func index(m map[string]int, list *[]string, s string) int {
-	if i, ok := m[s]; ok {
-		return i
-	}
-	m[s] = len(*list)
-	*list = append(*list, s)
-	return m[s]
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 func unix(t time.Time) int64 {

@@ -44,17 +44,42 @@ func goldenRecord(t testing.TB, name string) *store.HostRecord {
 	return rec
 }
 
+// builds numbers builds in memory, as the collector's index does from the store.
+type builds struct {
+	byKey map[string]uint32
+	byID  map[uint32]store.Build
+}
+
+func newBuilds() *builds { return &builds{byKey: map[string]uint32{}, byID: map[uint32]store.Build{}} }
+
+func (b *builds) number(in store.Installation) (uint32, bool) {
+	k := store.BuildKey(in.Source, in.Name, in.Arch, in.Version)
+	if id, ok := b.byKey[k]; ok {
+		return id, true
+	}
+	id := uint32(len(b.byKey) + 1)
+	b.byKey[k] = id
+	b.byID[id] = store.Build{ID: id, Source: in.Source, Name: in.Name, Arch: in.Arch, Version: in.Version}
+	return id, true
+}
+
+func (b *builds) build(id uint32) (store.Build, bool) {
+	bd, ok := b.byID[id]
+	return bd, ok
+}
+
 // TestHostRecordRoundTrip encodes real inventories and checks they decode to the same
 // record, whose rebuilt state has the same hash.
 func TestHostRecordRoundTrip(t *testing.T) {
 	for _, name := range []string{"debian12", "rocky9", "arch", "centos7", "opensuse15", "alpine3", "distroless"} {
 		t.Run(name, func(t *testing.T) {
 			rec := goldenRecord(t, name)
-			b, err := store.EncodeHost(rec)
+			nb := newBuilds()
+			b, err := store.EncodeHost(rec, nb.number)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := store.DecodeHost(b)
+			got, err := store.DecodeHost(b, nb.build)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,40 +97,45 @@ func TestHostRecordRoundTrip(t *testing.T) {
 }
 
 func TestDecodeHostCorrupt(t *testing.T) {
-	good, err := store.EncodeHost(goldenRecord(t, "debian12"))
+	nb := newBuilds()
+	good, err := store.EncodeHost(goldenRecord(t, "debian12"), nb.number)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := store.DecodeHost(good, newBuilds().build); !errors.Is(err, store.ErrUnknownBuild) {
+		t.Errorf("unknown builds: %v", err)
 	}
 	for name, b := range map[string][]byte{
 		"empty":     nil,
 		"not gzip":  []byte("{}"),
 		"truncated": good[:len(good)/2],
 	} {
-		if _, err := store.DecodeHost(b); err == nil {
+		if _, err := store.DecodeHost(b, nb.build); err == nil {
 			t.Errorf("%s: decoded", name)
 		}
 	}
 }
 
 func FuzzDecodeHost(f *testing.F) {
+	nb := newBuilds()
 	for _, name := range []string{"debian12", "arch"} {
-		b, err := store.EncodeHost(goldenRecord(f, name))
+		b, err := store.EncodeHost(goldenRecord(f, name), nb.number)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec, err := store.DecodeHost(b)
+		rec, err := store.DecodeHost(b, nb.build)
 		if err != nil {
 			return
 		}
 		// What decodes must encode and decode to the same record.
-		again, err := store.EncodeHost(rec)
+		again, err := store.EncodeHost(rec, nb.number)
 		if err != nil {
-			return // e.g. a name with a line break cannot be stored
+			return // e.g. a build listed twice
 		}
-		if _, err := store.DecodeHost(again); err != nil {
+		if _, err := store.DecodeHost(again, nb.build); err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}
 	})
@@ -278,6 +308,56 @@ func TestWatchCompacted(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no event")
+	}
+}
+
+// TestNumberBuilds numbers builds from two clients at once: every build gets one number,
+// and no number is given twice.
+func TestNumberBuilds(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	a, _ := store.New(srv.Client(), "")
+	b, _ := store.New(srv.Dial(t), "")
+	mk := func(from, to int) []store.Build {
+		var out []store.Build
+		for i := from; i < to; i++ {
+			out = append(out, store.Build{Source: "deb", Name: fmt.Sprint("pkg", i), Arch: "amd64", Version: "1.0"})
+		}
+		return out
+	}
+	type result struct {
+		kvs []store.KV
+		err error
+	}
+	res := make(chan result, 2)
+	go func() { kvs, err := a.NumberBuilds(ctx, mk(0, 300)); res <- result{kvs, err} }()
+	go func() { kvs, err := b.NumberBuilds(ctx, mk(150, 450)); res <- result{kvs, err} }()
+	ids := map[string]uint32{}
+	for range 2 {
+		r := <-res
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, kv := range r.kvs {
+			bd, err := store.DecodeBuild(kv.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := ids[bd.Key()]; ok && prev != bd.ID {
+				t.Fatalf("%s numbered %d and %d", bd.Name, prev, bd.ID)
+			}
+			ids[bd.Key()] = bd.ID
+		}
+	}
+	seen := map[uint32]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("number %d given twice", id)
+		}
+		seen[id] = true
+	}
+	if len(ids) != 450 {
+		t.Fatalf("%d builds numbered, want 450", len(ids))
 	}
 }
 
