@@ -6,7 +6,9 @@
 //
 //	schema                   the schema version ("1")
 //	agents/<host id>         the agent's credential hash and enrollment time (JSON)
-//	hosts/<host id>          the host's inventory record (columnar, gzip; see Record)
+//	hosts/<host id>          the host's inventory record (columnar, gzip; see EncodeHost)
+//	builds/<hash>            a package build (source, name, arch, version) and its number
+//	counters/builds          the highest build number handed out
 //	titles/<source>/<name>   a software title: first seen in the fleet, descriptive fields (JSON)
 //	status/<00..ff>          last seen and capacity of the hosts whose ID hashes to the shard (gzip JSON)
 //
