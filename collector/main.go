@@ -77,7 +77,7 @@ type config struct {
 
 func serve(args []string, stderr io.Writer) int {
 	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
-		StatusFlushInterval: 10 * time.Second, LogLevel: "info", LogFormat: "text"}
+		StatusFlushInterval: 30 * time.Second, LogLevel: "info", LogFormat: "text"}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (flags override it)")

@@ -33,7 +33,7 @@ type Options struct {
 	Index *index.Index
 	// EnrollSecret is the fleet's enroll secret; empty refuses every enrollment.
 	EnrollSecret string
-	// StatusFlushInterval is how often liveness and capacity are written (default 10 s).
+	// StatusFlushInterval is how often liveness and capacity are written (default 30 s).
 	StatusFlushInterval time.Duration
 	Logger              *slog.Logger
 	Registerer          prometheus.Registerer
@@ -64,7 +64,7 @@ func New(opts Options) (*Ingest, error) {
 	g := &Ingest{st: opts.Store, ix: opts.Index, secret: []byte(opts.EnrollSecret), flush: opts.StatusFlushInterval,
 		log: opts.Logger, now: opts.Now, dirty: map[string]map[string]store.HostStatus{}}
 	if g.flush <= 0 {
-		g.flush = 10 * time.Second
+		g.flush = 30 * time.Second
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

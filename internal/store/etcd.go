@@ -30,7 +30,8 @@ type EmbedOptions struct {
 	ClientURL string
 	// QuotaBytes is the backend quota; 0 means 2 GiB, etcd's default.
 	QuotaBytes int64
-	// CompactionRetention keeps this much history (periodic compaction); 0 means 1h.
+	// CompactionRetention keeps this much history (periodic compaction); 0 means 10 minutes:
+	// status shards are rewritten every flush, and their history must not fill the quota.
 	CompactionRetention time.Duration
 	// StartTimeout bounds the wait for the server to be ready; 0 means 60 s.
 	StartTimeout time.Duration
@@ -87,7 +88,7 @@ func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 	cfg.QuotaBackendBytes = opts.QuotaBytes
 	retention := opts.CompactionRetention
 	if retention == 0 {
-		retention = time.Hour
+		retention = 10 * time.Minute
 	}
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = retention.String()
