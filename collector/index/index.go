@@ -47,6 +47,8 @@ type Index struct {
 	status   map[string]statusShard // by shard name
 	builds   map[uint32]store.Build
 	buildIDs map[string]uint32 // by store.BuildKey
+	names    []string          // interned title and service names, by number
+	nameIDs  map[string]uint32
 
 	metrics *metrics
 }
@@ -62,9 +64,11 @@ type HostEntry struct {
 	ModRevision int64
 	Raw         []byte
 	Summary     Summary
-	titles      []string // "source:name", sorted, distinct
-	installed   []string // titles installed after the host's first report
-	services    []string // "systemd:<unit>", "port:<proto>/<port>", sorted, distinct
+	// Interned names (see Index.intern), sorted and distinct: 4 bytes each, so 100,000
+	// hosts of 1,000 packages take 400 MB rather than the 2 GB of string headers.
+	titles    []uint32 // "source:name"
+	installed []uint32 // titles installed after the host's first report
+	services  []uint32 // "systemd:<unit>", "port:<proto>/<port>"
 }
 
 // Summary is what host lists show.
@@ -141,6 +145,19 @@ func (ix *Index) reset() {
 	ix.status = map[string]statusShard{}
 	ix.builds = map[uint32]store.Build{}
 	ix.buildIDs = map[string]uint32{}
+	ix.names = nil
+	ix.nameIDs = map[string]uint32{}
+}
+
+// intern returns the number of a title or service name; the caller holds the write lock.
+func (ix *Index) intern(s string) uint32 {
+	if id, ok := ix.nameIDs[s]; ok {
+		return id
+	}
+	id := uint32(len(ix.names))
+	ix.names = append(ix.names, s)
+	ix.nameIDs[s] = id
+	return id
 }
 
 // Ready is closed once the index holds a complete list of the store.
@@ -189,6 +206,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	ix.mu.Lock()
 	ix.agents, ix.hosts, ix.titles, ix.services, ix.status = fresh.agents, fresh.hosts, fresh.titles, fresh.services, fresh.status
 	ix.builds, ix.buildIDs = fresh.builds, fresh.buildIDs
+	ix.names, ix.nameIDs = fresh.names, fresh.nameIDs
 	ix.rev = rev
 	first := !ix.synced
 	ix.synced = true
@@ -265,7 +283,7 @@ func (ix *Index) apply(ev store.Event) {
 				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
 				return
 			}
-			fresh = newHostEntry(rec, ev.Value, ev.ModRevision)
+			fresh = ix.newHostEntry(rec, ev.Value, ev.ModRevision)
 		}
 		ix.replaceHost(name, old, fresh)
 	case store.KindBuild:
@@ -284,7 +302,7 @@ func (ix *Index) apply(ev store.Event) {
 		if !ok {
 			return
 		}
-		key := src + ":" + n
+		key := ix.names[ix.intern(src+":"+n)]
 		t := ix.titles[key]
 		if ev.Deleted {
 			if t != nil {
@@ -319,7 +337,7 @@ func (ix *Index) apply(ev store.Event) {
 	}
 }
 
-func newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
+func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
 	e := &HostEntry{ModRevision: modRev, Raw: raw}
 	h := rec.Host
 	e.Summary = Summary{ID: rec.HostID, Hostname: h.Hostname, FQDN: h.FQDN, OS: h.OS.PrettyName, OSID: h.OS.ID, Arch: h.Arch,
@@ -334,19 +352,26 @@ func newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
 			e.Summary.SourceError = append(e.Summary.SourceError, s.Name)
 		}
 	}
+	e.titles = make([]uint32, 0, len(rec.Software))
+	var buf []byte
 	for _, in := range rec.Software {
-		e.titles = append(e.titles, in.Title())
+		buf = append(append(append(buf[:0], in.Source...), ':'), in.Name...)
+		id, ok := ix.nameIDs[string(buf)] // no allocation when the name is known
+		if !ok {
+			id = ix.intern(string(buf))
+		}
+		e.titles = append(e.titles, id)
 		if in.Installed {
-			e.installed = append(e.installed, in.Title())
+			e.installed = append(e.installed, id)
 		}
 	}
 	e.titles = sortedSet(e.titles)
 	e.installed = sortedSet(e.installed)
 	for _, s := range rec.Services {
-		e.services = append(e.services, s.Manager+":"+s.Name)
+		e.services = append(e.services, ix.intern(s.Manager+":"+s.Name))
 	}
 	for _, l := range rec.Listeners {
-		e.services = append(e.services, "port:"+strings.TrimSuffix(l.Protocol, "6")+"/"+itoa(int(l.Port)))
+		e.services = append(e.services, ix.intern("port:"+strings.TrimSuffix(l.Protocol, "6")+"/"+itoa(int(l.Port))))
 	}
 	e.services = sortedSet(e.services)
 	return e
@@ -355,17 +380,18 @@ func newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
 // replaceHost swaps a host's entry and keeps the title and service counts in step.
 func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 	if old != nil {
-		for _, t := range old.titles {
-			if te := ix.titles[t]; te != nil {
+		for _, id := range old.titles {
+			if te := ix.titles[ix.names[id]]; te != nil {
 				te.Hosts--
 			}
 		}
-		for _, t := range old.installed {
-			if te := ix.titles[t]; te != nil {
+		for _, id := range old.installed {
+			if te := ix.titles[ix.names[id]]; te != nil {
 				te.Installed--
 			}
 		}
-		for _, s := range old.services {
+		for _, id := range old.services {
+			s := ix.names[id]
 			if se := ix.services[s]; se != nil {
 				se.Hosts--
 				if se.Hosts <= 0 {
@@ -378,7 +404,8 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 		delete(ix.hosts, id)
 	} else {
 		ix.hosts[id] = fresh
-		for _, t := range fresh.titles {
+		for _, id := range fresh.titles {
+			t := ix.names[id]
 			te := ix.titles[t]
 			if te == nil {
 				src, name, _ := strings.Cut(t, ":")
@@ -387,10 +414,11 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 			}
 			te.Hosts++
 		}
-		for _, t := range fresh.installed {
-			ix.titles[t].Installed++
+		for _, id := range fresh.installed {
+			ix.titles[ix.names[id]].Installed++
 		}
-		for _, s := range fresh.services {
+		for _, id := range fresh.services {
+			s := ix.names[id]
 			se := ix.services[s]
 			if se == nil {
 				kind, name, _ := strings.Cut(s, ":")
@@ -402,8 +430,8 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 	}
 	// Titles that no host has and the catalog does not hold were only counted: drop them.
 	if old != nil {
-		for _, t := range old.titles {
-			if te := ix.titles[t]; te != nil && te.Hosts <= 0 && !te.Catalogued {
+		for _, id := range old.titles {
+			if t := ix.names[id]; ix.titles[t] != nil && ix.titles[t].Hosts <= 0 && !ix.titles[t].Catalogued {
 				delete(ix.titles, t)
 			}
 		}
@@ -592,7 +620,7 @@ func (ix *Index) Counts() (agents, hosts, titles int) {
 	return len(ix.agents), len(ix.hosts), len(ix.titles)
 }
 
-func sortedSet(s []string) []string {
+func sortedSet(s []uint32) []uint32 {
 	slices.Sort(s)
 	return slices.Compact(s)
 }

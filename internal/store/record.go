@@ -202,7 +202,8 @@ func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	// An exact-size copy: the collector keeps records in memory.
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // DecodeHost parses a stored host record; build returns a build by number.
