@@ -55,7 +55,7 @@ func Normalize(st *State) {
 		h.Filesystems[i].UsedBytes, h.Filesystems[i].FreeBytes = 0, 0
 	}
 	slices.SortFunc(h.Filesystems, func(a, b model.Filesystem) int {
-		return cmp.Or(cmp.Compare(a.Mountpoint, b.Mountpoint), cmp.Compare(a.Device, b.Device), compareJSON(a, b))
+		return orJSON(cmp.Or(cmp.Compare(a.Mountpoint, b.Mountpoint), cmp.Compare(a.Device, b.Device)), a, b)
 	})
 	if len(h.Interfaces) == 0 {
 		h.Interfaces = nil
@@ -67,7 +67,7 @@ func Normalize(st *State) {
 		// The kernel's address order changes with address lifetimes; it means nothing here.
 		slices.Sort(h.Interfaces[i].Addrs)
 	}
-	slices.SortFunc(h.Interfaces, func(a, b model.Interface) int { return cmp.Or(cmp.Compare(a.Name, b.Name), compareJSON(a, b)) })
+	slices.SortFunc(h.Interfaces, func(a, b model.Interface) int { return orJSON(cmp.Compare(a.Name, b.Name), a, b) })
 	if len(h.Labels) == 0 {
 		h.Labels = nil
 	}
@@ -82,21 +82,21 @@ func Normalize(st *State) {
 		st.Software[i].InstallTime = second(st.Software[i].InstallTime)
 	}
 	slices.SortFunc(st.Software, func(a, b model.Package) int {
-		return cmp.Or(model.ComparePackages(a, b), compareJSON(a, b))
+		return orJSON(model.ComparePackages(a, b), a, b)
 	})
 	st.Software = slices.CompactFunc(st.Software, func(a, b model.Package) bool { return Key(a) == Key(b) })
 	if len(st.Services) == 0 {
 		st.Services = nil
 	}
 	slices.SortFunc(st.Services, func(a, b model.Service) int {
-		return cmp.Or(model.CompareServices(a, b), compareJSON(a, b))
+		return orJSON(model.CompareServices(a, b), a, b)
 	})
 	st.Services = slices.CompactFunc(st.Services, func(a, b model.Service) bool { return serviceKey(a) == serviceKey(b) })
 	if len(st.Listeners) == 0 {
 		st.Listeners = nil
 	}
 	slices.SortFunc(st.Listeners, func(a, b model.Listener) int {
-		return cmp.Or(model.CompareListeners(a, b), compareJSON(a, b))
+		return orJSON(model.CompareListeners(a, b), a, b)
 	})
 	if len(st.Sources) == 0 {
 		st.Sources = nil
@@ -104,7 +104,16 @@ func Normalize(st *State) {
 	for i := range st.Sources {
 		st.Sources[i].Duration = 0
 	}
-	slices.SortFunc(st.Sources, func(a, b model.SourceStatus) int { return cmp.Or(cmp.Compare(a.Name, b.Name), compareJSON(a, b)) })
+	slices.SortFunc(st.Sources, func(a, b model.SourceStatus) int { return orJSON(cmp.Compare(a.Name, b.Name), a, b) })
+}
+
+// orJSON returns c, or when c is 0 (a tie on the sort key), the order of a and b's JSON
+// encodings: encoding only on ties keeps sorting cheap.
+func orJSON[T any](c int, a, b T) int {
+	if c != 0 {
+		return c
+	}
+	return compareJSON(a, b)
 }
 
 // compareJSON orders two values by their JSON encodings: the tie-break that makes the

@@ -1,0 +1,54 @@
+package protocol
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/onus-project/onus/internal/model"
+)
+
+// bigInventory is the debian12 fixture grown to n packages, the size of a busy server.
+func bigInventory(tb testing.TB, n int) *model.Inventory {
+	inv := golden(tb, "debian12")
+	base := inv.Software
+	for i := len(base); i < n; i++ {
+		p := base[i%len(base)]
+		p.Name = fmt.Sprintf("%s-extra%d", p.Name, i)
+		inv.Software = append(inv.Software, p)
+	}
+	return inv
+}
+
+// BenchmarkStateHash is what each side does with a full report: split off the capacity,
+// normalize, hash.
+func BenchmarkStateHash(b *testing.B) {
+	inv := bigInventory(b, 1200)
+	b.ReportAllocs()
+	for b.Loop() {
+		st, _ := FromInventory(inv)
+		_ = Hash(&st)
+	}
+}
+
+// BenchmarkDecodeValidate is the collector's cost of reading a full report's body.
+func BenchmarkDecodeValidate(b *testing.B) {
+	inv := bigInventory(b, 1200)
+	body, err := Marshal(reportFor(b, inv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var r Report
+		if err := Decode(bytesReader(body), "gzip", DefaultLimits, &r); err != nil {
+			b.Fatal(err)
+		}
+		if err := Validate(&r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
