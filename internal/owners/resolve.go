@@ -1,0 +1,529 @@
+package owners
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The types of provenance.
+const (
+	ByAssignment  = "assignment"
+	ByRule        = "rule"
+	ByInheritance = "inherited"
+	ByNothing     = "none"
+)
+
+// Resolution is the owner of one asset and why.
+type Resolution struct {
+	// Owner is the owner that the deciding assignment or rule names; empty when nothing
+	// decides.
+	Owner string `json:"owner,omitempty"`
+	// Orphaned is set when Owner is retired: the asset counts as unowned.
+	Orphaned   bool       `json:"orphaned,omitempty"`
+	Provenance Provenance `json:"provenance"`
+}
+
+// Owned reports whether the asset has an active owner.
+func (r Resolution) Owned() bool { return r.Owner != "" && !r.Orphaned }
+
+// Provenance says what decided a resolution.
+type Provenance struct {
+	// Type is "assignment", "rule", "inherited" (a service rule gave the owner of the host)
+	// or "none".
+	Type string `json:"type"`
+	// RuleID is the deciding rule, for the types rule and inherited.
+	RuleID string `json:"rule_id,omitempty"`
+	// Detail says it in a sentence: "owned by dba via rule postgres-servers".
+	Detail string `json:"detail"`
+}
+
+// maxTitles and maxSlots bound the memo of the service resolutions of one Resolver: the
+// titles it indexes, and the memo slots of all classes (8 bytes each). Past them, services
+// resolve without memoizing.
+const (
+	maxTitles = 1 << 20
+	maxSlots  = 1 << 24
+)
+
+// Resolver resolves the owners of assets under one registry. It is safe for concurrent
+// use; build a new one when the registry changes.
+type Resolver struct {
+	owners map[string]*Owner
+	dept   map[string]string
+	none   Resolution
+
+	hosts, software ruleSet
+	hostAssigned    map[string]Resolution
+	titleAssigned   map[[2]string]Resolution
+	svcAssigned     map[ServiceAttrs]*Resolution
+
+	// Service rules in order of precedence, and those with a part about the host, whose
+	// results on a host make up its class.
+	svcRules []*crule
+	hostPart []*crule
+	inherit  bool
+
+	// titles is read without a lock; the rest is guarded by mu.
+	titles      atomic.Pointer[titleTable]
+	mu          sync.Mutex
+	titlesDirty *titleTable
+	titleMisses int
+	nTitles     int
+	slots       int
+	classes     map[string]*svcClass
+	inherited   map[[2]string]*Resolution // by rule and owner
+}
+
+// crule is a compiled rule.
+type crule struct {
+	rule *Rule
+	c    compiled
+	res  Resolution // what the rule decides; for an inheriting rule, on a host without owner
+	bit  int        // the rule's bit in a service class, or -1
+}
+
+// NewResolver validates a registry and compiles it for resolution. The resolver keeps no
+// reference to reg.
+func NewResolver(reg *Registry) (*Resolver, error) {
+	if err := reg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Resolver{
+		owners:        map[string]*Owner{},
+		dept:          map[string]string{},
+		none:          Resolution{Provenance: Provenance{Type: ByNothing, Detail: "unowned: no assignment or rule matches"}},
+		hostAssigned:  map[string]Resolution{},
+		titleAssigned: map[[2]string]Resolution{},
+		svcAssigned:   map[ServiceAttrs]*Resolution{},
+		inherited:     map[[2]string]*Resolution{},
+		classes:       map[string]*svcClass{},
+	}
+	r.titles.Store(newTitleTable())
+	for i := range reg.Owners {
+		o := reg.Owners[i]
+		o.Escalation = slices.Clone(o.Escalation)
+		r.owners[o.ID] = &o
+	}
+	for id := range r.owners {
+		top := id
+		for r.owners[top].Parent != "" {
+			top = r.owners[top].Parent
+		}
+		r.dept[id] = top
+	}
+	for _, a := range reg.Assignments {
+		res := r.decided(a.Owner, Provenance{Type: ByAssignment, Detail: "owned by " + a.Owner + " via assignment of " + string(a.Kind) + " " + a.Asset})
+		switch a.Kind {
+		case KindHost:
+			r.hostAssigned[a.Asset] = res
+		case KindSoftware:
+			t, _ := ParseSoftwareKey(a.Asset)
+			r.titleAssigned[[2]string{t.Source, t.Name}] = res
+		case KindService:
+			s, _ := ParseServiceKey(a.Asset)
+			r.svcAssigned[s] = &res
+		}
+	}
+	var byKind [3][]*crule
+	for i := range reg.Rules {
+		ru := reg.Rules[i]
+		cr := &crule{rule: &ru, c: compile(ru.Kind, &ru.Match), bit: -1}
+		if ru.Inherit {
+			// What the rule says when the host has no owner and no other rule decides.
+			cr.res = Resolution{Provenance: Provenance{Type: ByNothing, Detail: "unowned: rule " + ru.ID + " gives the owner of the host, which has none"}}
+		} else {
+			cr.res = r.decided(ru.Owner, Provenance{Type: ByRule, RuleID: ru.ID, Detail: "owned by " + ru.Owner + " via rule " + ru.ID})
+		}
+		k := slices.Index(Kinds, ru.Kind)
+		byKind[k] = append(byKind[k], cr)
+	}
+	for _, rules := range byKind {
+		slices.SortStableFunc(rules, func(a, b *crule) int { return b.c.spec.compare(a.c.spec) })
+	}
+	r.hosts.build(byKind[0], []field{fHostID, fHostname, fFQDN, nFields, fOS, fOSFamily})
+	r.software.build(byKind[1], []field{fName, fOrigin, fMaintainer, fVendor, fSection, fSource})
+	r.svcRules = byKind[2]
+	for _, cr := range r.svcRules {
+		if !cr.c.host.empty() {
+			cr.bit = len(r.hostPart)
+			r.hostPart = append(r.hostPart, cr)
+		}
+		r.inherit = r.inherit || cr.rule.Inherit
+	}
+	return r, nil
+}
+
+// decided returns the resolution of an asset that owner gets: orphaned if it is retired.
+func (r *Resolver) decided(owner string, p Provenance) Resolution {
+	res := Resolution{Owner: owner, Provenance: p}
+	if r.owners[owner].Retired() {
+		res.Orphaned = true
+		res.Provenance.Detail += " (orphaned: " + owner + " is retired)"
+	}
+	return res
+}
+
+// Owner returns an owner of the registry.
+func (r *Resolver) Owner(id string) (Owner, bool) {
+	o, ok := r.owners[id]
+	if !ok {
+		return Owner{}, false
+	}
+	c := *o
+	c.Escalation = slices.Clone(o.Escalation)
+	return c, true
+}
+
+// Department returns the top of the owner's chain of parents: the department of a team, a
+// department itself, the owner itself when it has no parent; empty for an unknown owner.
+func (r *Resolver) Department(owner string) string { return r.dept[owner] }
+
+// ResolveHost returns the owner of a host.
+func (r *Resolver) ResolveHost(h HostAttrs) Resolution {
+	if res, ok := r.hostAssigned[h.ID]; ok {
+		return res
+	}
+	a := hostAttrs(&h)
+	if cr := r.hosts.best(&a); cr != nil {
+		return cr.res
+	}
+	return r.none
+}
+
+// ResolveSoftware returns the owner of a software title. A title's owner answers for it
+// fleet-wide, so no host's owner plays a part.
+func (r *Resolver) ResolveSoftware(t TitleAttrs) Resolution {
+	if res, ok := r.titleAssigned[[2]string{t.Source, t.Name}]; ok {
+		return res
+	}
+	a := titleAttrs(&t)
+	if cr := r.software.best(&a); cr != nil {
+		return cr.res
+	}
+	return r.none
+}
+
+// ResolveService returns the owner of a service instance: the service title svc on the
+// host host, whose resolution is hostOwner. For many services of one host, ServicesOn
+// is faster.
+func (r *Resolver) ResolveService(svc ServiceAttrs, host HostAttrs, hostOwner Resolution) Resolution {
+	return r.ServicesOn(host, hostOwner).Resolve(svc)
+}
+
+// HostServices resolves the services of one host.
+type HostServices struct {
+	r *Resolver
+	c *svcClass
+}
+
+// svcClass is a set of hosts on which every service title resolves the same way: the
+// same results of the host parts of the service rules and, if a rule inherits, the same
+// host owner.
+type svcClass struct {
+	bits  []byte
+	owner string
+	// memo holds the resolutions of the titles seen so far, by title index; read without
+	// a lock, written under Resolver.mu, replaced by a larger copy when an index is past
+	// its end.
+	memo atomic.Pointer[[]atomic.Pointer[Resolution]]
+}
+
+func (c *svcClass) has(bit int) bool { return c.bits[bit/8]&(1<<(bit%8)) != 0 }
+
+// titleTable gives the service titles seen so far dense indexes, keyed so that the common
+// lookups hash one string (a systemd unit's name) or one integer (a port). One table serves
+// every class, so it stays in the processor's caches.
+type titleTable struct {
+	systemd map[string]int32
+	ports   map[uint32]int32
+	other   map[ServiceAttrs]int32
+}
+
+func newTitleTable() *titleTable {
+	return &titleTable{systemd: map[string]int32{}, ports: map[uint32]int32{}, other: map[ServiceAttrs]int32{}}
+}
+
+// portKey returns the key of a TCP or UDP port title, IPv6 included, and whether it has one.
+func portKey(s *ServiceAttrs) (uint32, bool) {
+	if s.Manager != "" {
+		return 0, false
+	}
+	switch s.Protocol {
+	case "tcp", "tcp6":
+		return uint32(s.Port), true
+	case "udp", "udp6":
+		return uint32(s.Port) | 1<<16, true
+	}
+	return 0, false
+}
+
+func (t *titleTable) get(s *ServiceAttrs) (int32, bool) {
+	if s.Manager == "systemd" {
+		i, ok := t.systemd[s.Name]
+		return i, ok
+	}
+	if k, ok := portKey(s); ok {
+		i, ok := t.ports[k]
+		return i, ok
+	}
+	i, ok := t.other[*s]
+	return i, ok
+}
+
+func (t *titleTable) put(s *ServiceAttrs, i int32) {
+	if s.Manager == "systemd" {
+		t.systemd[s.Name] = i
+	} else if k, ok := portKey(s); ok {
+		t.ports[k] = i
+	} else {
+		t.other[*s] = i
+	}
+}
+
+func (t *titleTable) len() int { return len(t.systemd) + len(t.ports) + len(t.other) }
+
+func (t *titleTable) clone() *titleTable {
+	return &titleTable{systemd: maps.Clone(t.systemd), ports: maps.Clone(t.ports), other: maps.Clone(t.other)}
+}
+
+// ServicesOn returns the resolver of the services of a host whose own resolution is
+// hostOwner.
+func (r *Resolver) ServicesOn(host HostAttrs, hostOwner Resolution) HostServices {
+	var buf [64]byte
+	key := buf[:0]
+	owner := ""
+	if _, ok := r.owners[hostOwner.Owner]; ok && r.inherit {
+		owner = hostOwner.Owner
+		key = append(key, owner...)
+	}
+	key = append(key, 0)
+	n := len(key)
+	if len(r.hostPart) > 0 {
+		a := hostAttrs(&host)
+		key = append(key, make([]byte, (len(r.hostPart)+7)/8)...)
+		for i, cr := range r.hostPart {
+			if cr.c.host.match(&a) {
+				key[n+i/8] |= 1 << (i % 8)
+			}
+		}
+	}
+	r.mu.Lock()
+	c, ok := r.classes[string(key)]
+	if !ok {
+		c = &svcClass{bits: slices.Clone(key[n:]), owner: owner}
+		c.memo.Store(&[]atomic.Pointer[Resolution]{})
+		r.classes[string(key)] = c
+	}
+	r.mu.Unlock()
+	return HostServices{r, c}
+}
+
+// Resolve returns the owner of the service title svc on the host.
+func (hs HostServices) Resolve(svc ServiceAttrs) Resolution {
+	if i, ok := hs.r.titles.Load().get(&svc); ok {
+		if memo := *hs.c.memo.Load(); int(i) < len(memo) {
+			if p := memo[i].Load(); p != nil {
+				return *p
+			}
+		}
+	}
+	return *hs.r.miss(hs.c, svc)
+}
+
+// miss resolves a title the class has not memoized yet, and memoizes it.
+func (r *Resolver) miss(c *svcClass, svc ServiceAttrs) *Resolution {
+	if svc.IsPort() {
+		svc.Protocol = strings.TrimSuffix(svc.Protocol, "6")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.intern(&svc)
+	if !ok {
+		return r.resolveService(c, &svc)
+	}
+	memo := *c.memo.Load()
+	if int(i) >= len(memo) {
+		n := max(2*len(memo), int(i)+1, 16)
+		if r.slots+n-len(memo) > maxSlots {
+			return r.resolveService(c, &svc)
+		}
+		r.slots += n - len(memo)
+		grown := make([]atomic.Pointer[Resolution], n)
+		for j := range memo {
+			grown[j].Store(memo[j].Load())
+		}
+		c.memo.Store(&grown)
+		memo = grown
+	}
+	if p := memo[i].Load(); p != nil {
+		return p
+	}
+	res := r.resolveService(c, &svc)
+	memo[i].Store(res)
+	return res
+}
+
+// intern returns the index of a title, under r.mu; false when there are too many titles
+// to memoize more. New titles go to a copy of the table, which replaces it once there
+// have been as many misses as it has titles, as in sync.Map: copying costs O(1) a title,
+// amortized.
+func (r *Resolver) intern(svc *ServiceAttrs) (int32, bool) {
+	if i, ok := r.titles.Load().get(svc); ok {
+		return i, true
+	}
+	i, ok := int32(0), false
+	if r.titlesDirty != nil {
+		i, ok = r.titlesDirty.get(svc)
+	}
+	if !ok {
+		if r.nTitles >= maxTitles {
+			return 0, false
+		}
+		if r.titlesDirty == nil {
+			r.titlesDirty = r.titles.Load().clone()
+		}
+		i = int32(r.nTitles)
+		r.nTitles++
+		r.titlesDirty.put(svc, i)
+	}
+	if r.titleMisses++; r.titleMisses >= r.titlesDirty.len() {
+		r.titles.Store(r.titlesDirty)
+		r.titlesDirty, r.titleMisses = nil, 0
+	}
+	return i, true
+}
+
+// resolveService resolves a service title in a class, under r.mu. The resolutions are
+// shared: a fleet has few distinct ones, and memos that point to the same few stay in
+// the processor's caches.
+func (r *Resolver) resolveService(c *svcClass, svc *ServiceAttrs) *Resolution {
+	if res, ok := r.svcAssigned[*svc]; ok {
+		return res
+	}
+	a := serviceAttrs(svc)
+	var skipped *crule
+	for _, cr := range r.svcRules {
+		if cr.bit >= 0 && !c.has(cr.bit) || !cr.c.matchOwn(&a) {
+			continue
+		}
+		if !cr.rule.Inherit {
+			return &cr.res
+		}
+		if c.owner == "" {
+			// The host has no owner to give: a less specific rule may decide.
+			if skipped == nil {
+				skipped = cr
+			}
+			continue
+		}
+		key := [2]string{cr.rule.ID, c.owner}
+		res, ok := r.inherited[key]
+		if !ok {
+			v := r.decided(c.owner, Provenance{Type: ByInheritance, RuleID: cr.rule.ID,
+				Detail: "owned by " + c.owner + ", the owner of its host, via rule " + cr.rule.ID})
+			res = &v
+			r.inherited[key] = res
+		}
+		return res
+	}
+	if skipped != nil {
+		return &skipped.res
+	}
+	return &r.none
+}
+
+// ruleSet holds the host or software rules in order of precedence, indexed by the value
+// of one exact field where they have one, so that a lookup tries few rules.
+type ruleSet struct {
+	rules  []*crule
+	index  map[indexKey][]int32
+	fields []field  // the indexed fields but labels
+	labels []string // the indexed label names
+	scan   []int32  // the rules without an exact field
+}
+
+// indexKey is a field (nFields for a label) and a value.
+type indexKey struct {
+	f     field
+	label string
+	value string
+}
+
+func (s *ruleSet) build(rules []*crule, order []field) {
+	s.rules = rules
+	s.index = map[indexKey][]int32{}
+	for rank, cr := range rules {
+		key, ok := indexOf(&cr.c.own, order)
+		if !ok {
+			s.scan = append(s.scan, int32(rank))
+			continue
+		}
+		if key.f == nFields {
+			if !slices.Contains(s.labels, key.label) {
+				s.labels = append(s.labels, key.label)
+			}
+		} else if !slices.Contains(s.fields, key.f) {
+			s.fields = append(s.fields, key.f)
+		}
+		s.index[key] = append(s.index[key], int32(rank))
+	}
+}
+
+// indexOf picks the first exact field of a matcher in the given order (nFields standing
+// for the labels).
+func indexOf(m *matcher, order []field) (indexKey, bool) {
+	for _, f := range order {
+		if f == nFields {
+			for _, l := range m.labels {
+				if l.g.form == globExact {
+					return indexKey{f: nFields, label: l.key, value: l.g.lit}, true
+				}
+			}
+			continue
+		}
+		for _, g := range m.globs {
+			if g.f == f && g.g.form == globExact {
+				return indexKey{f: f, value: g.g.lit}, true
+			}
+		}
+	}
+	return indexKey{}, false
+}
+
+// best returns the matching rule of highest precedence, or nil.
+func (s *ruleSet) best(a *attrs) *crule {
+	best := int32(len(s.rules))
+	for _, f := range s.fields {
+		if l, ok := s.index[indexKey{f: f, value: a.vals[f]}]; ok {
+			best = s.first(l, a, best)
+		}
+	}
+	for _, name := range s.labels {
+		if v, ok := a.labels[name]; ok {
+			if l, ok := s.index[indexKey{f: nFields, label: name, value: v}]; ok {
+				best = s.first(l, a, best)
+			}
+		}
+	}
+	best = s.first(s.scan, a, best)
+	if int(best) == len(s.rules) {
+		return nil
+	}
+	return s.rules[best]
+}
+
+// first returns the first rank in list below best whose rule matches, or best.
+func (s *ruleSet) first(list []int32, a *attrs, best int32) int32 {
+	for _, rank := range list {
+		if rank >= best {
+			break
+		}
+		if s.rules[rank].c.matchOwn(a) {
+			return rank
+		}
+	}
+	return best
+}
