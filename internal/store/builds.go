@@ -47,6 +47,8 @@ func (b Build) Key() string { return BuildKey(b.Source, b.Name, b.Arch, b.Versio
 // and the new build keys are written in one transaction per batch, which loses (and is
 // retried) when another collector numbered builds at the same time.
 func (s *Store) NumberBuilds(ctx context.Context, builds []Build) ([]KV, error) {
+	s.numbering.Lock()
+	defer s.numbering.Unlock()
 	var out []KV
 	for len(builds) > 0 {
 		batch := builds[:min(len(builds), maxTxnOps-2)]

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -54,6 +55,9 @@ const maxTxnOps = 100
 type Store struct {
 	cli    *clientv3.Client
 	prefix string
+	// numbering serializes this process's build numbering: concurrent batches would all
+	// race for the one counter key and retry each other out.
+	numbering sync.Mutex
 }
 
 // New returns a Store using the keys under prefix ("" means DefaultPrefix).
