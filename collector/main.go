@@ -18,15 +18,18 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/internal/version"
 )
 
-const usage = `Usage: onus-collector <command> [flags]
+var usage = `Usage: onus-collector <command> [flags]
 
 Commands:
   serve       run the collector (embedded etcd by default, or --etcd-endpoints)
   version     print the version and exit
 
+Ownership commands (talk to a collector: --server URL --token-file F [--ca-file F]):
+` + cli.Commands + `
 Run "onus-collector <command> -h" for the flags of a command.
 `
 
@@ -38,6 +41,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if cli.Handles(args[0]) {
+		return cli.Run(args, stdout, stderr)
 	}
 	switch args[0] {
 	case "serve":
@@ -68,6 +74,7 @@ type config struct {
 	EtcdPrefix          string        `yaml:"etcd_prefix"`
 	EnrollSecretFile    string        `yaml:"enroll_secret_file"`
 	AdminTokenFile      string        `yaml:"admin_token_file"`
+	ReadTokenFile       string        `yaml:"read_token_file"`
 	StatusFlushInterval time.Duration `yaml:"status_flush_interval"`
 	MaxReportBytes      int64         `yaml:"max_report_bytes"`
 	MaxDecodedBytes     int64         `yaml:"max_decoded_report_bytes"`
@@ -95,6 +102,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of Onus's data in etcd")
 	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secret agents present")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
+	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding a read-only token of the admin API (GET requests only)")
 	fs.DurationVar(&cfg.StatusFlushInterval, "status-flush-interval", cfg.StatusFlushInterval, "how often host liveness and capacity are written")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
@@ -137,7 +145,14 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
 		return 2
 	}
-	opts := app.Options{ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
+	readToken := ""
+	if cfg.ReadTokenFile != "" {
+		if readToken, err = readSecret(cfg.ReadTokenFile, "--read-token-file"); err != nil {
+			fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+			return 2
+		}
+	}
+	opts := app.Options{ReadToken: readToken, ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecret: secret, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log}
@@ -189,6 +204,7 @@ func merge(file, flags config, set map[string]bool) config {
 		"etcd-prefix":           func() { out.EtcdPrefix = flags.EtcdPrefix },
 		"enroll-secret-file":    func() { out.EnrollSecretFile = flags.EnrollSecretFile },
 		"admin-token-file":      func() { out.AdminTokenFile = flags.AdminTokenFile },
+		"read-token-file":       func() { out.ReadTokenFile = flags.ReadTokenFile },
 		"status-flush-interval": func() { out.StatusFlushInterval = flags.StatusFlushInterval },
 		"log-level":             func() { out.LogLevel = flags.LogLevel },
 		"log-format":            func() { out.LogFormat = flags.LogFormat },

@@ -22,6 +22,7 @@ import (
 
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -32,6 +33,8 @@ type Options struct {
 	Index  *index.Index
 	// AdminToken authorizes the admin API; empty refuses every admin request.
 	AdminToken string
+	// ReadToken, when set, authorizes the admin API's reads (GET) only.
+	ReadToken string
 	// Limits bound report bodies (protocol.DefaultLimits when zero).
 	Limits protocol.Limits
 	// MaxConcurrentReports bounds the reports decoded at once (default 16); more wait up to
@@ -77,9 +80,13 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("POST "+protocol.PathReport, a.ready(a.report))
 	a.mux.HandleFunc("GET /api/v1/hosts", a.admin(a.hosts))
 	a.mux.HandleFunc("GET /api/v1/hosts/{id}", a.admin(a.host))
-	a.mux.HandleFunc("DELETE /api/v1/hosts/{id}", a.admin(a.deleteHost))
+	a.mux.HandleFunc("DELETE /api/v1/hosts/{id}", a.write(a.deleteHost))
 	a.mux.HandleFunc("GET /api/v1/software", a.admin(a.software))
 	a.mux.HandleFunc("GET /api/v1/services", a.admin(a.services))
+	a.mux.HandleFunc("GET /api/v1/owners", a.admin(a.getOwners))
+	a.mux.HandleFunc("POST /api/v1/ownership/apply", a.write(a.applyOwners))
+	a.mux.HandleFunc("GET /api/v1/coverage", a.admin(a.coverage))
+	a.mux.HandleFunc("GET /api/v1/why", a.admin(a.why))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
@@ -92,7 +99,8 @@ func New(opts Options) (*API, error) {
 // Routes lists the API's routes, for documentation checks.
 func Routes() []string {
 	return []string{"POST " + protocol.PathEnroll, "POST " + protocol.PathReport, "GET /api/v1/hosts", "GET /api/v1/hosts/{id}",
-		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services", "GET /healthz", "GET /readyz", "GET /metrics"}
+		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services",
+		"GET /api/v1/owners", "POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why", "GET /healthz", "GET /readyz", "GET /metrics"}
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -127,10 +135,26 @@ func (a *API) ready(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (a *API) admin(h http.HandlerFunc) http.HandlerFunc {
+// admin lets the admin token and the read-only token through: for reads.
+func (a *API) admin(h http.HandlerFunc) http.HandlerFunc { return a.scoped(h, false) }
+
+// write lets only the admin token through.
+func (a *API) write(h http.HandlerFunc) http.HandlerFunc { return a.scoped(h, true) }
+
+func (a *API) scoped(h http.HandlerFunc, write bool) http.HandlerFunc {
 	return a.ready(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
-		if !ok || a.opts.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(a.opts.AdminToken)) != 1 {
+		is := func(want string) bool {
+			return ok && want != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+		}
+		switch {
+		case is(a.opts.AdminToken):
+		case is(a.opts.ReadToken):
+			if write {
+				writeError(w, protocol.Errorf(http.StatusForbidden, "the read-only token cannot change anything: use the admin token"))
+				return
+			}
+		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onus-admin"`)
 			writeError(w, protocol.Errorf(http.StatusUnauthorized, "admin token required (Authorization: Bearer <token>)"))
 			return
@@ -320,6 +344,11 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 		labels[k] = v
 	}
 	osID := r.URL.Query().Get("os")
+	own, err := ownerParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var staleBefore time.Time
 	if s := r.URL.Query().Get("stale"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -330,7 +359,7 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 		staleBefore = a.now().Add(-d)
 	}
 	items, more := a.opts.Index.Hosts(after, limit, func(h *index.HostSummary) bool {
-		if !match(hostname, h.Hostname) || (osID != "" && h.OSID != osID) {
+		if !match(hostname, h.Hostname) || (osID != "" && h.OSID != osID) || !own.keep(&h.Resolution) {
 			return false
 		}
 		for k, v := range labels {
@@ -357,6 +386,7 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 type HostDetail struct {
 	index.Summary
 	Status        *store.HostStatus `json:"status,omitempty"`
+	Ownership     *index.Why        `json:"ownership,omitempty"`
 	Host          any               `json:"host"`
 	Software      []SoftwareItem    `json:"software"`
 	Services      any               `json:"services"`
@@ -404,6 +434,9 @@ func (a *API) host(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Host = host
+	if why, err := a.opts.Index.Why("host:" + id); err == nil {
+		d.Ownership = &why
+	}
 	d.Software = make([]SoftwareItem, len(rec.Software))
 	for i, in := range rec.Software {
 		it := SoftwareItem{Installation: in, Title: in.Title()}
@@ -446,6 +479,8 @@ type TitleItem struct {
 	Maintainer     string    `json:"maintainer,omitempty"`
 	Section        string    `json:"section,omitempty"`
 	Summary        string    `json:"summary,omitempty"`
+	// The title's owner, fleet-wide, whether it is orphaned, and why.
+	owners.Resolution
 }
 
 func (a *API) software(w http.ResponseWriter, r *http.Request) {
@@ -464,6 +499,24 @@ func (a *API) software(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	own, err := ownerParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// Unowned new software: unowned titles installed on an enrolled host (not in its first
+	// report), first seen in the fleet within the window.
+	unownedNew, err := boolParam(r, "unowned_new")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	window, err := windowParam(r, "window", 7*24*time.Hour)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	newSince := a.now().Add(-window)
 	q := r.URL.Query()
 	source := q.Get("source")
 	installedOnly := q.Get("installed") == "true"
@@ -478,11 +531,13 @@ func (a *API) software(w http.ResponseWriter, r *http.Request) {
 	for _, t := range a.opts.Index.Titles() {
 		title := t.Source + ":" + t.Name
 		if title <= after || (source != "" && t.Source != source) || !match(name, t.Name) || t.Hosts < minHosts ||
-			(installedOnly && t.Installed == 0) || (!since.IsZero() && (t.FirstSeen.IsZero() || t.FirstSeen.Before(since))) {
+			(installedOnly && t.Installed == 0) || (!since.IsZero() && (t.FirstSeen.IsZero() || t.FirstSeen.Before(since))) || !own.keep(&t.Ownership) ||
+			(unownedNew && (t.Installed == 0 || t.Ownership.Owned() || t.FirstSeen.IsZero() || t.FirstSeen.Before(newSince))) {
 			continue
 		}
 		items = append(items, TitleItem{Title: title, Source: t.Source, Name: t.Name, Hosts: t.Hosts, InstalledHosts: t.Installed,
-			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, Vendor: t.Vendor, Maintainer: t.Maintainer, Section: t.Section, Summary: t.Summary})
+			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, Vendor: t.Vendor, Maintainer: t.Maintainer, Section: t.Section, Summary: t.Summary,
+			Resolution: t.Ownership})
 	}
 	slices.SortFunc(items, func(a, b TitleItem) int { return strings.Compare(a.Title, b.Title) })
 	resp := listResponse[TitleItem]{Items: items}

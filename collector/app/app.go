@@ -47,10 +47,12 @@ type Options struct {
 	EtcdCompactionRetention               time.Duration
 	Prefix                                string
 	EnrollSecret, AdminToken              string
-	StatusFlushInterval                   time.Duration
-	Limits                                protocol.Limits
-	MaxConcurrentReports                  int
-	Logger                                *slog.Logger
+	// ReadToken, when set, authorizes the admin API's reads only.
+	ReadToken            string
+	StatusFlushInterval  time.Duration
+	Limits               protocol.Limits
+	MaxConcurrentReports int
+	Logger               *slog.Logger
 	// Registerer receives the collector's metrics (a new registry when nil); /metrics
 	// serves it together with the default registry, where embedded etcd registers its own.
 	Registerer prometheus.Registerer
@@ -100,6 +102,9 @@ func New(opts Options) (*Collector, error) {
 	}
 	if opts.AdminToken == "" {
 		return nil, errors.New("collector: no admin token (--admin-token-file)")
+	}
+	if opts.ReadToken != "" && opts.ReadToken == opts.AdminToken {
+		return nil, errors.New("collector: the read-only token must differ from the admin token")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = store.DefaultPrefix
@@ -167,7 +172,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, Limits: c.opts.Limits,
+	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
 		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api")})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/store"
 )
 
@@ -49,6 +50,15 @@ type Index struct {
 	buildIDs map[string]uint32 // by store.BuildKey
 	names    []string          // interned title and service names, by number
 	nameIDs  map[string]uint32
+	svcAttrs map[uint32]owners.ServiceAttrs // parsed service titles, by name number
+
+	// Ownership: the registry in the store, its key's revision, and the resolver every
+	// asset's owner is resolved with. bulk is set while list fills a fresh index, which
+	// resolves everything once at the end.
+	registry *owners.Registry
+	regRev   int64
+	resolver *owners.Resolver
+	bulk     bool
 
 	metrics *metrics
 }
@@ -69,6 +79,7 @@ type HostEntry struct {
 	titles    []uint32 // "source:name"
 	installed []uint32 // titles installed after the host's first report
 	services  []uint32 // "systemd:<unit>", "port:<proto>/<port>"
+	own       ownership
 }
 
 // Summary is what host lists show.
@@ -102,6 +113,8 @@ type TitleEntry struct {
 	Catalogued bool
 	Hosts      int // hosts that have it
 	Installed  int // hosts where it was installed after their first report
+	// Ownership is the title's owner, fleet-wide.
+	Ownership owners.Resolution
 }
 
 // ServiceEntry is a service title (a systemd unit or a listening port) with its host count.
@@ -147,6 +160,8 @@ func (ix *Index) reset() {
 	ix.buildIDs = map[string]uint32{}
 	ix.names = nil
 	ix.nameIDs = map[string]uint32{}
+	ix.svcAttrs = map[uint32]owners.ServiceAttrs{}
+	ix.registry, ix.regRev, ix.resolver = &owners.Registry{}, 0, emptyResolver()
 }
 
 // intern returns the number of a title or service name; the caller holds the write lock.
@@ -193,7 +208,7 @@ func (ix *Index) Run(ctx context.Context) error {
 
 // list reads the whole store into a fresh index and swaps it in.
 func (ix *Index) list(ctx context.Context) (int64, error) {
-	fresh := &Index{st: ix.st, log: ix.log}
+	fresh := &Index{st: ix.st, log: ix.log, bulk: true}
 	fresh.reset()
 	start := time.Now()
 	rev, err := ix.st.List(ctx, ix.pageSize, func(kv store.KV) error {
@@ -203,10 +218,13 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	fresh.bulk = false
+	fresh.resolveAll()
 	ix.mu.Lock()
 	ix.agents, ix.hosts, ix.titles, ix.services, ix.status = fresh.agents, fresh.hosts, fresh.titles, fresh.services, fresh.status
 	ix.builds, ix.buildIDs = fresh.builds, fresh.buildIDs
-	ix.names, ix.nameIDs = fresh.names, fresh.nameIDs
+	ix.names, ix.nameIDs, ix.svcAttrs = fresh.names, fresh.nameIDs, fresh.svcAttrs
+	ix.registry, ix.regRev, ix.resolver = fresh.registry, fresh.regRev, fresh.resolver
 	ix.rev = rev
 	first := !ix.synced
 	ix.synced = true
@@ -252,6 +270,10 @@ func (ix *Index) Forget(key string) {
 
 // apply folds one key change into the index; the caller holds the write lock.
 func (ix *Index) apply(ev store.Event) {
+	if ix.st.IsRegistry(ev.Key) {
+		ix.applyRegistry(ev)
+		return
+	}
 	kind, name, ok := ix.st.Split(ev.Key)
 	if !ok {
 		return
@@ -320,6 +342,9 @@ func (ix *Index) apply(ev store.Event) {
 			ix.titles[key] = t
 		}
 		t.Title, t.Catalogued = rec, true
+		if !ix.bulk {
+			ix.resolveTitle(t)
+		}
 	case store.KindStatus:
 		if cur, ok := ix.status[name]; ok && cur.modRev >= ev.ModRevision && !ev.Deleted {
 			return
@@ -340,6 +365,8 @@ func (ix *Index) apply(ev store.Event) {
 func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *HostEntry {
 	e := &HostEntry{ModRevision: modRev, Raw: raw}
 	h := rec.Host
+	e.own.attrs = owners.HostAttrsOf(h)
+	e.own.attrs.ID = rec.HostID
 	e.Summary = Summary{ID: rec.HostID, Hostname: h.Hostname, FQDN: h.FQDN, OS: h.OS.PrettyName, OSID: h.OS.ID, Arch: h.Arch,
 		VM: h.Virtualization.VM, Container: h.Virtualization.Container, Labels: h.Labels, CPUThreads: h.CPU.Threads,
 		MemoryBytes: h.Memory.TotalBytes, Software: len(rec.Software), Services: len(rec.Services), Listeners: len(rec.Listeners),
@@ -368,10 +395,18 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 	e.titles = sortedSet(e.titles)
 	e.installed = sortedSet(e.installed)
 	for _, s := range rec.Services {
-		e.services = append(e.services, ix.intern(s.Manager+":"+s.Name))
+		id := ix.intern(s.Manager + ":" + s.Name)
+		if _, ok := ix.svcAttrs[id]; !ok {
+			ix.svcAttrs[id] = owners.UnitService(s.Manager, s.Name)
+		}
+		e.services = append(e.services, id)
 	}
 	for _, l := range rec.Listeners {
-		e.services = append(e.services, ix.intern("port:"+strings.TrimSuffix(l.Protocol, "6")+"/"+itoa(int(l.Port))))
+		id := ix.intern("port:" + strings.TrimSuffix(l.Protocol, "6") + "/" + itoa(int(l.Port)))
+		if _, ok := ix.svcAttrs[id]; !ok {
+			ix.svcAttrs[id] = owners.PortService(l.Protocol, l.Port)
+		}
+		e.services = append(e.services, id)
 	}
 	e.services = sortedSet(e.services)
 	return e
@@ -411,6 +446,9 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 				src, name, _ := strings.Cut(t, ":")
 				te = &TitleEntry{Title: store.Title{Source: src, Name: name}}
 				ix.titles[t] = te
+				if !ix.bulk {
+					ix.resolveTitle(te)
+				}
 			}
 			te.Hosts++
 		}
@@ -426,6 +464,9 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 				ix.services[s] = se
 			}
 			se.Hosts++
+		}
+		if !ix.bulk {
+			ix.resolveHost(fresh)
 		}
 	}
 	// Titles that no host has and the catalog does not hold were only counted: drop them.
@@ -554,6 +595,8 @@ func (ix *Index) Catalogued(titles []string) map[string]bool {
 type HostSummary struct {
 	Summary
 	Status *store.HostStatus `json:"status,omitempty"`
+	// The host's owner, whether it is orphaned, and why.
+	owners.Resolution
 }
 
 // Hosts returns the summaries of the hosts that keep returns true for, sorted by ID, starting
@@ -575,6 +618,7 @@ func (ix *Index) Hosts(after string, limit int, keep func(*HostSummary) bool) ([
 		var hs HostSummary
 		if ok {
 			hs.Summary = h.Summary
+			hs.Resolution = h.own.res
 			if s, ok := ix.status[store.StatusShard(id)].hosts[id]; ok {
 				hs.Status = &s
 			}

@@ -13,6 +13,7 @@ type metrics struct {
 	events   prometheus.Counter
 	relists  prometheus.Counter
 	lag      prometheus.Histogram
+	resolve  prometheus.Histogram
 	gauges   []prometheus.Collector
 	mu       sync.Mutex
 	inflight []pendingWrite // writes of this replica not yet seen on the watch
@@ -31,6 +32,9 @@ func newMetrics(ix *Index) *metrics {
 			Help: "Times the index listed the store again after a compaction or a broken watch."}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "onus", Subsystem: "collector", Name: "watch_lag_seconds",
 			Help:    "Time from a write by this collector to its arrival on the etcd watch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
+		resolve: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "onus", Subsystem: "collector", Name: "ownership_resolve_duration_seconds",
+			Help:    "Time to resolve the owner of every asset in the index after the ownership registry changed.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
@@ -54,7 +58,7 @@ func newMetrics(ix *Index) *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range append([]prometheus.Collector{m.events, m.relists, m.lag}, m.gauges...) {
+	for _, c := range append([]prometheus.Collector{m.events, m.relists, m.lag, m.resolve}, m.gauges...) {
 		if err := r.Register(c); err != nil {
 			return err
 		}

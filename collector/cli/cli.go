@@ -1,0 +1,313 @@
+// Package cli is the client side of onus-collector's ownership commands: owners apply,
+// owners get, why and coverage talk to a collector's admin API with a bearer token.
+package cli
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/onus-project/onus/internal/owners"
+)
+
+// Commands lists the commands Run handles, for the usage text of onus-collector.
+const Commands = `  owners apply -f FILE [--dry-run]   apply an owners.yaml (or show what it would change)
+  owners get                          print the ownership registry (JSON)
+  why ASSET                           who owns an asset and why (host:<id>, software:deb:nginx,
+                                      service:<host id>/systemd:nginx.service)
+  coverage                            ownership coverage per asset kind
+`
+
+// Handles reports whether Run handles the command.
+func Handles(cmd string) bool { return cmd == "owners" || cmd == "why" || cmd == "coverage" }
+
+// Client talks to a collector's admin API.
+type Client struct {
+	Server string
+	Token  string
+	HTTP   *http.Client
+}
+
+// Run runs a command (args[0] is its name) and returns the exit code: 0 on success, 1 when
+// the request fails, 2 on a usage error.
+func Run(args []string, stdout, stderr io.Writer) int {
+	cmd := args[0]
+	args = args[1:]
+	if cmd == "owners" {
+		if len(args) == 0 || (args[0] != "apply" && args[0] != "get") {
+			fmt.Fprintf(stderr, "onus-collector owners: want apply or get\n")
+			return 2
+		}
+		cmd, args = "owners "+args[0], args[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
+	tokenFile := fs.String("token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
+	caFile := fs.String("ca-file", "", "CA certificate (PEM) to verify the collector's TLS certificate")
+	timeout := fs.Duration("timeout", 2*time.Minute, "request timeout")
+	var file string
+	var dryRun, jsonOut bool
+	switch cmd {
+	case "owners apply":
+		fs.StringVar(&file, "f", "", "the owners file (YAML; - for standard input)")
+		fs.BoolVar(&dryRun, "dry-run", false, "show what would change and write nothing")
+		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
+	case "coverage", "why":
+		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
+	}
+	// Flags may follow the asset of why.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	wantArgs := 0
+	if cmd == "why" {
+		wantArgs = 1
+	}
+	if len(pos) != wantArgs {
+		fmt.Fprintf(stderr, "onus-collector %s: want %d argument(s), got %q\n", cmd, wantArgs, pos)
+		return 2
+	}
+	if cmd == "owners apply" && file == "" {
+		fmt.Fprintf(stderr, "onus-collector owners apply: -f FILE is required\n")
+		return 2
+	}
+	c, err := NewClient(*server, *tokenFile, *caFile, *timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
+		return 2
+	}
+	switch cmd {
+	case "owners apply":
+		err = c.apply(stdout, file, dryRun, jsonOut)
+	case "owners get":
+		err = c.get(stdout, "/api/v1/owners")
+	case "why":
+		err = c.why(stdout, pos[0], jsonOut)
+	case "coverage":
+		err = c.coverage(stdout, jsonOut)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// NewClient returns a client of the collector at server, with the admin token read from
+// tokenFile and, for HTTPS, the collector's CA from caFile (the system's roots when empty).
+func NewClient(server, tokenFile, caFile string, timeout time.Duration) (*Client, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want http(s)://host:port", server)
+	}
+	if tokenFile == "" {
+		return nil, errors.New("--token-file is required")
+	}
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("--token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return nil, fmt.Errorf("--token-file: %s is empty", tokenFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file: %s holds no PEM certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &Client{Server: strings.TrimSuffix(server, "/"), Token: token, HTTP: &http.Client{Transport: tr, Timeout: timeout}}, nil
+}
+
+// Do sends a request to the API and returns the body of a 2xx answer; other answers become
+// errors with the API's messages.
+func (c *Client) Do(method, path, ctype, accept string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(method, c.Server+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 {
+		return b, nil
+	}
+	var e struct {
+		Error  string   `json:"error"`
+		Errors []string `json:"errors"`
+	}
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if len(e.Errors) > 0 {
+		return nil, fmt.Errorf("%s:\n  %s", resp.Status, strings.Join(e.Errors, "\n  "))
+	}
+	return nil, fmt.Errorf("%s: %s", resp.Status, e.Error)
+}
+
+func (c *Client) get(w io.Writer, path string) error {
+	b, err := c.Do("GET", path, "", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
+		_, err = w.Write(b)
+		return err
+	}
+	_, err = out.WriteTo(w)
+	return err
+}
+
+func (c *Client) apply(w io.Writer, file string, dryRun, jsonOut bool) error {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, owners.MaxSize+1))
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return err
+	}
+	q := url.Values{"file": {filepath.Base(file)}}
+	if file == "-" {
+		q.Set("file", "stdin")
+	}
+	if dryRun {
+		q.Set("dry_run", "true")
+	}
+	accept := "text/plain"
+	if jsonOut {
+		accept = "application/json"
+	}
+	b, err := c.Do("POST", "/api/v1/ownership/apply?"+q.Encode(), "application/yaml", accept, data)
+	if err != nil {
+		return err
+	}
+	if dryRun && !jsonOut {
+		fmt.Fprintln(w, "dry run: nothing written")
+		fmt.Fprintln(w)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (c *Client) why(w io.Writer, asset string, jsonOut bool) error {
+	b, err := c.Do("GET", "/api/v1/why?asset="+url.QueryEscape(asset), "", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		_, err = w.Write(b)
+		return err
+	}
+	var res struct {
+		Asset string `json:"asset"`
+		owners.Resolution
+		Department string        `json:"department"`
+		OwnerInfo  *owners.Owner `json:"owner_info"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "asset:\t%s\n", res.Asset)
+	owner := res.Owner
+	switch {
+	case owner == "":
+		owner = "(none)"
+	case res.Orphaned:
+		owner += " (retired: orphaned)"
+	}
+	fmt.Fprintf(tw, "owner:\t%s\n", owner)
+	if res.Department != "" {
+		fmt.Fprintf(tw, "department:\t%s\n", res.Department)
+	}
+	fmt.Fprintf(tw, "decided by:\t%s", res.Provenance.Type)
+	if res.Provenance.RuleID != "" {
+		fmt.Fprintf(tw, " %s", res.Provenance.RuleID)
+	}
+	fmt.Fprintf(tw, "\nwhy:\t%s\n", res.Provenance.Detail)
+	if o := res.OwnerInfo; o != nil {
+		if o.Contact.Email != "" || o.Contact.Chat != "" {
+			fmt.Fprintf(tw, "contact:\t%s\n", strings.Trim(o.Contact.Email+" "+o.Contact.Chat, " "))
+		}
+		if len(o.Escalation) > 0 {
+			fmt.Fprintf(tw, "escalation:\t%s\n", strings.Join(o.Escalation, " → "))
+		}
+	}
+	return tw.Flush()
+}
+
+func (c *Client) coverage(w io.Writer, jsonOut bool) error {
+	b, err := c.Do("GET", "/api/v1/coverage", "", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		_, err = w.Write(b)
+		return err
+	}
+	var res struct {
+		RegistryRevision int64             `json:"registry_revision"`
+		Coverage         []owners.Coverage `json:"coverage"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "kind\ttotal\towned\tunowned\torphaned\tcoverage\t\n")
+	for _, c := range res.Coverage {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t\n", c.Kind, c.Total, c.Owned, c.Unowned, c.Orphaned, 100*c.Ratio)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,263 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onus-project/onus/internal/owners"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// ErrUnknownAsset means Why was asked about an asset the index does not hold.
+var ErrUnknownAsset = errors.New("index: no such asset")
+
+// ErrBadAsset means Why was asked about a malformed asset name.
+var ErrBadAsset = errors.New("index: bad asset")
+
+// ownership is what the index knows of a host's ownership; guarded by the index's lock.
+type ownership struct {
+	attrs owners.HostAttrs
+	res   owners.Resolution
+	// svc resolves the host's services under the current resolver (memoized per class of
+	// hosts by the engine), so a service instance's owner costs a lookup and is not stored.
+	svc         owners.HostServices
+	svcOwned    int32
+	svcOrphaned int32
+}
+
+// emptyResolver is the resolver of a store without a registry: every asset is unowned.
+func emptyResolver() *owners.Resolver {
+	r, err := owners.NewResolver(&owners.Registry{})
+	if err != nil {
+		panic(err) // an empty registry is valid
+	}
+	return r
+}
+
+// applyRegistry takes a new registry from the store and re-resolves every asset, unless the
+// index is being listed (list resolves everything once at the end). The caller holds the
+// write lock.
+func (ix *Index) applyRegistry(ev store.Event) {
+	if ev.ModRevision != 0 && ev.ModRevision <= ix.regRev && !ev.Deleted {
+		return
+	}
+	reg := &owners.Registry{}
+	if !ev.Deleted {
+		var err error
+		if reg, err = store.DecodeRegistry(ev.Value); err != nil {
+			ix.log.Warn("unreadable ownership registry skipped; keeping the previous one", "key", ev.Key, "err", err)
+			return
+		}
+	}
+	r, err := owners.NewResolver(reg)
+	if err != nil {
+		ix.log.Warn("ownership registry refused; keeping the previous one", "key", ev.Key, "err", err)
+		return
+	}
+	ix.registry, ix.regRev, ix.resolver = reg, ev.ModRevision, r
+	if !ix.bulk {
+		ix.resolveAll()
+	}
+}
+
+// resolveAll resolves every host, service instance and title under the current resolver.
+// The caller holds the write lock.
+func (ix *Index) resolveAll() {
+	start := time.Now()
+	for _, h := range ix.hosts {
+		ix.resolveHost(h)
+	}
+	for _, t := range ix.titles {
+		ix.resolveTitle(t)
+	}
+	if ix.metrics != nil {
+		ix.metrics.resolve.Observe(time.Since(start).Seconds())
+	}
+	ix.log.Info("ownership resolved", "registry_revision", ix.regRev, "hosts", len(ix.hosts), "titles", len(ix.titles),
+		"took", time.Since(start).Round(time.Microsecond))
+}
+
+// resolveHost resolves a host and its service instances; the caller holds the write lock.
+func (ix *Index) resolveHost(h *HostEntry) {
+	o := &h.own
+	o.res = ix.resolver.ResolveHost(o.attrs)
+	o.svc = ix.resolver.ServicesOn(o.attrs, o.res)
+	o.svcOwned, o.svcOrphaned = 0, 0
+	for _, id := range h.services {
+		res := o.svc.Resolve(ix.svcAttrs[id])
+		switch {
+		case res.Owned():
+			o.svcOwned++
+		case res.Orphaned:
+			o.svcOrphaned++
+		}
+	}
+}
+
+func (ix *Index) resolveTitle(t *TitleEntry) {
+	t.Ownership = ix.resolver.ResolveSoftware(titleAttrs(&t.Title))
+}
+
+func titleAttrs(t *store.Title) owners.TitleAttrs {
+	return owners.TitleAttrs{Source: t.Source, Name: t.Name, Maintainer: t.Maintainer, Vendor: t.Vendor, Section: t.Section, Origin: t.Origin}
+}
+
+// Registry returns the ownership registry the index resolves with (shared: do not modify)
+// and the revision of its key (0 when the store holds none).
+func (ix *Index) Registry() (*owners.Registry, int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.registry, ix.regRev
+}
+
+// Resolver returns the current resolver.
+func (ix *Index) Resolver() *owners.Resolver {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.resolver
+}
+
+// Coverage counts the assets of each kind by ownership: hosts, the software titles some
+// host has, and service instances.
+func (ix *Index) Coverage() []owners.Coverage {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var host, sw, svc owners.Coverage
+	host.Kind, sw.Kind, svc.Kind = owners.KindHost, owners.KindSoftware, owners.KindService
+	for _, h := range ix.hosts {
+		host.Add(&h.own.res)
+		n, owned, orphaned := len(h.services), int(h.own.svcOwned), int(h.own.svcOrphaned)
+		svc.Total += n
+		svc.Owned += owned
+		svc.Orphaned += orphaned
+		svc.Unowned += n - owned
+	}
+	for _, t := range ix.titles {
+		if t.Hosts > 0 {
+			sw.Add(&t.Ownership)
+		}
+	}
+	host.Done()
+	sw.Done()
+	svc.Done()
+	return []owners.Coverage{host, sw, svc}
+}
+
+// Why is the answer to "who owns this asset, and why".
+type Why struct {
+	Asset string      `json:"asset"`
+	Kind  owners.Kind `json:"kind"`
+	owners.Resolution
+	// Department is the top of the owner's chain of parents.
+	Department string `json:"department,omitempty"`
+	// OwnerInfo is the owner's entry in the registry.
+	OwnerInfo *owners.Owner `json:"owner_info,omitempty"`
+}
+
+// Why resolves one asset: "host:<id>", "software:<source>:<name>" or
+// "service:<host id>/<service title>" (e.g. service:abc/systemd:nginx.service).
+func (ix *Index) Why(asset string) (Why, error) {
+	kind, key, ok := strings.Cut(asset, ":")
+	if !ok || key == "" {
+		return Why{}, fmt.Errorf("%w %q: want host:<id>, software:<source>:<name> or service:<host id>/<service>", ErrBadAsset, asset)
+	}
+	w := Why{Asset: asset, Kind: owners.Kind(kind)}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	switch w.Kind {
+	case owners.KindHost:
+		h, ok := ix.hosts[key]
+		if !ok {
+			return Why{}, fmt.Errorf("%w: no host %q", ErrUnknownAsset, key)
+		}
+		w.Resolution = h.own.res
+	case owners.KindSoftware:
+		if _, err := owners.ParseSoftwareKey(key); err != nil {
+			return Why{}, fmt.Errorf("%w: %v", ErrBadAsset, err)
+		}
+		t, ok := ix.titles[key]
+		if !ok {
+			return Why{}, fmt.Errorf("%w: no software title %q", ErrUnknownAsset, key)
+		}
+		w.Resolution = t.Ownership
+	case owners.KindService:
+		hostID, title, ok := strings.Cut(key, "/")
+		if !ok {
+			return Why{}, fmt.Errorf("%w %q: want service:<host id>/<service>, e.g. service:abc/systemd:nginx.service", ErrBadAsset, asset)
+		}
+		sa, err := owners.ParseServiceKey(title)
+		if err != nil {
+			return Why{}, fmt.Errorf("%w: %v", ErrBadAsset, err)
+		}
+		h, ok := ix.hosts[hostID]
+		if !ok {
+			return Why{}, fmt.Errorf("%w: no host %q", ErrUnknownAsset, hostID)
+		}
+		id, known := ix.nameIDs[sa.Key()]
+		if !known || !containsSorted(h.services, id) {
+			return Why{}, fmt.Errorf("%w: host %q has no service %q", ErrUnknownAsset, hostID, sa.Key())
+		}
+		w.Resolution = h.own.svc.Resolve(sa)
+	default:
+		return Why{}, fmt.Errorf("%w %q: the kind is host, software or service", ErrBadAsset, asset)
+	}
+	if w.Owner != "" {
+		w.Department = ix.resolver.Department(w.Owner)
+		if o, ok := ix.resolver.Owner(w.Owner); ok {
+			w.OwnerInfo = &o
+		}
+	}
+	return w, nil
+}
+
+func containsSorted(s []uint32, v uint32) bool {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch {
+		case s[m] == v:
+			return true
+		case s[m] < v:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
+}
+
+// Diff resolves every asset under the current registry and under next, and returns what
+// replacing one by the other changes, listing at most maxAssets assets. It writes nothing.
+func (ix *Index) Diff(next *owners.Registry, maxAssets int) (*owners.Diff, error) {
+	r, err := owners.NewResolver(next)
+	if err != nil {
+		return nil, err
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := owners.NewDiff(ix.registry, next, maxAssets)
+	for id, h := range ix.hosts {
+		after := r.ResolveHost(h.own.attrs)
+		d.Add(owners.KindHost, id, &h.own.res, &after)
+		svc := r.ServicesOn(h.own.attrs, after)
+		for _, sid := range h.services {
+			sa := ix.svcAttrs[sid]
+			b, a := h.own.svc.Resolve(sa), svc.Resolve(sa)
+			d.Add(owners.KindService, id+"/"+ix.names[sid], &b, &a)
+		}
+	}
+	for key, t := range ix.titles {
+		if t.Hosts <= 0 {
+			continue
+		}
+		after := r.ResolveSoftware(titleAttrs(&t.Title))
+		d.Add(owners.KindSoftware, key, &t.Ownership, &after)
+	}
+	d.Finish()
+	return d, nil
+}
+
+// Store returns the store the index reflects.
+func (ix *Index) Store() *store.Store { return ix.st }

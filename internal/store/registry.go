@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/onus-project/onus/internal/owners"
+)
+
+// RegistryName is the key, under the prefix, of the ownership registry: the JSON of one
+// owners.Registry, replaced as a whole.
+const RegistryName = "registry"
+
+// RegistryKey returns the full key of the ownership registry.
+func (s *Store) RegistryKey() string { return s.prefix + RegistryName }
+
+// IsRegistry reports whether key is the ownership registry's key.
+func (s *Store) IsRegistry(key string) bool { return key == s.prefix+RegistryName }
+
+// GetRegistry reads the ownership registry and its ModRevision; a store without one gives an
+// empty registry and revision 0.
+func (s *Store) GetRegistry(ctx context.Context) (*owners.Registry, int64, error) {
+	resp, err := s.cli.Get(ctx, s.RegistryKey())
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(resp.Kvs) == 0 {
+		return &owners.Registry{}, 0, nil
+	}
+	reg, err := DecodeRegistry(resp.Kvs[0].Value)
+	if err != nil {
+		return nil, 0, err
+	}
+	return reg, resp.Kvs[0].ModRevision, nil
+}
+
+// PutRegistry replaces the ownership registry if its ModRevision is still modRev (0: if
+// there is none yet), and returns the written key, or ErrConflict. The registry must be
+// valid: every reader decodes it with DecodeRegistry.
+func (s *Store) PutRegistry(ctx context.Context, reg *owners.Registry, modRev int64) (KV, error) {
+	if err := reg.Validate(); err != nil {
+		return KV{}, fmt.Errorf("store: registry: %w", err)
+	}
+	b, err := json.Marshal(reg)
+	if err != nil {
+		return KV{}, fmt.Errorf("store: registry: %w", err)
+	}
+	key := s.RegistryKey()
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+		Then(clientv3.OpPut(key, string(b))).Commit()
+	if err != nil {
+		return KV{}, err
+	}
+	if !resp.Succeeded {
+		return KV{}, ErrConflict
+	}
+	return KV{Key: key, Value: b, ModRevision: resp.Header.Revision}, nil
+}
+
+// DecodeRegistry decodes and validates a stored registry.
+func DecodeRegistry(b []byte) (*owners.Registry, error) {
+	reg, err := owners.DecodeJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("store: registry: %w", err)
+	}
+	return reg, nil
+}
