@@ -8,9 +8,11 @@ FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
 HOST_ROOT   ?= /
 RUN_DIR     ?= .run
+HOSTS       ?= 1000
+STEADY      ?= 3m
 LISTEN      ?= 127.0.0.1:8080
 
-.PHONY: all build run inventory test vet fmt-check unit lint bench fuzz golden clean
+.PHONY: all build run inventory loadtest test vet fmt-check unit lint bench fuzz golden clean
 
 all: build
 
@@ -18,7 +20,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-agent ./agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-collector ./collector
-	@if [ -d collector/loadgen ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen; fi
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen
 
 ## run: build, then run a collector (embedded etcd, plain HTTP on 127.0.0.1:8080) and an
 ## agent for this machine enrolled to it; Ctrl-C stops both
@@ -60,6 +62,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+## loadtest: simulate HOSTS agents (default 1000) against an in-process collector with
+## embedded etcd; prints reports/s, latency percentiles, RSS and etcd size
+loadtest: build
+	rm -rf $(RUN_DIR)/loadtest
+	$(BIN)/onus-loadgen --embedded-collector $(RUN_DIR)/loadtest --hosts $(HOSTS) --steady-duration $(STEADY)
 
 ## golden: rewrite golden files from the current output (review the diff)
 golden:
