@@ -48,7 +48,7 @@ type Ingest struct {
 	flush  time.Duration
 	log    *slog.Logger
 	now    func() time.Time
-	locks  [64]sync.Mutex
+	locks  [1024]sync.Mutex
 
 	mu    sync.Mutex
 	dirty map[string]map[string]store.HostStatus // shard → host → status
@@ -214,6 +214,22 @@ func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Repo
 
 // apply does one read-modify-write of the host record.
 func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Report, now time.Time) (*protocol.ReportResponse, error) {
+	if r.Kind == protocol.KindHeartbeat {
+		// A heartbeat changes no record: answer from the index's summary, without decoding it.
+		if h, ok := g.ix.Host(r.HostID); ok {
+			sum := h.Summary
+			if r.Seq <= sum.Seq && !sum.UpdatedAt.Before(agent.EnrolledAt.Truncate(time.Second)) {
+				if r.Hash == sum.Hash {
+					return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: sum.Hash, Seq: sum.Seq, Duplicate: true}, nil
+				}
+				return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: sum.Hash, Seq: sum.Seq}, nil
+			}
+			if r.BaseHash != sum.Hash {
+				return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: sum.Hash, Seq: sum.Seq}, nil
+			}
+			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: sum.Hash, Seq: sum.Seq}, nil
+		}
+	}
 	kv, err := g.current(ctx, store.KindHost, r.HostID)
 	if err != nil {
 		return nil, g.storeErr("read host", err)

@@ -238,13 +238,18 @@ func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]
 				created = append(created, batch...)
 				break
 			}
+			// Some exist: ask which, in one read-only transaction.
+			gets := make([]clientv3.Op, len(batch))
+			for i, n := range batch {
+				gets[i] = clientv3.OpGet(s.Key(kind, n), clientv3.WithCountOnly())
+			}
+			gresp, err := s.cli.Txn(ctx).Then(gets...).Commit()
+			if err != nil {
+				return created, err
+			}
 			var absent []string
-			for _, n := range batch {
-				r, err := s.cli.Get(ctx, s.Key(kind, n), clientv3.WithCountOnly())
-				if err != nil {
-					return created, err
-				}
-				if r.Count == 0 {
+			for i, n := range batch {
+				if gresp.Responses[i].GetResponseRange().Count == 0 {
 					absent = append(absent, n)
 				}
 			}
