@@ -87,6 +87,7 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("POST /api/v1/ownership/apply", a.write(a.applyOwners))
 	a.mux.HandleFunc("GET /api/v1/coverage", a.admin(a.coverage))
 	a.mux.HandleFunc("GET /api/v1/why", a.admin(a.why))
+	a.mux.HandleFunc("GET /api/v1/export", a.admin(a.export))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
@@ -100,7 +101,8 @@ func New(opts Options) (*API, error) {
 func Routes() []string {
 	return []string{"POST " + protocol.PathEnroll, "POST " + protocol.PathReport, "GET /api/v1/hosts", "GET /api/v1/hosts/{id}",
 		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services",
-		"GET /api/v1/owners", "POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why", "GET /healthz", "GET /readyz", "GET /metrics"}
+		"GET /api/v1/owners", "POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why",
+		"GET /api/v1/export", "GET /healthz", "GET /readyz", "GET /metrics"}
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }

@@ -1,5 +1,6 @@
 // Package cli is the client side of onus-collector's ownership commands: owners apply,
-// owners get, why and coverage talk to a collector's admin API with a bearer token.
+// owners get, assets list, why, coverage and export talk to a collector's admin API with a
+// bearer token.
 package cli
 
 import (
@@ -28,10 +29,20 @@ const Commands = `  owners apply -f FILE [--dry-run]   apply an owners.yaml (or 
   why ASSET                           who owns an asset and why (host:<id>, software:deb:nginx,
                                       service:<host id>/systemd:nginx.service)
   coverage                            ownership coverage per asset kind
+  assets list --kind host|software|service [--owner ID] [--unowned] [--orphaned] [--new]
+                                      list assets with their owners (table, or --json)
+  export --kind hosts|software [--format csv|json] [-o FILE]
+                                      audit export (CIS Controls v8 1.1 and 2.1)
 `
 
 // Handles reports whether Run handles the command.
-func Handles(cmd string) bool { return cmd == "owners" || cmd == "why" || cmd == "coverage" }
+func Handles(cmd string) bool {
+	switch cmd {
+	case "owners", "why", "coverage", "assets", "export":
+		return true
+	}
+	return false
+}
 
 // Client talks to a collector's admin API.
 type Client struct {
@@ -52,6 +63,13 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 		cmd, args = "owners "+args[0], args[1:]
 	}
+	if cmd == "assets" {
+		if len(args) == 0 || args[0] != "list" {
+			fmt.Fprintf(stderr, "onus-collector assets: want list\n")
+			return 2
+		}
+		cmd, args = "assets list", args[1:]
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
@@ -67,6 +85,22 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
 	case "coverage", "why":
 		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
+	}
+	var al assetsQuery
+	var ex exportQuery
+	switch cmd {
+	case "assets list":
+		fs.StringVar(&al.kind, "kind", "", "host, software or service")
+		fs.StringVar(&al.owner, "owner", "", "only assets of this owner")
+		fs.BoolVar(&al.unowned, "unowned", false, "only assets without an active owner (unowned or orphaned)")
+		fs.BoolVar(&al.orphaned, "orphaned", false, "only assets whose owner is retired")
+		fs.BoolVar(&al.new, "new", false, "only software newly installed on enrolled hosts and first seen within --window")
+		fs.StringVar(&al.window, "window", "7d", "the window of --new (7d, 36h)")
+		fs.BoolVar(&jsonOut, "json", false, "print the assets as JSON")
+	case "export":
+		fs.StringVar(&ex.kind, "kind", "", "hosts or software")
+		fs.StringVar(&ex.format, "format", "csv", "csv or json")
+		fs.StringVar(&ex.out, "o", "", "write to this file rather than standard output")
 	}
 	// Flags may follow the asset of why.
 	var pos []string
@@ -92,6 +126,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector owners apply: -f FILE is required\n")
 		return 2
 	}
+	if err := al.check(cmd); err != nil {
+		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
+		return 2
+	}
+	if err := ex.check(cmd); err != nil {
+		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
+		return 2
+	}
 	c, err := NewClient(*server, *tokenFile, *caFile, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
@@ -106,6 +148,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = c.why(stdout, pos[0], jsonOut)
 	case "coverage":
 		err = c.coverage(stdout, jsonOut)
+	case "assets list":
+		err = c.assets(stdout, al, jsonOut)
+	case "export":
+		err = c.export(stdout, ex)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
