@@ -84,6 +84,14 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("GET /api/v1/software", a.admin(a.software))
 	a.mux.HandleFunc("GET /api/v1/services", a.admin(a.services))
 	a.mux.HandleFunc("GET /api/v1/owners", a.admin(a.getOwners))
+	a.mux.HandleFunc("PUT /api/v1/owners/{id}", a.write(a.putOwner))
+	a.mux.HandleFunc("DELETE /api/v1/owners/{id}", a.write(a.deleteOwner))
+	a.mux.HandleFunc("GET /api/v1/rules", a.admin(a.getRules))
+	a.mux.HandleFunc("PUT /api/v1/rules/{id}", a.write(a.putRule))
+	a.mux.HandleFunc("DELETE /api/v1/rules/{id}", a.write(a.deleteRule))
+	a.mux.HandleFunc("GET /api/v1/assignments", a.admin(a.getAssignments))
+	a.mux.HandleFunc("PUT /api/v1/assignments", a.write(a.putAssignment))
+	a.mux.HandleFunc("DELETE /api/v1/assignments", a.write(a.deleteAssignment))
 	a.mux.HandleFunc("POST /api/v1/ownership/apply", a.write(a.applyOwners))
 	a.mux.HandleFunc("GET /api/v1/coverage", a.admin(a.coverage))
 	a.mux.HandleFunc("GET /api/v1/why", a.admin(a.why))
@@ -101,7 +109,10 @@ func New(opts Options) (*API, error) {
 func Routes() []string {
 	return []string{"POST " + protocol.PathEnroll, "POST " + protocol.PathReport, "GET /api/v1/hosts", "GET /api/v1/hosts/{id}",
 		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services",
-		"GET /api/v1/owners", "POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why",
+		"GET /api/v1/owners", "PUT /api/v1/owners/{id}", "DELETE /api/v1/owners/{id}",
+		"GET /api/v1/rules", "PUT /api/v1/rules/{id}", "DELETE /api/v1/rules/{id}",
+		"GET /api/v1/assignments", "PUT /api/v1/assignments", "DELETE /api/v1/assignments",
+		"POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why",
 		"GET /api/v1/export", "GET /healthz", "GET /readyz", "GET /metrics"}
 }
 
@@ -483,7 +494,14 @@ type TitleItem struct {
 	Summary        string    `json:"summary,omitempty"`
 	// The title's owner, fleet-wide, whether it is orphaned, and why.
 	owners.Resolution
+	// With unowned_new: the hosts where the title was installed after their first report,
+	// sorted, at most maxInstallingHosts, and whether some were left off.
+	InstallingHosts          []string `json:"installing_hosts,omitempty"`
+	InstallingHostsTruncated bool     `json:"installing_hosts_truncated,omitempty"`
 }
+
+// maxInstallingHosts bounds the installing hosts listed per title of unowned new software.
+const maxInstallingHosts = 100
 
 func (a *API) software(w http.ResponseWriter, r *http.Request) {
 	limit, after, err := page(r, 1000, 10000)
@@ -545,6 +563,12 @@ func (a *API) software(w http.ResponseWriter, r *http.Request) {
 	resp := listResponse[TitleItem]{Items: items}
 	if len(items) > limit {
 		resp.Items, resp.Continue = items[:limit], items[limit-1].Title
+	}
+	if unownedNew {
+		for i := range resp.Items {
+			it := &resp.Items[i]
+			it.InstallingHosts, it.InstallingHostsTruncated = a.opts.Index.InstallingHosts(it.Title, maxInstallingHosts)
+		}
 	}
 	if resp.Items == nil {
 		resp.Items = []TitleItem{}

@@ -280,6 +280,8 @@ func TestOwnership(t *testing.T) {
 			InstalledHosts int       `json:"installed_hosts"`
 			FirstSeen      time.Time `json:"first_seen"`
 			owners.Resolution
+			InstallingHosts          []string `json:"installing_hosts"`
+			InstallingHostsTruncated bool     `json:"installing_hosts_truncated"`
 		} `json:"items"`
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -293,6 +295,33 @@ func TestOwnership(t *testing.T) {
 	if len(unowned.Items) != 1 || unowned.Items[0].Title != "deb:shadow-tool" || unowned.Items[0].InstalledHosts != 1 ||
 		unowned.Items[0].Hosts != 1 || unowned.Items[0].FirstSeen.IsZero() || unowned.Items[0].Provenance.Type != owners.ByNothing {
 		t.Fatalf("unowned new software: %+v", unowned.Items)
+	}
+	if got := unowned.Items[0].InstallingHosts; !slices.Equal(got, []string{deb}) || unowned.Items[0].InstallingHostsTruncated {
+		t.Fatalf("installing hosts of deb:shadow-tool: %q (truncated %v), want [%s]", got, unowned.Items[0].InstallingHostsTruncated, deb)
+	}
+	// The replica that did not take the report knows the installing host too.
+	var onB struct {
+		Items []struct {
+			Title           string   `json:"title"`
+			InstallingHosts []string `json:"installing_hosts"`
+		} `json:"items"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		call(t, "GET", b.url+"/api/v1/software?unowned_new=true", admin, nil, false, &onB)
+		if len(onB.Items) == 1 && slices.Equal(onB.Items[0].InstallingHosts, []string{deb}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unowned new software on B: %+v", onB.Items)
+		}
+	}
+	// Lists other than unowned_new do not carry installing hosts.
+	var plain struct {
+		Items []map[string]any `json:"items"`
+	}
+	call(t, "GET", a.url+"/api/v1/software?name=shadow-tool", admin, nil, false, &plain)
+	if len(plain.Items) != 1 || plain.Items[0]["installing_hosts"] != nil {
+		t.Fatalf("software list: %+v", plain.Items)
 	}
 	call(t, "GET", a.url+"/api/v1/software?unowned_new=true&window=30m", admin, nil, false, &unowned)
 	if len(unowned.Items) != 0 {

@@ -51,6 +51,9 @@ type Index struct {
 	names    []string          // interned title and service names, by number
 	nameIDs  map[string]uint32
 	svcAttrs map[uint32]owners.ServiceAttrs // parsed service titles, by name number
+	// installers holds, per title number, the hosts where the title was installed after
+	// their first report (the hosts TitleEntry.Installed counts).
+	installers map[uint32]map[string]struct{}
 
 	// Ownership: the registry in the store, its key's revision, and the resolver every
 	// asset's owner is resolved with. bulk is set while list fills a fresh index, which
@@ -161,6 +164,7 @@ func (ix *Index) reset() {
 	ix.names = nil
 	ix.nameIDs = map[string]uint32{}
 	ix.svcAttrs = map[uint32]owners.ServiceAttrs{}
+	ix.installers = map[uint32]map[string]struct{}{}
 	ix.registry, ix.regRev, ix.resolver = &owners.Registry{}, 0, emptyResolver()
 }
 
@@ -414,6 +418,7 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 
 // replaceHost swaps a host's entry and keeps the title and service counts in step.
 func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
+	hostID := id
 	if old != nil {
 		for _, id := range old.titles {
 			if te := ix.titles[ix.names[id]]; te != nil {
@@ -423,6 +428,12 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 		for _, id := range old.installed {
 			if te := ix.titles[ix.names[id]]; te != nil {
 				te.Installed--
+			}
+			if set := ix.installers[id]; set != nil {
+				delete(set, hostID)
+				if len(set) == 0 {
+					delete(ix.installers, id)
+				}
 			}
 		}
 		for _, id := range old.services {
@@ -454,6 +465,12 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 		}
 		for _, id := range fresh.installed {
 			ix.titles[ix.names[id]].Installed++
+			set := ix.installers[id]
+			if set == nil {
+				set = map[string]struct{}{}
+				ix.installers[id] = set
+			}
+			set[hostID] = struct{}{}
 		}
 		for _, id := range fresh.services {
 			s := ix.names[id]
@@ -576,6 +593,27 @@ func (ix *Index) Title(title string) (TitleEntry, bool) {
 		return TitleEntry{}, false
 	}
 	return *t, true
+}
+
+// InstallingHosts returns the IDs of the hosts where a title ("source:name") was installed
+// after their first report, sorted, at most max of them (all when max <= 0), and whether
+// some were left off.
+func (ix *Index) InstallingHosts(title string, max int) ([]string, bool) {
+	ix.mu.RLock()
+	id, ok := ix.nameIDs[title]
+	var hosts []string
+	if ok {
+		hosts = make([]string, 0, len(ix.installers[id]))
+		for h := range ix.installers[id] {
+			hosts = append(hosts, h)
+		}
+	}
+	ix.mu.RUnlock()
+	slices.Sort(hosts)
+	if max > 0 && len(hosts) > max {
+		return hosts[:max], true
+	}
+	return hosts, false
 }
 
 // Catalogued says which of the given titles the catalog already holds.
