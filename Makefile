@@ -13,8 +13,9 @@ RUN_DIR     ?= .run
 HOSTS       ?= 1000
 STEADY      ?= 3m
 LISTEN      ?= 127.0.0.1:8080
+PROMTOOL    ?= promtool
 
-.PHONY: all build run inventory loadtest test vet fmt-check unit lint bench fuzz golden clean
+.PHONY: all build run inventory loadtest test vet fmt-check rules-test unit lint bench fuzz golden clean
 
 all: build
 
@@ -34,8 +35,8 @@ inventory: build
 	@mkdir -p $(RUN_DIR)/agent
 	$(BIN)/onus-agent inventory --host-root $(HOST_ROOT) --state-dir $(RUN_DIR)/agent
 
-## test: vet, formatting, and every test with the race detector
-test: vet fmt-check unit
+## test: vet, formatting, Prometheus rules, and every test with the race detector
+test: vet fmt-check rules-test unit
 
 vet:
 	$(GO) vet ./...
@@ -43,6 +44,12 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## rules-test: promtool check and unit tests of the Prometheus alert and recording rules
+rules-test:
+	@command -v $(PROMTOOL) >/dev/null 2>&1 || { echo "rules-test: $(PROMTOOL) not found; install it with: apt-get install prometheus (Debian's package provides /usr/bin/promtool; .ci/run installs it)" >&2; exit 1; }
+	$(PROMTOOL) check rules deploy/prometheus/onus-rules.yml
+	$(PROMTOOL) test rules deploy/prometheus/onus-rules.test.yml
 
 unit:
 	$(GO) test -race -count=1 ./...
