@@ -6,7 +6,7 @@ LDFLAGS     := -s -w -X github.com/onus-project/onus/internal/version.Version=$(
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 15s
 # Minimizing each new input for Go's default 60 s stalls short runs on large seeds.
-FUZZMINIMIZE ?= 100x
+FUZZMINIMIZE ?= 1s
 BENCHTIME   ?= 1s
 HOST_ROOT   ?= /
 RUN_DIR     ?= .run
@@ -62,13 +62,20 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-## fuzz: a short run of every fuzz target (FUZZTIME each)
+## fuzz: a short run of every fuzz target (FUZZTIME each). Go 1.26's fuzz coordinator can end
+## a run with a bare "context deadline exceeded" (go.dev/issue/75804); a failure that writes no
+## new input under testdata/fuzz/ is reported as that flake, any other failure stops make.
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
 	  pkg=./$$(dirname $$f); \
 	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 	    echo "== $$pkg $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
+	    before=$$(ls $$pkg/testdata/fuzz/$$t 2>/dev/null | wc -l); out=$$(mktemp); \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg >$$out 2>&1; then \
+	      cat $$out; after=$$(ls $$pkg/testdata/fuzz/$$t 2>/dev/null | wc -l); \
+	      if [ "$$after" -gt "$$before" ] || ! grep -q 'context deadline exceeded' $$out; then rm -f $$out; exit 1; fi; \
+	      echo "== $$t: stopped by the fuzz coordinator without a failing input (go.dev/issue/75804), not a finding"; \
+	    else cat $$out; fi; rm -f $$out; \
 	  done; \
 	done
 

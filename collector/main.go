@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/collector/metrics"
 	"github.com/onus-project/onus/internal/version"
 )
 
@@ -80,11 +82,15 @@ type config struct {
 	MaxDecodedBytes     int64         `yaml:"max_decoded_report_bytes"`
 	LogLevel            string        `yaml:"log_level"`
 	LogFormat           string        `yaml:"log_format"`
+	UnownedNewLimit     int           `yaml:"unowned_new_metric_limit"`
+	NewSoftwareWindow   time.Duration `yaml:"new_software_window"`
+	StaleAfter          time.Duration `yaml:"stale_after"`
 }
 
 func serve(args []string, stderr io.Writer) int {
 	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
-		StatusFlushInterval: 30 * time.Second, LogLevel: "info", LogFormat: "text"}
+		StatusFlushInterval: 30 * time.Second, LogLevel: "info", LogFormat: "text",
+		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
@@ -104,6 +110,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
 	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding a read-only token of the admin API (GET requests only)")
 	fs.DurationVar(&cfg.StatusFlushInterval, "status-flush-interval", cfg.StatusFlushInterval, "how often host liveness and capacity are written")
+	fs.IntVar(&cfg.UnownedNewLimit, "unowned-new-metric-limit", cfg.UnownedNewLimit, "most series of onus_software_unowned_new_info, the most widespread titles first (-1: no cap)")
+	fs.Var(days{&cfg.NewSoftwareWindow}, "new-software-window", "how recently software first seen in the fleet counts as new in the metrics (e.g. 7d, 36h)")
+	fs.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "a host that has not reported for longer counts as stale (three heartbeat intervals)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -155,7 +164,8 @@ func serve(args []string, stderr io.Writer) int {
 	opts := app.Options{ReadToken: readToken, ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecret: secret, AdminToken: token,
-		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log}
+		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
+		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
 		opts.Limits = protocolLimits(cfg.MaxReportBytes, cfg.MaxDecodedBytes)
 	}
@@ -172,6 +182,34 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("collector stopped")
 	return 0
+}
+
+// days is a duration flag that also takes a number of days ("7d").
+type days struct{ d *time.Duration }
+
+func (v days) String() string {
+	if v.d == nil {
+		return ""
+	}
+	if *v.d > 0 && *v.d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(*v.d/(24*time.Hour))) + "d"
+	}
+	return v.d.String()
+}
+
+func (v days) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if k, err := strconv.Atoi(n); err == nil && k > 0 {
+			*v.d = time.Duration(k) * 24 * time.Hour
+			return nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 7d or 36h")
+	}
+	*v.d = d
+	return nil
 }
 
 func loadConfig(path string, cfg *config) error {
@@ -192,22 +230,25 @@ func loadConfig(path string, cfg *config) error {
 func merge(file, flags config, set map[string]bool) config {
 	out := file
 	pick := map[string]func(){
-		"listen-address":        func() { out.ListenAddress = flags.ListenAddress },
-		"tls-cert-file":         func() { out.TLSCertFile = flags.TLSCertFile },
-		"tls-key-file":          func() { out.TLSKeyFile = flags.TLSKeyFile },
-		"insecure-http":         func() { out.InsecureHTTP = flags.InsecureHTTP },
-		"data-dir":              func() { out.DataDir = flags.DataDir },
-		"etcd-client-url":       func() { out.EtcdClientURL = flags.EtcdClientURL },
-		"etcd-ca-file":          func() { out.EtcdCAFile = flags.EtcdCAFile },
-		"etcd-cert-file":        func() { out.EtcdCertFile = flags.EtcdCertFile },
-		"etcd-key-file":         func() { out.EtcdKeyFile = flags.EtcdKeyFile },
-		"etcd-prefix":           func() { out.EtcdPrefix = flags.EtcdPrefix },
-		"enroll-secret-file":    func() { out.EnrollSecretFile = flags.EnrollSecretFile },
-		"admin-token-file":      func() { out.AdminTokenFile = flags.AdminTokenFile },
-		"read-token-file":       func() { out.ReadTokenFile = flags.ReadTokenFile },
-		"status-flush-interval": func() { out.StatusFlushInterval = flags.StatusFlushInterval },
-		"log-level":             func() { out.LogLevel = flags.LogLevel },
-		"log-format":            func() { out.LogFormat = flags.LogFormat },
+		"listen-address":           func() { out.ListenAddress = flags.ListenAddress },
+		"tls-cert-file":            func() { out.TLSCertFile = flags.TLSCertFile },
+		"tls-key-file":             func() { out.TLSKeyFile = flags.TLSKeyFile },
+		"insecure-http":            func() { out.InsecureHTTP = flags.InsecureHTTP },
+		"data-dir":                 func() { out.DataDir = flags.DataDir },
+		"etcd-client-url":          func() { out.EtcdClientURL = flags.EtcdClientURL },
+		"etcd-ca-file":             func() { out.EtcdCAFile = flags.EtcdCAFile },
+		"etcd-cert-file":           func() { out.EtcdCertFile = flags.EtcdCertFile },
+		"etcd-key-file":            func() { out.EtcdKeyFile = flags.EtcdKeyFile },
+		"etcd-prefix":              func() { out.EtcdPrefix = flags.EtcdPrefix },
+		"enroll-secret-file":       func() { out.EnrollSecretFile = flags.EnrollSecretFile },
+		"admin-token-file":         func() { out.AdminTokenFile = flags.AdminTokenFile },
+		"read-token-file":          func() { out.ReadTokenFile = flags.ReadTokenFile },
+		"status-flush-interval":    func() { out.StatusFlushInterval = flags.StatusFlushInterval },
+		"log-level":                func() { out.LogLevel = flags.LogLevel },
+		"log-format":               func() { out.LogFormat = flags.LogFormat },
+		"unowned-new-metric-limit": func() { out.UnownedNewLimit = flags.UnownedNewLimit },
+		"new-software-window":      func() { out.NewSoftwareWindow = flags.NewSoftwareWindow },
+		"stale-after":              func() { out.StaleAfter = flags.StaleAfter },
 	}
 	for name := range set {
 		if f, ok := pick[name]; ok {

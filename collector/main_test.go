@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServeRefusesBadSettings(t *testing.T) {
@@ -54,5 +55,27 @@ func TestConfigFileAndFlags(t *testing.T) {
 	got := merge(c, config{ListenAddress: "127.0.0.1:1", LogLevel: "info"}, map[string]bool{"listen-address": true})
 	if got.ListenAddress != "127.0.0.1:1" || got.DataDir != "/srv/onus" || got.LogLevel != "debug" || len(got.EtcdEndpoints) != 1 {
 		t.Fatalf("merged config: %+v", got)
+	}
+}
+
+func TestDaysFlag(t *testing.T) {
+	var d time.Duration
+	v := days{&d}
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{{"7d", 7 * 24 * time.Hour}, {"36h", 36 * time.Hour}, {"90m", 90 * time.Minute}} {
+		if err := v.Set(tc.in); err != nil || d != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.in, d, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "0d", "-1h", "soon"} {
+		if err := v.Set(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	d = 14 * 24 * time.Hour
+	if v.String() != "14d" {
+		t.Errorf("String: %s", v.String())
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/onus-project/onus/collector/api"
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/collector/metrics"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -57,6 +58,18 @@ type Options struct {
 	// serves it together with the default registry, where embedded etcd registers its own.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+
+	// UnownedNewMetricLimit caps the onus_software_unowned_new_info series (default 100,
+	// the most widespread titles first; negative: no cap).
+	UnownedNewMetricLimit int
+	// NewSoftwareWindow is how recently unowned new software was first seen in the fleet
+	// for the metrics (default 7 days).
+	NewSoftwareWindow time.Duration
+	// StaleAfter: a host that has not reported for longer counts as stale (default 3
+	// minutes, three heartbeat intervals).
+	StaleAfter time.Duration
+	// Now is the clock of the fleet metrics (default time.Now); tests set it.
+	Now func() time.Time
 }
 
 // Collector is a running collector.
@@ -105,6 +118,9 @@ func New(opts Options) (*Collector, error) {
 	}
 	if opts.ReadToken != "" && opts.ReadToken == opts.AdminToken {
 		return nil, errors.New("collector: the read-only token must differ from the admin token")
+	}
+	if opts.NewSoftwareWindow < 0 || opts.StaleAfter < 0 {
+		return nil, errors.New("collector: --new-software-window and --stale-after cannot be negative")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = store.DefaultPrefix
@@ -162,6 +178,14 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	ix, err := index.New(index.Options{Store: st, Logger: c.log.With("component", "index"), Registerer: reg})
 	if err != nil {
+		return err
+	}
+	fleet, err := metrics.New(metrics.Options{Index: ix, UnownedNewLimit: c.opts.UnownedNewMetricLimit,
+		NewSoftwareWindow: c.opts.NewSoftwareWindow, StaleAfter: c.opts.StaleAfter, Now: c.opts.Now})
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(fleet); err != nil {
 		return err
 	}
 	c.mu.Lock()

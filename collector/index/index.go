@@ -83,6 +83,16 @@ type HostEntry struct {
 	installed []uint32 // titles installed after the host's first report
 	services  []uint32 // "systemd:<unit>", "port:<proto>/<port>"
 	own       ownership
+	// What the fleet metrics need from the record: the OS family and the filesystems'
+	// sizes (their use is volatile and comes with the host's status).
+	osFamily    string
+	filesystems []fsSize
+}
+
+// fsSize is the size of one filesystem of a host.
+type fsSize struct {
+	mountpoint string
+	total      uint64
 }
 
 // Summary is what host lists show.
@@ -375,8 +385,10 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 		VM: h.Virtualization.VM, Container: h.Virtualization.Container, Labels: h.Labels, CPUThreads: h.CPU.Threads,
 		MemoryBytes: h.Memory.TotalBytes, Software: len(rec.Software), Services: len(rec.Services), Listeners: len(rec.Listeners),
 		Hash: rec.Hash, Seq: rec.Seq, FirstReport: rec.FirstReport, UpdatedAt: rec.UpdatedAt}
+	e.osFamily = h.OS.Family
 	for _, fs := range h.Filesystems {
 		e.Summary.DiskBytes += fs.TotalBytes
+		e.filesystems = append(e.filesystems, fsSize{mountpoint: fs.Mountpoint, total: fs.TotalBytes})
 	}
 	for _, s := range rec.Sources {
 		if s.State == "error" {

@@ -25,6 +25,13 @@ type ownership struct {
 	svc         owners.HostServices
 	svcOwned    int32
 	svcOrphaned int32
+	// svcOwners counts the owned service instances per owner, for the per-owner metrics.
+	svcOwners []ownerCount
+}
+
+type ownerCount struct {
+	owner string
+	n     int32
 }
 
 // emptyResolver is the resolver of a store without a registry: every asset is unowned.
@@ -84,16 +91,28 @@ func (ix *Index) resolveHost(h *HostEntry) {
 	o := &h.own
 	o.res = ix.resolver.ResolveHost(o.attrs)
 	o.svc = ix.resolver.ServicesOn(o.attrs, o.res)
-	o.svcOwned, o.svcOrphaned = 0, 0
+	o.svcOwned, o.svcOrphaned, o.svcOwners = 0, 0, o.svcOwners[:0]
 	for _, id := range h.services {
 		res := o.svc.Resolve(ix.svcAttrs[id])
 		switch {
 		case res.Owned():
 			o.svcOwned++
+			o.countOwner(res.Owner)
 		case res.Orphaned:
 			o.svcOrphaned++
 		}
 	}
+}
+
+// countOwner counts one owned service instance of owner (hosts have few owners: a scan).
+func (o *ownership) countOwner(owner string) {
+	for i := range o.svcOwners {
+		if o.svcOwners[i].owner == owner {
+			o.svcOwners[i].n++
+			return
+		}
+	}
+	o.svcOwners = append(o.svcOwners, ownerCount{owner: owner, n: 1})
 }
 
 func (ix *Index) resolveTitle(t *TitleEntry) {
