@@ -91,3 +91,9 @@ golden:
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)
+
+## dashboards-test: run every Grafana panel query and rule expression against a real Prometheus
+## (/usr/bin/prometheus, Debian package) scraping a real collector, and time install → alert
+.PHONY: dashboards-test
+dashboards-test:
+	$(GO) test -count=1 -v -run TestDashboardsAndRules ./internal/promtest
