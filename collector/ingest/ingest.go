@@ -217,17 +217,7 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 	if r.Kind == protocol.KindHeartbeat {
 		// A heartbeat changes no record: answer from the index's summary, without decoding it.
 		if h, ok := g.ix.Host(r.HostID); ok {
-			sum := h.Summary
-			if r.Seq <= sum.Seq && !sum.UpdatedAt.Before(agent.EnrolledAt.Truncate(time.Second)) {
-				if r.Hash == sum.Hash {
-					return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: sum.Hash, Seq: sum.Seq, Duplicate: true}, nil
-				}
-				return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: sum.Hash, Seq: sum.Seq}, nil
-			}
-			if r.BaseHash != sum.Hash {
-				return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: sum.Hash, Seq: sum.Seq}, nil
-			}
-			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: sum.Hash, Seq: sum.Seq}, nil
+			return verdict(r, agent, true, h.Summary.Hash, h.Summary.Seq, h.Summary.UpdatedAt), nil
 		}
 	}
 	kv, err := g.current(ctx, store.KindHost, r.HostID)
@@ -256,26 +246,15 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 	}
 	held := ""
 	var heldSeq uint64
+	var updated time.Time
 	if old != nil {
-		held, heldSeq = old.Hash, old.Seq
+		held, heldSeq, updated = old.Hash, old.Seq, old.UpdatedAt
 	}
-	// A report older than the one that made the record (a retry that crossed a newer
-	// report) is not applied; re-enrollment starts the sequence again.
-	if old != nil && r.Seq <= old.Seq && !old.UpdatedAt.Before(agent.EnrolledAt.Truncate(time.Second)) {
-		if r.Hash == old.Hash {
-			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq, Duplicate: true}, nil
-		}
-		// The agent sends a full report numbered above the Seq in the answer (its own
-		// counter may have gone back with a restored state directory).
-		return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
+	if resp := verdict(r, agent, old != nil, held, heldSeq, updated); resp != nil {
+		return resp, nil
 	}
 	var st protocol.State
 	switch r.Kind {
-	case protocol.KindHeartbeat:
-		if old == nil || r.BaseHash != old.Hash {
-			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
-		}
-		return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq}, nil
 	case protocol.KindDelta:
 		if old == nil || r.BaseHash != old.Hash {
 			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
@@ -298,7 +277,7 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 		// Nothing changed (a full report after a restart of the agent, say): no write.
 		return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: held, Seq: heldSeq}, nil
 	}
-	rec := g.record(old, agent, r, &st, now)
+	rec := g.record(old, r, &st, now)
 	if err := g.catalog(ctx, r, &st, now); err != nil {
 		return nil, err
 	}
@@ -328,11 +307,33 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 	return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: rec.Hash, Seq: rec.Seq}, nil
 }
 
+// verdict answers the reports that need no new record, from what the collector holds for the
+// host (its hash and seq, and when its record last changed): a report older than the one that
+// made the record (a retry that crossed a newer report; re-enrollment starts the sequence
+// again), and heartbeats. It returns nil for a report to apply.
+func verdict(r *protocol.Report, agent store.Agent, exists bool, hash string, seq uint64, updated time.Time) *protocol.ReportResponse {
+	if exists && r.Seq <= seq && !updated.Before(agent.EnrolledAt.Truncate(time.Second)) {
+		if r.Hash == hash {
+			return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: hash, Seq: seq, Duplicate: true}
+		}
+		// The agent sends a full report numbered above the Seq in the answer (its own
+		// counter may have gone back with a restored state directory).
+		return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: hash, Seq: seq}
+	}
+	if r.Kind != protocol.KindHeartbeat {
+		return nil
+	}
+	if !exists || r.BaseHash != hash {
+		return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: hash, Seq: seq}
+	}
+	return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: hash, Seq: seq}
+}
+
 // maxRecordBytes keeps a host record well under etcd's 1.5 MiB request limit.
 const maxRecordBytes = 1 << 20
 
 // record builds the host's new record from its old one (nil on the first report).
-func (g *Ingest) record(old *store.HostRecord, agent store.Agent, r *protocol.Report, st *protocol.State, now time.Time) *store.HostRecord {
+func (g *Ingest) record(old *store.HostRecord, r *protocol.Report, st *protocol.State, now time.Time) *store.HostRecord {
 	rec := &store.HostRecord{HostID: r.HostID, Hash: r.Hash, Seq: r.Seq, FirstReport: now, UpdatedAt: now,
 		Host: st.Host, Services: st.Services, Listeners: st.Listeners, Sources: st.Sources}
 	had := map[string]store.Installation{} // title → how it came to the host
@@ -381,7 +382,6 @@ func (g *Ingest) record(old *store.HostRecord, agent store.Agent, r *protocol.Re
 		rec.Events = rec.Events[n:]
 		rec.EventsDropped += n
 	}
-	_ = agent
 	return rec
 }
 
