@@ -336,6 +336,20 @@ type listResponse[T any] struct {
 	Continue string `json:"continue,omitempty"`
 }
 
+// pageOf sorts items by key and returns the first limit of them, with the key to continue
+// from when more follow; an empty page lists no items rather than null.
+func pageOf[T any](items []T, limit int, key func(T) string) listResponse[T] {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	resp := listResponse[T]{Items: items}
+	if len(items) > limit {
+		resp.Items, resp.Continue = items[:limit], key(items[limit-1])
+	}
+	if resp.Items == nil {
+		resp.Items = []T{}
+	}
+	return resp
+}
+
 func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 	limit, after, err := page(r, 500, 5000)
 	if err != nil {
@@ -559,19 +573,12 @@ func (a *API) software(w http.ResponseWriter, r *http.Request) {
 			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, Vendor: t.Vendor, Maintainer: t.Maintainer, Section: t.Section, Summary: t.Summary,
 			Resolution: t.Ownership})
 	}
-	slices.SortFunc(items, func(a, b TitleItem) int { return strings.Compare(a.Title, b.Title) })
-	resp := listResponse[TitleItem]{Items: items}
-	if len(items) > limit {
-		resp.Items, resp.Continue = items[:limit], items[limit-1].Title
-	}
+	resp := pageOf(items, limit, func(t TitleItem) string { return t.Title })
 	if unownedNew {
 		for i := range resp.Items {
 			it := &resp.Items[i]
 			it.InstallingHosts, it.InstallingHostsTruncated = a.opts.Index.InstallingHosts(it.Title, maxInstallingHosts)
 		}
-	}
-	if resp.Items == nil {
-		resp.Items = []TitleItem{}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -595,13 +602,5 @@ func (a *API) services(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, s)
 	}
-	slices.SortFunc(items, func(a, b index.ServiceEntry) int { return strings.Compare(a.Title, b.Title) })
-	resp := listResponse[index.ServiceEntry]{Items: items}
-	if len(items) > limit {
-		resp.Items, resp.Continue = items[:limit], items[limit-1].Title
-	}
-	if resp.Items == nil {
-		resp.Items = []index.ServiceEntry{}
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, pageOf(items, limit, func(s index.ServiceEntry) string { return s.Title }))
 }
