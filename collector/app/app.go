@@ -80,7 +80,7 @@ type Collector struct {
 	mu       sync.Mutex
 	addr     string
 	listened chan struct{}
-	index    *index.Index
+	ready    chan struct{}
 	endpoint string
 }
 
@@ -129,7 +129,7 @@ func New(opts Options) (*Collector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Collector{opts: opts, log: log, listened: make(chan struct{})}, nil
+	return &Collector{opts: opts, log: log, listened: make(chan struct{}), ready: make(chan struct{})}, nil
 }
 
 // Listening is closed once the API listens; Addr then tells where.
@@ -142,15 +142,8 @@ func (c *Collector) Addr() string {
 	return c.addr
 }
 
-// Ready is closed once the index has synced with the store (nil before Run builds it).
-func (c *Collector) Ready() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.index == nil {
-		return nil
-	}
-	return c.index.Ready()
-}
+// Ready is closed once the index has synced with the store; it exists from New on.
+func (c *Collector) Ready() <-chan struct{} { return c.ready }
 
 // Run starts the store, the index and the API, and serves until ctx ends; then it stops
 // taking requests, finishes those in flight, writes the pending statuses and closes the store.
@@ -188,9 +181,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err := reg.Register(fleet); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.index = ix
-	c.mu.Unlock()
+	go func() {
+		select {
+		case <-ix.Ready():
+			close(c.ready)
+		case <-ctx.Done():
+		}
+	}()
 	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, StatusFlushInterval: c.opts.StatusFlushInterval,
 		Logger: c.log.With("component", "ingest"), Registerer: reg})
 	if err != nil {

@@ -57,11 +57,7 @@ func start(t *testing.T, opts Options) *running {
 		cancel()
 		t.Fatalf("collector: %v", err)
 	}
-	var ready <-chan struct{}
-	for ready == nil {
-		ready = c.Ready()
-		time.Sleep(time.Millisecond)
-	}
+	ready := c.Ready()
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,11 +28,7 @@ func TestCommands(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	<-c.Listening()
-	var ready <-chan struct{}
-	for ready == nil {
-		ready = c.Ready()
-		time.Sleep(time.Millisecond)
-	}
+	ready := c.Ready()
 	<-ready
 
 	dir := t.TempDir()

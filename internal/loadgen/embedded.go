@@ -70,12 +70,7 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 		e.Stop()
 		return nil, ctx.Err()
 	}
-	var ready <-chan struct{}
-	for ready == nil {
-		if ready = c.Ready(); ready == nil {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	ready := c.Ready()
 	select {
 	case <-ready:
 	case <-time.After(2 * time.Minute):

@@ -80,11 +80,7 @@ func startCollector(t *testing.T) string {
 			t.Errorf("collector: %v", err)
 		}
 	})
-	var ready <-chan struct{}
-	for ready == nil {
-		ready = c.Ready()
-		time.Sleep(time.Millisecond)
-	}
+	ready := c.Ready()
 	select {
 	case <-ready:
 	case <-time.After(20 * time.Second):
