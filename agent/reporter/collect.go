@@ -23,10 +23,11 @@ func (r *Reporter) pass(ctx context.Context, trigger string) error {
 		return err
 	}
 	st, capa := protocol.FromInventory(inv)
+	// FromInventory normalized the state; only items carried over need sorting in again.
 	if carried := carryOver(r.prev, &st); len(carried) > 0 {
 		r.log.Warn("inventory sources failed; keeping what they found last time", "sources", carried)
+		protocol.Normalize(&st)
 	}
-	protocol.Normalize(&st)
 	events := softwareEvents(r.prev, &st, r.now())
 	dropped, err := r.spool.Record(events, st.Software, st.Sources)
 	if err != nil {
