@@ -226,7 +226,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	fresh.reset()
 	start := time.Now()
 	rev, err := ix.st.List(ctx, ix.pageSize, func(kv store.KV) error {
-		fresh.apply(store.Event{KV: kv})
+		fresh.apply(change{Event: store.Event{KV: kv}})
 		return nil
 	})
 	if err != nil {
@@ -254,7 +254,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 	ix.mu.Lock()
 	for _, ev := range evs {
-		ix.apply(ev)
+		ix.apply(change{Event: ev})
 	}
 	if rev > ix.rev {
 		ix.rev = rev
@@ -270,22 +270,37 @@ func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 // next request sees it. The watch's copy of the same revision is then a no-op.
 func (ix *Index) Observe(kv store.KV) {
 	ix.mu.Lock()
-	ix.apply(store.Event{KV: kv})
+	ix.apply(change{Event: store.Event{KV: kv}})
 	ix.mu.Unlock()
 	ix.metrics.pending(kv.ModRevision)
+}
+
+// ObserveHost is Observe for a host record this replica just encoded from rec: the index
+// takes rec as it is instead of decoding the value again.
+func (ix *Index) ObserveHost(kv store.KV, rec *store.HostRecord) {
+	ix.mu.Lock()
+	ix.apply(change{Event: store.Event{KV: kv}, record: rec})
+	ix.mu.Unlock()
+	ix.metrics.pending(kv.ModRevision)
+}
+
+// change is a store event, with the decoded host record when the caller already has it.
+type change struct {
+	store.Event
+	record *store.HostRecord
 }
 
 // Forget removes a key this replica just deleted, before the watch delivers the deletion.
 func (ix *Index) Forget(key string) {
 	ix.mu.Lock()
-	ix.apply(store.Event{KV: store.KV{Key: key}, Deleted: true})
+	ix.apply(change{Event: store.Event{KV: store.KV{Key: key}, Deleted: true}})
 	ix.mu.Unlock()
 }
 
 // apply folds one key change into the index; the caller holds the write lock.
-func (ix *Index) apply(ev store.Event) {
+func (ix *Index) apply(ev change) {
 	if ix.st.IsRegistry(ev.Key) {
-		ix.applyRegistry(ev)
+		ix.applyRegistry(ev.Event)
 		return
 	}
 	kind, name, ok := ix.st.Split(ev.Key)
@@ -314,10 +329,13 @@ func (ix *Index) apply(ev store.Event) {
 		}
 		var fresh *HostEntry
 		if !ev.Deleted {
-			rec, err := store.DecodeHost(ev.Value, ix.build)
-			if err != nil {
-				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
-				return
+			rec := ev.record
+			if rec == nil {
+				var err error
+				if rec, err = store.DecodeHost(ev.Value, ix.build); err != nil {
+					ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
+					return
+				}
 			}
 			fresh = ix.newHostEntry(rec, ev.Value, ev.ModRevision)
 		}

@@ -302,7 +302,7 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 		}
 		return nil, g.storeErr("write host", err)
 	}
-	g.ix.Observe(store.KV{Key: g.st.Key(store.KindHost, r.HostID), Value: val, ModRevision: rev})
+	g.ix.ObserveHost(store.KV{Key: g.st.Key(store.KindHost, r.HostID), Value: val, ModRevision: rev}, rec)
 	g.m.events.Add(float64(len(r.Events)))
 	return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: rec.Hash, Seq: rec.Seq}, nil
 }
