@@ -28,6 +28,7 @@ var usage = `Usage: onus-collector <command> [flags]
 
 Commands:
   serve       run the collector (embedded etcd by default, or --etcd-endpoints)
+  certs       make a private CA and the collector's, agents' and etcd's certificates
   version     print the version and exit
 
 Ownership commands (talk to a collector: --server URL --token-file F [--ca-file F]):
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "certs":
+		return certs(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "onus-collector", version.String())
 		return 0
