@@ -69,6 +69,8 @@ type config struct {
 	ListenAddress       string        `yaml:"listen_address"`
 	TLSCertFile         string        `yaml:"tls_cert_file"`
 	TLSKeyFile          string        `yaml:"tls_key_file"`
+	TLSClientCAFile     string        `yaml:"tls_client_ca_file"`
+	TLSClientAuth       string        `yaml:"tls_client_auth"`
 	InsecureHTTP        bool          `yaml:"insecure_http"`
 	DataDir             string        `yaml:"data_dir"`
 	EtcdClientURL       string        `yaml:"etcd_client_url"`
@@ -101,6 +103,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.ListenAddress, "listen-address", cfg.ListenAddress, "address of the API (HOST:PORT)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "TLS certificate (PEM) of the API")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "TLS private key (PEM) of the API")
+	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", "", "CA certificate(s) (PEM) that sign the clients' TLS certificates")
+	fs.StringVar(&cfg.TLSClientAuth, "tls-client-auth", "none", "client certificates: none, verify-if-given or require (agents, CLI and Prometheus alike)")
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP without TLS (local use only)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the embedded etcd")
 	fs.StringVar(&cfg.EtcdClientURL, "etcd-client-url", "", "also serve the embedded etcd's client API on this URL (default: a random loopback port)")
@@ -165,6 +169,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	opts := app.Options{ReadToken: readToken, ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
+		TLSClientCAFile: cfg.TLSClientCAFile, TLSClientAuth: cfg.TLSClientAuth,
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecret: secret, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
@@ -236,6 +241,8 @@ func merge(file, flags config, set map[string]bool) config {
 		"listen-address":           func() { out.ListenAddress = flags.ListenAddress },
 		"tls-cert-file":            func() { out.TLSCertFile = flags.TLSCertFile },
 		"tls-key-file":             func() { out.TLSKeyFile = flags.TLSKeyFile },
+		"tls-client-ca-file":       func() { out.TLSClientCAFile = flags.TLSClientCAFile },
+		"tls-client-auth":          func() { out.TLSClientAuth = flags.TLSClientAuth },
 		"insecure-http":            func() { out.InsecureHTTP = flags.InsecureHTTP },
 		"data-dir":                 func() { out.DataDir = flags.DataDir },
 		"etcd-client-url":          func() { out.EtcdClientURL = flags.EtcdClientURL },

@@ -28,6 +28,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"short secret", []string{"--insecure-http", "--enroll-secret-file", short, "--admin-token-file", secret}, "at least 16"},
 		{"unknown config key", append([]string{"--config", badCfg}, base...), "listen_adress"},
 		{"cert without key", append([]string{"--tls-cert-file", secret}, base...), "go together"},
+		{"bad client auth", append([]string{"--insecure-http", "--tls-client-auth", "maybe"}, base...), "verify-if-given"},
+		{"client CA over plain HTTP", append([]string{"--insecure-http", "--tls-client-auth", "require", "--tls-client-ca-file", secret}, base...), "needs TLS"},
 		{"bad log level", append([]string{"--insecure-http", "--log-level", "loud"}, base...), "--log-level"},
 		{"stray argument", append(base, "extra"), "unexpected argument"},
 	}
@@ -47,10 +49,21 @@ func TestServeRefusesBadSettings(t *testing.T) {
 func TestConfigFileAndFlags(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgFile, []byte("listen_address: 0.0.0.0:9000\ndata_dir: /srv/onus\nlog_level: debug\netcd_endpoints: [https://e1:2379]\n"), 0o600)
+	os.WriteFile(cfgFile, []byte("listen_address: 0.0.0.0:9000\ndata_dir: /srv/onus\nlog_level: debug\netcd_endpoints: [https://e1:2379]\n"+
+		"tls_client_ca_file: /etc/onus/ca.pem\ntls_client_auth: require\n"), 0o600)
 	var c config
 	if err := loadConfig(cfgFile, &c); err != nil {
 		t.Fatal(err)
+	}
+	if c.TLSClientCAFile != "/etc/onus/ca.pem" || c.TLSClientAuth != "require" {
+		t.Fatalf("TLS client settings from the file: %+v", c)
+	}
+	tls := merge(c, config{TLSClientCAFile: "/other/ca.pem", TLSClientAuth: "verify-if-given"}, map[string]bool{"tls-client-auth": true})
+	if tls.TLSClientAuth != "verify-if-given" || tls.TLSClientCAFile != "/etc/onus/ca.pem" {
+		t.Fatalf("--tls-client-auth over the file: %+v", tls)
+	}
+	if tls := merge(c, config{TLSClientCAFile: "/other/ca.pem"}, map[string]bool{"tls-client-ca-file": true}); tls.TLSClientCAFile != "/other/ca.pem" || tls.TLSClientAuth != "require" {
+		t.Fatalf("--tls-client-ca-file over the file: %+v", tls)
 	}
 	got := merge(c, config{ListenAddress: "127.0.0.1:1", LogLevel: "info"}, map[string]bool{"listen-address": true})
 	if got.ListenAddress != "127.0.0.1:1" || got.DataDir != "/srv/onus" || got.LogLevel != "debug" || len(got.EtcdEndpoints) != 1 {

@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +34,9 @@ type Options struct {
 	// TLSCertFile and TLSKeyFile serve HTTPS; without them InsecureHTTP must be set.
 	TLSCertFile, TLSKeyFile string
 	InsecureHTTP            bool
+	// TLSClientAuth asks clients of the API for a certificate signed by TLSClientCAFile:
+	// ClientAuthNone (the default), ClientAuthVerifyIfGiven or ClientAuthRequire.
+	TLSClientCAFile, TLSClientAuth string
 
 	// DataDir holds the embedded etcd's data.
 	DataDir string
@@ -102,10 +104,8 @@ func New(opts Options) (*Collector, error) {
 	if opts.TLSCertFile == "" && !opts.InsecureHTTP {
 		return nil, errors.New("collector: give --tls-cert-file and --tls-key-file, or --insecure-http to serve plain HTTP (local use only)")
 	}
-	if opts.TLSCertFile != "" {
-		if _, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile); err != nil {
-			return nil, fmt.Errorf("collector: TLS key pair: %w", err)
-		}
+	if _, err := serverTLS(opts, nil); err != nil {
+		return nil, err
 	}
 	if len(opts.EtcdEndpoints) == 0 && opts.DataDir == "" {
 		return nil, errors.New("collector: give --data-dir for the embedded store or --etcd-endpoints for an external cluster")
@@ -198,6 +198,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := serverTLS(c.opts, c.log.With("component", "tls"))
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.opts.ListenAddress)
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
@@ -219,9 +223,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errs <- ing.Run(ingCtx) }()
 	serveErr := make(chan error, 1)
 	go func() {
-		if c.opts.TLSCertFile != "" {
-			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-			serveErr <- srv.ServeTLS(ln, c.opts.TLSCertFile, c.opts.TLSKeyFile)
+		if tlsConfig != nil {
+			srv.TLSConfig = tlsConfig
+			serveErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			serveErr <- srv.Serve(ln)
 		}
