@@ -144,6 +144,8 @@ type runConfig struct {
 	StateDir          string            `yaml:"state_dir"`
 	HostRoot          string            `yaml:"host_root"`
 	CAFile            string            `yaml:"ca_file"`
+	TLSCertFile       string            `yaml:"tls_cert_file"`
+	TLSKeyFile        string            `yaml:"tls_key_file"`
 	InsecureHTTP      bool              `yaml:"insecure_http"`
 	Labels            map[string]string `yaml:"labels"`
 	HeartbeatInterval time.Duration     `yaml:"heartbeat_interval"`
@@ -173,6 +175,8 @@ func runFlags(cfg *runConfig, configFile *string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "the agent's state directory: credential, last accepted state, event journal")
 	fs.StringVar(&cfg.HostRoot, "host-root", cfg.HostRoot, "the host's root file system (mount it read-only in a container and point here)")
 	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "a PEM file of CA certificates to trust for the collector, besides the system's")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "the agent's TLS client certificate (PEM), for a collector that asks for one; re-read when it changes")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "the key (PEM) of --tls-cert-file")
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", cfg.InsecureHTTP, "allow a plain http:// collector URL (local use only)")
 	fs.Var(labelFlag(cfg.Labels), "label", "a host label key=value (repeatable)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", cfg.HeartbeatInterval, "how often to collect everything and report, changed or not")
@@ -254,6 +258,8 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	rep, err := reporter.New(reporter.Options{
 		CollectorURL:      cfg.CollectorURL,
 		CAFile:            cfg.CAFile,
+		TLSCertFile:       cfg.TLSCertFile,
+		TLSKeyFile:        cfg.TLSKeyFile,
 		InsecureHTTP:      cfg.InsecureHTTP,
 		EnrollSecret:      strings.TrimSpace(string(secret)),
 		StateDir:          cfg.StateDir,

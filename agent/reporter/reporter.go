@@ -80,6 +80,10 @@ type Options struct {
 	// CAFile is a PEM file of CA certificates trusted for the collector, besides the
 	// system's.
 	CAFile string
+	// TLSCertFile and TLSKeyFile are the agent's client certificate, for a collector that
+	// asks for one; they are read again when they change, so a renewed certificate needs no
+	// restart.
+	TLSCertFile, TLSKeyFile string
 	// InsecureHTTP allows an http:// CollectorURL.
 	InsecureHTTP bool
 	// EnrollSecret is the fleet's enroll secret, exchanged for a per-host credential.
@@ -137,7 +141,7 @@ type Reporter struct {
 }
 
 // New validates opts and returns a Reporter. It starts nothing and touches no file but the
-// CA file.
+// CA file and the client certificate.
 func New(opts Options) (*Reporter, error) {
 	if opts.Inventory == nil {
 		return nil, errors.New("reporter: no inventory")
@@ -214,6 +218,9 @@ func New(opts Options) (*Reporter, error) {
 			return nil, fmt.Errorf("reporter: CA file %s holds no PEM certificate", opts.CAFile)
 		}
 		tr.TLSClientConfig.RootCAs = pool
+	}
+	if err := clientCertificate(tr.TLSClientConfig, opts); err != nil {
+		return nil, err
 	}
 	r := &Reporter{
 		opts:   opts,

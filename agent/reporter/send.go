@@ -360,7 +360,7 @@ func (r *Reporter) do(ctx context.Context, path, cred string, body []byte, gzipp
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, r.explainTLS(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
