@@ -31,7 +31,7 @@ Commands:
   certs       make a private CA and the collector's, agents' and etcd's certificates
   version     print the version and exit
 
-Ownership commands (talk to a collector: --server URL --token-file F [--ca-file F]):
+Ownership commands (talk to a collector: --server URL --token-file F [--ca-file F] [--cert-file F --key-file F]):
 ` + cli.Commands + `
 Run "onus-collector <command> -h" for the flags of a command.
 `

@@ -75,6 +75,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
 	tokenFile := fs.String("token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
 	caFile := fs.String("ca-file", "", "CA certificate (PEM) to verify the collector's TLS certificate")
+	certFile := fs.String("cert-file", os.Getenv("ONUS_CERT_FILE"), "client certificate (PEM), for a collector that requires one ($ONUS_CERT_FILE)")
+	keyFile := fs.String("key-file", os.Getenv("ONUS_KEY_FILE"), "key (PEM) of --cert-file ($ONUS_KEY_FILE)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "request timeout")
 	var file string
 	var dryRun, jsonOut bool
@@ -134,7 +136,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
 	}
-	c, err := NewClient(*server, *tokenFile, *caFile, *timeout)
+	c, err := NewClientCert(*server, *tokenFile, *caFile, *certFile, *keyFile, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
@@ -170,6 +172,12 @@ func envOr(name, def string) string {
 // NewClient returns a client of the collector at server, with the admin token read from
 // tokenFile and, for HTTPS, the collector's CA from caFile (the system's roots when empty).
 func NewClient(server, tokenFile, caFile string, timeout time.Duration) (*Client, error) {
+	return NewClientCert(server, tokenFile, caFile, "", "", timeout)
+}
+
+// NewClientCert is NewClient with a TLS client certificate, for a collector that asks for
+// one (--tls-client-auth).
+func NewClientCert(server, tokenFile, caFile, certFile, keyFile string, timeout time.Duration) (*Client, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--server %q: want http(s)://host:port", server)
@@ -196,6 +204,19 @@ func NewClient(server, tokenFile, caFile string, timeout time.Duration) (*Client
 			return nil, fmt.Errorf("--ca-file: %s holds no PEM certificate", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("--cert-file and --key-file go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cert-file: %w", err)
+		}
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
 	}
 	return &Client{Server: strings.TrimSuffix(server, "/"), Token: token, HTTP: &http.Client{Transport: tr, Timeout: timeout}}, nil
 }
