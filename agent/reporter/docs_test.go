@@ -1,0 +1,69 @@
+//go:build linux
+
+package reporter
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/inventory"
+	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/internal/testutil/mddoc"
+)
+
+// TestMetricsDoc checks docs/metrics.md against the metrics of an agent built as onus-agent
+// run builds it (Go and process collectors, inventory sources, reporter) after it enrolled
+// with a real collector, reported, and noticed a package install: every family documented
+// with its type and labels, and every documented one exposed.
+func TestMetricsDoc(t *testing.T) {
+	const secret = "docs-enroll-secret-0123456789"
+	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(), EnrollSecret: secret,
+		AdminToken: "docs-admin-token-0123456789", Registerer: prometheus.NewRegistry(), Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	})
+	select {
+	case <-c.Ready():
+	case err := <-done:
+		t.Fatalf("collector: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("collector not ready")
+	}
+
+	root, state := copyRoot(t, "debian12"), t.TempDir()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, root, state, "http://"+c.Addr(), func(o *Options) {
+		o.EnrollSecret, o.Inventory, o.Registerer = secret, inv, reg
+	})
+	waitFull(t, a)
+	installDeb(t, root, "docs-tool", "1.0-1", time.Now().Add(-time.Second))
+	waitFor(t, 10*time.Second, "the install event", func() bool { return eventsSeen(a) > 0 })
+
+	doc := mddoc.Read(t, "metrics.md")
+	sec := doc.Find("onus-agent")
+	if sec == nil {
+		t.Fatalf("%s: no section about onus-agent", doc.Path)
+	}
+	mddoc.CheckMetrics(t, doc.Path, sec, reg)
+}
