@@ -46,6 +46,8 @@ type Options struct {
 	EtcdEndpoints                         []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	EtcdUsername, EtcdPassword            string
+	// EtcdDialTimeout bounds connecting to the external cluster at start (10 s when 0).
+	EtcdDialTimeout time.Duration
 	EtcdQuotaBytes                        int64
 	EtcdCompactionRetention               time.Duration
 	Prefix                                string
@@ -263,7 +265,8 @@ func (c *Collector) Run(ctx context.Context) error {
 func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), error) {
 	if len(c.opts.EtcdEndpoints) > 0 {
 		cli, err := store.Dial(ctx, store.ClientOptions{Endpoints: c.opts.EtcdEndpoints, CAFile: c.opts.EtcdCAFile,
-			CertFile: c.opts.EtcdCertFile, KeyFile: c.opts.EtcdKeyFile, Username: c.opts.EtcdUsername, Password: c.opts.EtcdPassword})
+			CertFile: c.opts.EtcdCertFile, KeyFile: c.opts.EtcdKeyFile, Username: c.opts.EtcdUsername, Password: c.opts.EtcdPassword,
+			DialTimeout: c.opts.EtcdDialTimeout})
 		if err != nil {
 			return nil, nil, err
 		}
