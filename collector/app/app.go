@@ -46,8 +46,6 @@ type Options struct {
 	EtcdEndpoints                         []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	EtcdUsername, EtcdPassword            string
-	// EtcdDialTimeout bounds connecting to the external cluster at start (10 s when 0).
-	EtcdDialTimeout time.Duration
 	EtcdQuotaBytes                        int64
 	EtcdCompactionRetention               time.Duration
 	Prefix                                string
@@ -74,6 +72,9 @@ type Options struct {
 	StaleAfter time.Duration
 	// Now is the clock of the fleet metrics (default time.Now); tests set it.
 	Now func() time.Time
+
+	// EtcdDialTimeout bounds connecting to the external cluster at start (10 s when 0).
+	EtcdDialTimeout time.Duration
 }
 
 // Collector is a running collector.
@@ -268,7 +269,7 @@ func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), er
 			CertFile: c.opts.EtcdCertFile, KeyFile: c.opts.EtcdKeyFile, Username: c.opts.EtcdUsername, Password: c.opts.EtcdPassword,
 			DialTimeout: c.opts.EtcdDialTimeout})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, explainEtcdTLS(c.opts, err)
 		}
 		c.log.Info("using external etcd", "endpoints", c.opts.EtcdEndpoints)
 		return cli, func() { cli.Close() }, nil

@@ -2,9 +2,14 @@ package app
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/onus-project/onus/internal/pki"
 )
@@ -65,4 +70,84 @@ func serverTLS(opts Options, log *slog.Logger) (*tls.Config, error) {
 		}
 	}
 	return tc, nil
+}
+
+// explainEtcdTLS adds to err, a failure to reach an external etcd cluster, what a TLS
+// handshake with each https endpoint says: the etcd client only reports its timeout, not
+// that the server's certificate is not trusted or that the client certificate was refused.
+func explainEtcdTLS(opts Options, err error) error {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.EtcdCAFile != "" {
+		pool, perr := pki.LoadPool(opts.EtcdCAFile)
+		if perr != nil {
+			return err
+		}
+		tc.RootCAs = pool
+	}
+	if opts.EtcdCertFile != "" {
+		cert, cerr := tls.LoadX509KeyPair(opts.EtcdCertFile, opts.EtcdKeyFile)
+		if cerr != nil {
+			return err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	var why []string
+	for _, ep := range opts.EtcdEndpoints {
+		host := ep
+		if u, perr := url.Parse(ep); perr == nil && u.Host != "" {
+			if u.Scheme != "https" {
+				continue
+			}
+			host = u.Host
+		} else if opts.EtcdCAFile == "" && opts.EtcdCertFile == "" {
+			continue
+		}
+		if msg := probeTLS(host, tc, opts); msg != "" {
+			why = append(why, ep+": "+msg)
+		}
+	}
+	if len(why) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (TLS: %s)", err, strings.Join(why, "; "))
+}
+
+// probeTLS makes a TLS handshake with addr and waits a moment for the server to refuse the
+// client certificate, which TLS 1.3 tells only after the handshake. It returns what went
+// wrong, "" when nothing did.
+func probeTLS(addr string, base *tls.Config, opts Options) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	tc := base.Clone()
+	tc.ServerName = host
+	tc.NextProtos = []string{"h2"}
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, tc)
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			return ""
+		}
+	}
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostErr x509.HostnameError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &invalid):
+		return fmt.Sprintf("the server's certificate is not trusted with --etcd-ca-file %q: %v", opts.EtcdCAFile, err)
+	case errors.As(err, &hostErr):
+		return fmt.Sprintf("the server's certificate does not name %s: %v", host, err)
+	case errors.As(err, &op) && op.Op == "remote error":
+		if opts.EtcdCertFile == "" {
+			return fmt.Sprintf("the server requires a client certificate (--etcd-cert-file, --etcd-key-file): %v", err)
+		}
+		return fmt.Sprintf("the server refused the client certificate %s: %v", opts.EtcdCertFile, err)
+	}
+	return err.Error()
 }
