@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +187,52 @@ func TestCertsCommandRefusesBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("refused runs wrote %d files", len(entries))
+	}
+}
+
+// TestTLSDocFlags checks that every onus-collector command line in docs/tls.md uses flags the
+// command has.
+func TestTLSDocFlags(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "tls.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagRE := regexp.MustCompile(`(?:^|\s)--?([a-z][a-z0-9-]*)`)
+	known := map[string]map[string]bool{}
+	flagsOf := func(cmd string) map[string]bool {
+		if f, ok := known[cmd]; ok {
+			return f
+		}
+		var out bytes.Buffer
+		run([]string{cmd, "-h"}, &out, &out)
+		f := map[string]bool{}
+		for _, m := range regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`).FindAllStringSubmatch(out.String(), -1) {
+			f[m[1]] = true
+		}
+		if len(f) == 0 {
+			t.Fatalf("onus-collector %s -h shows no flags:\n%s", cmd, out.String())
+		}
+		known[cmd] = f
+		return f
+	}
+	checked := 0
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "onus-collector ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		cmd := fields[1]
+		flags := flagsOf(cmd)
+		for _, m := range flagRE.FindAllStringSubmatch(strings.Join(fields[2:], " "), -1) {
+			checked++
+			if !flags[m[1]] {
+				t.Errorf("docs/tls.md: onus-collector %s has no flag --%s: %s", cmd, m[1], line)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d flags in docs/tls.md", checked)
 	}
 }
