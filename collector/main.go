@@ -29,6 +29,7 @@ var usage = `Usage: onus-collector <command> [flags]
 Commands:
   serve       run the collector (embedded etcd by default, or --etcd-endpoints)
   certs       make a private CA and the collector's, agents' and etcd's certificates
+  restore     restore a backup (onus-collector backup) into an embedded store's data dir, offline
   version     print the version and exit
 
 Ownership commands (talk to a collector: --server URL --token-file F [--ca-file F] [--cert-file F --key-file F]):
@@ -53,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "certs":
 		return certs(args[1:], stdout, stderr)
+	case "restore":
+		return restore(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "onus-collector", version.String())
 		return 0
@@ -113,7 +116,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", "", "client certificate for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", "", "client key for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of Onus's data in etcd")
-	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secret agents present")
+	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secrets agents may present, one per line (re-read on SIGHUP and when it changes)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
 	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding a read-only token of the admin API (GET requests only)")
 	fs.DurationVar(&cfg.StatusFlushInterval, "status-flush-interval", cfg.StatusFlushInterval, "how often host liveness and capacity are written")
@@ -151,9 +154,9 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
 		return 2
 	}
-	secret, err := readSecret(cfg.EnrollSecretFile, "--enroll-secret-file")
-	if err != nil {
-		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+	// The enroll secrets file (one or more secrets) is read, and re-read, by the collector.
+	if cfg.EnrollSecretFile == "" {
+		fmt.Fprintf(stderr, "onus-collector serve: --enroll-secret-file is required\n")
 		return 2
 	}
 	token, err := readSecret(cfg.AdminTokenFile, "--admin-token-file")
@@ -171,7 +174,7 @@ func serve(args []string, stderr io.Writer) int {
 	opts := app.Options{ReadToken: readToken, ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
 		TLSClientCAFile: cfg.TLSClientCAFile, TLSClientAuth: cfg.TLSClientAuth,
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
-		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecret: secret, AdminToken: token,
+		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
 		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {

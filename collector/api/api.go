@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
@@ -42,8 +43,11 @@ type Options struct {
 	MaxConcurrentReports int
 	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Maintenance takes the store's snapshots for backups (GET /api/v1/admin/snapshot,
+	// admin token only); nil answers 501 there.
+	Maintenance clientv3.Maintenance
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // API serves HTTP.
@@ -96,6 +100,8 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("GET /api/v1/coverage", a.admin(a.coverage))
 	a.mux.HandleFunc("GET /api/v1/why", a.admin(a.why))
 	a.mux.HandleFunc("GET /api/v1/export", a.admin(a.export))
+	// A snapshot holds every credential hash: the admin token only, not the read-only one.
+	a.mux.HandleFunc("GET "+PathSnapshot, a.write(a.snapshot))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
@@ -113,7 +119,7 @@ func Routes() []string {
 		"GET /api/v1/rules", "PUT /api/v1/rules/{id}", "DELETE /api/v1/rules/{id}",
 		"GET /api/v1/assignments", "PUT /api/v1/assignments", "DELETE /api/v1/assignments",
 		"POST /api/v1/ownership/apply", "GET /api/v1/coverage", "GET /api/v1/why",
-		"GET /api/v1/export", "GET /healthz", "GET /readyz", "GET /metrics"}
+		"GET /api/v1/export", "GET " + PathSnapshot, "GET /healthz", "GET /readyz", "GET /metrics"}
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -164,7 +170,7 @@ func (a *API) scoped(h http.HandlerFunc, write bool) http.HandlerFunc {
 		case is(a.opts.AdminToken):
 		case is(a.opts.ReadToken):
 			if write {
-				writeError(w, protocol.Errorf(http.StatusForbidden, "the read-only token cannot change anything: use the admin token"))
+				writeError(w, protocol.Errorf(http.StatusForbidden, "the read-only token cannot change anything or take snapshots: use the admin token"))
 				return
 			}
 		default:

@@ -50,6 +50,11 @@ type Options struct {
 	EtcdCompactionRetention               time.Duration
 	Prefix                                string
 	EnrollSecret, AdminToken              string
+	// EnrollSecretFile holds more enroll secrets, one per line (see
+	// ingest.ParseEnrollSecrets), all accepted besides EnrollSecret; it is read again on
+	// SIGHUP and when it changes (checked every EnrollSecretCheckInterval, default 5 s).
+	EnrollSecretFile          string
+	EnrollSecretCheckInterval time.Duration
 	// ReadToken, when set, authorizes the admin API's reads only.
 	ReadToken            string
 	StatusFlushInterval  time.Duration
@@ -87,6 +92,10 @@ type Collector struct {
 	listened chan struct{}
 	ready    chan struct{}
 	endpoint string
+
+	// secrets and secretsInfo are the enroll secrets file as New read it.
+	secrets     []string
+	secretsInfo os.FileInfo
 }
 
 // EtcdEndpoint returns the client URL of the embedded etcd ("" with an external cluster).
@@ -113,7 +122,15 @@ func New(opts Options) (*Collector, error) {
 	if len(opts.EtcdEndpoints) == 0 && opts.DataDir == "" {
 		return nil, errors.New("collector: give --data-dir for the embedded store or --etcd-endpoints for an external cluster")
 	}
-	if opts.EnrollSecret == "" {
+	var secrets []string
+	var secretsInfo os.FileInfo
+	if opts.EnrollSecretFile != "" {
+		var err error
+		if secrets, secretsInfo, err = readEnrollSecrets(opts.EnrollSecretFile); err != nil {
+			return nil, fmt.Errorf("collector: %w", err)
+		}
+	}
+	if opts.EnrollSecret == "" && len(secrets) == 0 {
 		return nil, errors.New("collector: no enroll secret (--enroll-secret-file)")
 	}
 	if opts.AdminToken == "" {
@@ -132,7 +149,7 @@ func New(opts Options) (*Collector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Collector{opts: opts, log: log, listened: make(chan struct{}), ready: make(chan struct{})}, nil
+	return &Collector{opts: opts, log: log, listened: make(chan struct{}), ready: make(chan struct{}), secrets: secrets, secretsInfo: secretsInfo}, nil
 }
 
 // Listening is closed once the API listens; Addr then tells where.
@@ -191,13 +208,21 @@ func (c *Collector) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, StatusFlushInterval: c.opts.StatusFlushInterval,
+	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, EnrollSecrets: c.secrets, StatusFlushInterval: c.opts.StatusFlushInterval,
 		Logger: c.log.With("component", "ingest"), Registerer: reg})
 	if err != nil {
 		return err
 	}
+	var sw *secretsWatcher
+	if c.opts.EnrollSecretFile != "" {
+		if sw, err = newSecretsWatcher(c, ing, reg); err != nil {
+			return err
+		}
+		defer sw.stop()
+	}
 	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
-		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api")})
+		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
+		Maintenance: cli})
 	if err != nil {
 		return err
 	}
@@ -224,6 +249,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errs <- ix.Run(runCtx) }()
 	ingCtx, stopIngest := context.WithCancel(context.Background())
 	go func() { defer wg.Done(); errs <- ing.Run(ingCtx) }()
+	if sw != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); sw.run(runCtx) }()
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {

@@ -33,12 +33,12 @@ const Commands = `  owners apply -f FILE [--dry-run]   apply an owners.yaml (or 
                                       list assets with their owners (table, or --json)
   export --kind hosts|software [--format csv|json] [-o FILE]
                                       audit export (CIS Controls v8 1.1 and 2.1)
-`
+` + adminCommands
 
 // Handles reports whether Run handles the command.
 func Handles(cmd string) bool {
 	switch cmd {
-	case "owners", "why", "coverage", "assets", "export":
+	case "owners", "why", "coverage", "assets", "export", "backup", "hosts":
 		return true
 	}
 	return false
@@ -56,6 +56,9 @@ type Client struct {
 func Run(args []string, stdout, stderr io.Writer) int {
 	cmd := args[0]
 	args = args[1:]
+	if cmd == "backup" || cmd == "hosts" {
+		return runAdmin(cmd, args, stdout, stderr)
+	}
 	if cmd == "owners" {
 		if len(args) == 0 || (args[0] != "apply" && args[0] != "get") {
 			fmt.Fprintf(stderr, "onus-collector owners: want apply or get\n")

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +32,11 @@ import (
 type Options struct {
 	Store *store.Store
 	Index *index.Index
-	// EnrollSecret is the fleet's enroll secret; empty refuses every enrollment.
-	EnrollSecret string
+	// EnrollSecret is the fleet's enroll secret; EnrollSecrets add more, all accepted (while
+	// one is rolled out and another retired; see SetEnrollSecrets). None refuses every
+	// enrollment.
+	EnrollSecret  string
+	EnrollSecrets []string
 	// StatusFlushInterval is how often liveness and capacity are written (default 30 s).
 	StatusFlushInterval time.Duration
 	Logger              *slog.Logger
@@ -42,13 +46,14 @@ type Options struct {
 
 // Ingest handles agents' requests.
 type Ingest struct {
-	st     *store.Store
-	ix     *index.Index
-	secret []byte
-	flush  time.Duration
-	log    *slog.Logger
-	now    func() time.Time
-	locks  [1024]sync.Mutex
+	st *store.Store
+	ix *index.Index
+	// secrets are the accepted enroll secrets, replaced whole by SetEnrollSecrets.
+	secrets atomic.Pointer[[][]byte]
+	flush   time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+	locks   [1024]sync.Mutex
 
 	mu    sync.Mutex
 	dirty map[string]map[string]store.HostStatus // shard → host → status
@@ -61,8 +66,9 @@ func New(opts Options) (*Ingest, error) {
 	if opts.Store == nil || opts.Index == nil {
 		return nil, errors.New("ingest: store and index are required")
 	}
-	g := &Ingest{st: opts.Store, ix: opts.Index, secret: []byte(opts.EnrollSecret), flush: opts.StatusFlushInterval,
+	g := &Ingest{st: opts.Store, ix: opts.Index, flush: opts.StatusFlushInterval,
 		log: opts.Logger, now: opts.Now, dirty: map[string]map[string]store.HostStatus{}}
+	g.SetEnrollSecrets(append([]string{opts.EnrollSecret}, opts.EnrollSecrets...))
 	if g.flush <= 0 {
 		g.flush = 30 * time.Second
 	}
@@ -84,7 +90,7 @@ func New(opts Options) (*Ingest, error) {
 // Error statuses for the HTTP layer.
 var (
 	errUnauthorized = protocol.Errorf(http.StatusUnauthorized, "unknown or revoked credential: enroll again")
-	errBadSecret    = protocol.Errorf(http.StatusUnauthorized, "wrong enroll secret")
+	errBadSecret    = protocol.Errorf(http.StatusUnauthorized, "wrong enroll secret: not one this collector accepts (it may have been rotated)")
 )
 
 // Enroll checks the enroll secret and issues a new credential for the host, replacing any
@@ -94,7 +100,7 @@ func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*prot
 		g.m.enrollments.WithLabelValues("invalid").Inc()
 		return nil, err
 	}
-	if len(g.secret) == 0 || subtle.ConstantTimeCompare([]byte(req.EnrollSecret), g.secret) != 1 {
+	if !g.acceptsSecret(req.EnrollSecret) {
 		g.m.enrollments.WithLabelValues("refused").Inc()
 		return nil, errBadSecret
 	}
