@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -32,6 +35,19 @@ func TestConfigurationDoc(t *testing.T) {
 		mddoc.CheckFlags(t, doc.Path, sec.Title, real, mddoc.FlagRows(t, sec))
 		if cmd == "run" {
 			mddoc.CheckKeys(t, doc.Path, sec, reflect.TypeOf(runConfig{}))
+			blocks := sec.Blocks("yaml")
+			if len(blocks) == 0 {
+				t.Errorf("%s, section %q: no YAML example", doc.Path, sec.Title)
+			}
+			for i, b := range blocks {
+				file := filepath.Join(t.TempDir(), "agent.yaml")
+				if err := os.WriteFile(file, []byte(b), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := loadRunConfig([]string{"--config", file}, io.Discard); err != nil {
+					t.Errorf("%s, section %q: YAML example %d does not load: %v", doc.Path, sec.Title, i+1, err)
+				}
+			}
 		}
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -56,6 +58,7 @@ func TestConfigurationDoc(t *testing.T) {
 		mddoc.CheckFlags(t, doc.Path, sec.Title, real, rows)
 		if cmd[0] == "serve" {
 			mddoc.CheckKeys(t, doc.Path, sec, reflect.TypeOf(config{}))
+			checkExamples(t, doc.Path, sec)
 		}
 	}
 }
@@ -97,4 +100,23 @@ func flagsOf(t *testing.T, cmd []string) map[string]mddoc.Flag {
 		t.Fatalf("onus-collector %s -h shows no flags:\n%s", strings.Join(cmd, " "), out.String())
 	}
 	return flags
+}
+
+// checkExamples loads the YAML examples of the serve section with the real, strict loader.
+func checkExamples(t *testing.T, path string, sec *mddoc.Section) {
+	t.Helper()
+	blocks := sec.Blocks("yaml")
+	if len(blocks) == 0 {
+		t.Errorf("%s, section %q: no YAML example", path, sec.Title)
+	}
+	for i, b := range blocks {
+		file := filepath.Join(t.TempDir(), "collector.yaml")
+		if err := os.WriteFile(file, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var c config
+		if err := loadConfig(file, &c); err != nil {
+			t.Errorf("%s, section %q: YAML example %d does not load: %v", path, sec.Title, i+1, err)
+		}
+	}
 }

@@ -406,3 +406,23 @@ func CheckMetrics(t testing.TB, path string, sec *Section, g prometheus.Gatherer
 		}
 	}
 }
+
+// Blocks returns the contents of the section's fenced code blocks of a language ("yaml").
+func (s *Section) Blocks(lang string) []string {
+	var blocks []string
+	var cur []string
+	in := false
+	for _, line := range s.Lines {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case !in && trimmed == "```"+lang:
+			in, cur = true, nil
+		case in && trimmed == "```":
+			in = false
+			blocks = append(blocks, strings.Join(cur, "\n")+"\n")
+		case in:
+			cur = append(cur, line)
+		}
+	}
+	return blocks
+}
