@@ -25,6 +25,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-collector ./collector
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen
 
+## packages: static binaries for linux/ARCH (amd64; ARCH=arm64 too), then the onus-agent and
+## onus-collector .deb and .rpm packages into dist/ (nfpm; deploy/packaging/)
+ARCH ?= amd64
+.PHONY: packages
+packages:
+	VERSION=$(VERSION) ARCH=$(ARCH) GO=$(GO) OUT=dist BIN_DIR=$(BIN)/linux-$(ARCH) deploy/packaging/build.sh
+
 ## run: build, then run a collector (embedded etcd, plain HTTP on 127.0.0.1:8080) and an
 ## agent for this machine enrolled to it; Ctrl-C stops both
 run: build
