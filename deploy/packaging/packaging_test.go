@@ -263,6 +263,9 @@ func TestPackages(t *testing.T) {
 	}
 	t.Run("agent/install", func(t *testing.T) { installAgent(t, b.deb["agent"]) })
 	t.Run("collector/install", func(t *testing.T) { installCollector(t, b.deb["collector"]) })
+	for _, name := range []string{"agent", "collector"} {
+		t.Run(name+"/rpm-scriptlets", func(t *testing.T) { rpmScriptlets(t, name, b.rpm[name]) })
+	}
 }
 
 func checkDeb(t *testing.T, name, deb string) {
@@ -566,7 +569,7 @@ func exists(root, p string) bool {
 
 // checkInstalled compares the installed files with the package's contents; owners by the
 // uid and gid the root's account files give the names.
-func checkInstalled(t *testing.T, root, name string) {
+func checkInstalled(t *testing.T, root, name, unitDir string) {
 	t.Helper()
 	ids := func(file string) map[string]uint32 {
 		m := map[string]uint32{}
@@ -583,7 +586,7 @@ func checkInstalled(t *testing.T, root, name string) {
 		return m
 	}
 	users, groups := ids("etc/passwd"), ids("etc/group")
-	for _, e := range contents(name, "/lib/systemd/system") {
+	for _, e := range contents(name, unitDir) {
 		fi, err := os.Lstat(filepath.Join(root, e.path))
 		if err != nil {
 			t.Errorf("installed: %v", err)
@@ -667,7 +670,7 @@ func installAgent(t *testing.T, deb string) {
 	if l, err := os.Readlink(filepath.Join(root, wants)); err != nil || l != "/lib/systemd/system/onus-agent.service" {
 		t.Errorf("onus-agent.service is not enabled: %q %v", l, err)
 	}
-	checkInstalled(t, root, "agent")
+	checkInstalled(t, root, "agent", "/lib/systemd/system")
 	verifyUnit(t, root, "agent", 3.0)
 	// The installed binary with the installed configuration: only collector_url is missing.
 	if out, err := commandErr(nil, filepath.Join(root, "usr/bin/onus-agent"), "run", "--config", filepath.Join(root, "etc/onus/agent.yaml")); err == nil ||
@@ -754,7 +757,7 @@ func installCollector(t *testing.T, deb string) {
 	if st := status(t, root, "onus-collector"); !strings.HasPrefix(st, "installed "+testPkgVersion+"\n /etc/onus/collector.yaml ") {
 		t.Errorf("dpkg status:\n%s", st)
 	}
-	checkInstalled(t, root, "collector")
+	checkInstalled(t, root, "collector", "/lib/systemd/system")
 	verifyUnit(t, root, "collector", 2.0)
 
 	// Upgraded with the admin token gone: the script names what is missing, and only that.
@@ -785,5 +788,84 @@ func installCollector(t *testing.T, deb string) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); !bytes.Contains(b, []byte("\nonus:")) || !exists(root, "etc/onus/enroll-secret") {
 		t.Errorf("purge removed the user onus or the enroll secret")
+	}
+}
+
+// rpmScriptlets runs the rpm's own scriptlets, taken from its header, with the arguments rpm
+// gives them (install 1, upgrade 2 then 1, erase 0) on a scratch root holding the files as the
+// rpm lays them out. rpm --root would run them in a chroot without a shell, so they run with
+// DPKG_ROOT pointing at the root, as for a chrootless dpkg.
+func rpmScriptlets(t *testing.T, name, rpm string) {
+	root := scratchRoot(t)
+	rpmCmd := need(t, "rpm", "rpm")
+	unitPath := "/usr/lib/systemd/system/onus-" + name + ".service"
+	for _, e := range contents(name, "/usr/lib/systemd/system") {
+		p := filepath.Join(root, e.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch {
+		case e.dir:
+			err = os.Mkdir(p, e.mode)
+		case e.src != "":
+			err = os.WriteFile(p, repoFile(t, e.src), e.mode)
+		default:
+			err = os.WriteFile(p, []byte("#!/bin/sh\n"), e.mode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	env := []string{"DPKG_ROOT=" + root, "PATH=" + os.Getenv("PATH") + ":/usr/sbin:/sbin"}
+	run := func(tag, arg string) string {
+		t.Helper()
+		script := stdout(t, rpmCmd, "-qp", "--nosignature", "--qf", "%{"+tag+"}", rpm)
+		if string(script) == "(none)" {
+			return ""
+		}
+		f := filepath.Join(dir, tag)
+		if err := os.WriteFile(f, script, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return command(t, env, "/bin/sh", f, arg)
+	}
+	wants := "etc/systemd/system/multi-user.target.wants/onus-" + name + ".service"
+
+	// Install.
+	run("PREIN", "1")
+	out := run("POSTIN", "1")
+	if !strings.Contains(out, "onus-"+name+": not started") {
+		t.Errorf("%%post 1 of an unconfigured %s:\n%s", name, out)
+	}
+	if l, err := os.Readlink(filepath.Join(root, wants)); err != nil || l != unitPath {
+		t.Errorf("%%post 1 did not enable the unit: %q %v", l, err)
+	}
+	if name == "collector" {
+		checkInstalled(t, root, name, "/usr/lib/systemd/system")
+	}
+	// Upgrade: the new package's %pre and %post with 2, the old one's %preun and %postun with 1.
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	run("PREIN", "2")
+	if out := run("POSTIN", "2"); strings.Contains(out, "Created symlink") {
+		t.Errorf("%%post 2 enabled the unit again:\n%s", out)
+	}
+	run("PREUN", "1")
+	run("POSTUN", "1")
+	if !exists(root, wants) {
+		t.Errorf("an upgrade disabled the unit")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); !bytes.Equal(b, passwd) {
+		t.Errorf("%%pre 2 changed /etc/passwd:\n%s", b)
+	}
+	// Erase: disabled; the state directory stays (rpm has no purge).
+	run("PREUN", "0")
+	run("POSTUN", "0")
+	if exists(root, wants) {
+		t.Errorf("%%preun 0 did not disable the unit")
+	}
+	if !exists(root, "var/lib/onus-"+name) {
+		t.Errorf("%%postun 0 removed the state directory")
 	}
 }
