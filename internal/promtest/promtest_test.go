@@ -6,15 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 )
@@ -29,12 +26,11 @@ import (
 const (
 	secret = "promtest-enroll-secret-0123456789"
 	admin  = "promtest-admin-token-0123456789"
-	// prometheusBin is the Debian package's server (apt-get install prometheus; .ci/run
-	// installs it).
-	prometheusBin = "/usr/bin/prometheus"
 	// rateWindow replaces Grafana's $__rate_interval and $__interval: with a 1 s scrape,
 	// a window of several scrapes.
 	rateWindow = "30s"
+	// fleetHosts is the size of the load generator's fleet added to the golden hosts.
+	fleetHosts = 200
 )
 
 // registry owns the hosts and a few packages of the golden inventories; shadow-tool,
@@ -188,158 +184,6 @@ func (h *host) install(t *testing.T, base, name string, at time.Time) {
 	h.state, h.hash = next, r.Hash
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// startPrometheus runs /usr/bin/prometheus scraping target every second with the Onus rules
-// evaluated every second, and returns its base URL.
-func startPrometheus(t *testing.T, target string) string {
-	t.Helper()
-	if _, err := os.Stat(prometheusBin); err != nil {
-		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it): %v", prometheusBin, err)
-	}
-	rules, err := filepath.Abs(filepath.Join("..", "..", "deploy", "prometheus", "onus-rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: onus-collector
-    static_configs:
-      - targets: [%q]
-`, rules, target)
-	cfgFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(prometheusBin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("prometheus exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-type queryResult struct {
-	Status    string `json:"status"`
-	ErrorType string `json:"errorType"`
-	Error     string `json:"error"`
-	Data      struct {
-		ResultType string          `json:"resultType"`
-		Result     json.RawMessage `json:"result"`
-	} `json:"data"`
-}
-
-type sample struct {
-	Metric map[string]string `json:"metric"`
-	Value  [2]any            `json:"value"`
-}
-
-// query runs an instant query; it fails the test only when Prometheus cannot be reached.
-func query(t *testing.T, prom, q string) queryResult {
-	t.Helper()
-	resp, err := http.PostForm(prom+"/api/v1/query", url.Values{"query": {q}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r queryResult
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("query %s: %v", q, err)
-	}
-	return r
-}
-
-// samples returns the vector an instant query answers (nil for other result types).
-func samples(t *testing.T, prom, q string) []sample {
-	t.Helper()
-	r := query(t, prom, q)
-	if r.Status != "success" {
-		t.Fatalf("query %s: %s: %s", q, r.ErrorType, r.Error)
-	}
-	var s []sample
-	if r.Data.ResultType == "vector" {
-		if err := json.Unmarshal(r.Data.Result, &s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
-// nonEmpty tells whether a result holds data: a non-empty vector or matrix, or a scalar.
-func nonEmpty(r queryResult) bool {
-	switch r.Data.ResultType {
-	case "vector", "matrix":
-		var s []json.RawMessage
-		return json.Unmarshal(r.Data.Result, &s) == nil && len(s) > 0
-	default:
-		return len(r.Data.Result) > 0 && string(r.Data.Result) != "null"
-	}
-}
-
-// waitFor polls cond every 50 ms until it holds or timeout passes, and returns how long
-// it took.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not after %s", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // panelQuery is one target of a dashboard panel.
 type panelQuery struct {
 	where, expr string
@@ -451,15 +295,17 @@ func ruleExprs(t *testing.T, file string) []panelQuery {
 }
 
 // TestDashboardsAndRules starts a collector with an embedded etcd fed with three golden
-// inventories and a registry, and a real Prometheus scraping it every second with the Onus
-// rules. It measures the chain from a delta report installing an unowned package to the
-// collector's metric, Prometheus and the OnusUnownedSoftwareInstalled alert, runs every
-// dashboard panel query (each must return data) and every rule expression (each must parse),
-// and then applies an owner rule for the package and measures until the series disappears
-// and the alert resolves.
+// inventories, a registry and the load generator's fleet (through the real report path),
+// and a real Prometheus scraping it every second with the Onus rules. It measures the chain
+// from a delta report installing an unowned package to the collector's metric, Prometheus
+// and the OnusUnownedSoftwareInstalled alert, runs every dashboard panel query (each must
+// return data) and every rule expression (each must parse and evaluate without error), and
+// then applies an owner rule for the package and measures until the series disappears and
+// the alert resolves. (internal/e2e's TestAlertFiresAndResolves waits for the alert to fire,
+// with a real agent.)
 func TestDashboardsAndRules(t *testing.T) {
-	if _, err := os.Stat(prometheusBin); err != nil {
-		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it)", prometheusBin)
+	if _, err := os.Stat(Binary); err != nil {
+		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it)", Binary)
 	}
 	begin := time.Now()
 	addr := startCollector(t)
@@ -481,19 +327,41 @@ func TestDashboardsAndRules(t *testing.T) {
 	}
 	applyRegistry(t, base, registry)
 
-	t.Logf("collector, 3 hosts and registry after %.2fs", time.Since(begin).Seconds())
-	prom := startPrometheus(t, addr)
+	// The load generator's fleet: hosts of several OS families and roles (web-*, db-*, ...
+	// owned by the registry's hostname rules), with capacity, services and churn.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g, err := loadgen.New(loadgen.Options{URL: base, InsecureHTTP: true, EnrollSecret: secret, Embedded: true,
+		Hosts: fleetHosts, Concurrency: 8, MinPackages: 50, MaxPackages: 200, Pool: 2000, Churn: 0.3, Rounds: 1, Interval: -1, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Phases {
+		if p.GaveUp != 0 || p.Done != p.Jobs {
+			t.Fatalf("load generator %s: %d of %d turns done, %d gave up", p.Name, p.Done, p.Jobs, p.GaveUp)
+		}
+	}
+	t.Logf("collector, %d golden + %d generated hosts and registry after %.2fs", len(hosts), fleetHosts, time.Since(begin).Seconds())
+
+	prom := Start(t, addr, RulesFile(t))
 	t.Logf("Prometheus ready after %.2fs", time.Since(begin).Seconds())
-	waitFor(t, "first scrape", 15*time.Second, func() bool {
-		return len(samples(t, prom, `up{job="onus-collector"} == 1`)) == 1 && len(samples(t, prom, `onus_assets{kind="host"}`)) == 1
+	WaitFor(t, "first scrape", 15*time.Second, func() bool {
+		return len(prom.Samples(t, `up{job="onus-collector"} == 1`)) == 1 && len(prom.Samples(t, `onus_assets{kind="host"}`)) == 1
 	})
-	t.Logf("collector, 3 hosts, registry and Prometheus up after %.2fs", time.Since(begin).Seconds())
+	if s := prom.Samples(t, `onus_assets{kind="host"}`); len(s) != 1 || s[0].Value[1] != fmt.Sprint(len(hosts)+fleetHosts) {
+		t.Errorf("onus_assets{kind=\"host\"} in Prometheus: %v, want %d", s, len(hosts)+fleetHosts)
+	}
+	t.Logf("collector, hosts, registry and Prometheus up after %.2fs", time.Since(begin).Seconds())
 
 	// The chain: install → collector metric → Prometheus → alert pending.
 	const info = `onus_software_unowned_new_info{title="deb:shadow-tool"}`
 	installed := time.Now()
 	hosts[0].install(t, base, "shadow-tool", installed.UTC().Truncate(time.Second))
-	toCollector := waitFor(t, "collector metric", 10*time.Second, func() bool {
+	toCollector := WaitFor(t, "collector metric", 10*time.Second, func() bool {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -502,11 +370,11 @@ func TestDashboardsAndRules(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return bytes.Contains(b, []byte(`title="deb:shadow-tool"`))
 	})
-	toProm := waitFor(t, "series in Prometheus", 10*time.Second, func() bool { return len(samples(t, prom, info)) == 1 })
+	toProm := WaitFor(t, "series in Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 1 })
 	toProm += toCollector
 	const alert = `ALERTS{alertname="OnusUnownedSoftwareInstalled",title="deb:shadow-tool"`
-	toPending := waitFor(t, "alert pending", 10*time.Second, func() bool {
-		return len(samples(t, prom, alert+`,alertstate="pending"}`)) == 1
+	toPending := WaitFor(t, "alert pending", 10*time.Second, func() bool {
+		return len(prom.Samples(t, alert+`,alertstate="pending"}`)) == 1
 	})
 	toPending += toProm
 	t.Logf("install → collector metric %.3fs → Prometheus %.3fs → alert OnusUnownedSoftwareInstalled pending %.3fs "+
@@ -514,8 +382,8 @@ func TestDashboardsAndRules(t *testing.T) {
 
 	// Every panel query returns data; every rule expression parses. A rate needs two scrapes
 	// in its window: wait for a few.
-	waitFor(t, "scrapes for rates", 10*time.Second, func() bool {
-		s := samples(t, prom, `count_over_time(up{job="onus-collector"}[`+rateWindow+`])`)
+	WaitFor(t, "scrapes for rates", 10*time.Second, func() bool {
+		s := prom.Samples(t, `count_over_time(up{job="onus-collector"}[`+rateWindow+`])`)
 		return len(s) == 1 && s[0].Value[1] != "1" && s[0].Value[1] != "2"
 	})
 	repl := strings.NewReplacer("$__rate_interval", rateWindow, "${__rate_interval}", rateWindow, "$__interval", rateWindow, "${__interval}", rateWindow)
@@ -528,53 +396,32 @@ func TestDashboardsAndRules(t *testing.T) {
 				t.Errorf("%s: unreplaced variable in %s", q.where, expr)
 				continue
 			}
-			r := query(t, prom, expr)
+			r := prom.Query(t, expr)
 			switch {
 			case r.Status != "success":
 				t.Errorf("%s: %s: %s: %s", q.where, expr, r.ErrorType, r.Error)
-			case !nonEmpty(r):
+			case !r.NonEmpty():
 				t.Errorf("%s: %s: no data", q.where, expr)
 			}
 		}
 	}
-	for _, q := range ruleExprs(t, filepath.Join("..", "..", "deploy", "prometheus", "onus-rules.yml")) {
+	for _, q := range ruleExprs(t, RulesFile(t)) {
 		n++
-		if r := query(t, prom, q.expr); r.Status != "success" {
+		if r := prom.Query(t, q.expr); r.Status != "success" {
 			t.Errorf("%s: %s: %s: %s", q.where, q.expr, r.ErrorType, r.Error)
 		}
 	}
 	// Prometheus itself evaluates the rules without errors.
-	var rules struct {
-		Data struct {
-			Groups []struct {
-				Name  string
-				Rules []struct{ Name, Health, LastError string }
-			}
-		}
-	}
-	resp, err := http.Get(prom + "/api/v1/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&rules)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range rules.Data.Groups {
-		for _, r := range g.Rules {
-			if r.Health == "err" {
-				t.Errorf("rule %s/%s: %s", g.Name, r.Name, r.LastError)
-			}
-		}
+	for _, bad := range prom.RuleHealth(t) {
+		t.Errorf("rule %s", bad)
 	}
 	t.Logf("%d dashboard and rule queries checked", n)
 
 	// An owner rule for the title: the info series disappears and the alert resolves.
 	owned := time.Now()
 	applyRegistry(t, base, registry+ownedRule)
-	gone := waitFor(t, "series gone from Prometheus", 10*time.Second, func() bool { return len(samples(t, prom, info)) == 0 })
-	waitFor(t, "alert resolved", 10*time.Second, func() bool { return len(samples(t, prom, alert+"}")) == 0 })
+	gone := WaitFor(t, "series gone from Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 0 })
+	WaitFor(t, "alert resolved", 10*time.Second, func() bool { return len(prom.Samples(t, alert+"}")) == 0 })
 	t.Logf("owner rule applied → series gone from Prometheus %.3fs, alert gone %.3fs after apply", gone.Seconds(), time.Since(owned).Seconds())
 	t.Logf("total %.2fs", time.Since(begin).Seconds())
 }
