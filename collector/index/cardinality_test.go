@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,5 +48,40 @@ func TestMetricsCardinality(t *testing.T) {
 	}
 	if len(counts) == 2 && counts[1] != counts[0] {
 		t.Errorf("series grow with the fleet: %d for 2,000 hosts, %d for 20,000", counts[0], counts[1])
+	}
+}
+
+// BenchmarkScrape measures one scrape of the fleet metrics (what /metrics computes from the
+// index under its read lock, plus encoding) over synthetic fleets: its cost grows with the
+// hosts (capacity per owner, stale hosts, disk pressure walk every host) and the titles, not
+// the series.
+func BenchmarkScrape(b *testing.B) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, hosts := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("hosts=%d", hosts), func(b *testing.B) {
+			if testing.Short() && hosts > 10_000 {
+				b.Skip("large fleet in -short mode")
+			}
+			ix := index.SyntheticIndex(b, hosts, 20_000, 300, 40, now)
+			f, err := metrics.New(metrics.Options{Index: ix, Now: func() time.Time { return now }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(f)
+			b.ReportAllocs()
+			var series int
+			for b.Loop() {
+				mfs, err := reg.Gather()
+				if err != nil {
+					b.Fatal(err)
+				}
+				series = 0
+				for _, mf := range mfs {
+					series += len(mf.GetMetric())
+				}
+			}
+			b.ReportMetric(float64(series), "series")
+		})
 	}
 }
