@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -424,4 +425,57 @@ func TestDashboardsAndRules(t *testing.T) {
 	WaitFor(t, "alert resolved", 10*time.Second, func() bool { return len(prom.Samples(t, alert+"}")) == 0 })
 	t.Logf("owner rule applied → series gone from Prometheus %.3fs, alert gone %.3fs after apply", gone.Seconds(), time.Since(owned).Seconds())
 	t.Logf("total %.2fs", time.Since(begin).Seconds())
+}
+
+// TestPromtoolCheckMetrics runs `promtool check metrics` (Debian's prometheus package) on the
+// Onus metrics a real collector serves, with hosts, a registry and unowned new software in
+// it: names, types, units and help texts follow Prometheus's conventions. The embedded
+// etcd's and the Go runtime's own metrics are not Onus's to rename and are left out.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	t.Parallel()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: install the Debian package (apt-get install prometheus; .ci/run installs it)")
+	}
+	addr := startCollector(t)
+	base := "http://" + addr
+	h := enrollAndReport(t, base, golden(t, "debian12"))
+	enrollAndReport(t, base, golden(t, "rocky9"))
+	applyRegistry(t, base, registry)
+	h.install(t, base, "shadow-tool", time.Now().UTC().Truncate(time.Second))
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onus bytes.Buffer
+	families := map[string]bool{}
+	for line := range strings.Lines(string(body)) {
+		name := line
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name = rest
+		} else if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name = rest
+		}
+		if strings.HasPrefix(name, "onus_") {
+			onus.WriteString(line)
+			families[strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '{' })[0]] = true
+		}
+	}
+	for _, want := range []string{"onus_assets", "onus_software_unowned_new_info", "onus_hosts", "onus_collector_reports_total"} {
+		if !families[want] {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = &onus
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("promtool check metrics on %d Onus metric families: %v\n%s", len(families), err, out)
+	}
+	t.Logf("promtool check metrics: %d Onus metric families clean", len(families))
 }
