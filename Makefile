@@ -15,7 +15,7 @@ STEADY      ?= 3m
 LISTEN      ?= 127.0.0.1:8080
 PROMTOOL    ?= promtool
 
-.PHONY: all build run inventory loadtest test vet fmt-check rules-test unit lint bench fuzz golden clean
+.PHONY: all build run inventory loadtest test vet fmt-check rules-test unit lint bench fuzz golden clean e2e cardinality
 
 all: build
 
@@ -60,6 +60,18 @@ rules-test:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+## e2e: the end-to-end chains with their timings: a dpkg install on a fixture host seen by the
+## collector, the OnusUnownedSoftwareInstalled alert firing in a real Prometheus and resolving
+## after an owner rule (a little over a minute), every dashboard query and rule expression
+e2e:
+	$(GO) test -count=1 -v -run 'TestInstallShowsUpInSeconds|TestAlertFiresAndResolves|TestDashboardsAndRules' ./internal/e2e ./internal/promtest
+
+## cardinality: the /metrics series bound on the load generator's fleet of CARDINALITY_HOSTS
+## hosts through the real report path (100,000 takes tens of minutes on 2 cores)
+CARDINALITY_HOSTS ?= 100000
+cardinality:
+	ONUS_CARDINALITY_HOSTS=$(CARDINALITY_HOSTS) $(GO) test -count=1 -v -timeout 3h -run TestMetricsCardinalityFleet ./internal/loadgen
 
 ## lint: staticcheck
 lint:
