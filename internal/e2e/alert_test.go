@@ -80,7 +80,7 @@ func TestAlertFiresAndResolves(t *testing.T) {
 	applyOwners(t, col.url, alertRegistry)
 	startAgent(t, root, t.TempDir(), col.url)
 	waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
-	prom := promtest.Start(t, col.addr, promtest.RulesFile(t))
+	prom := promtest.Start(t, promtest.RulesFile(t), map[string]string{"onus-collector": col.addr})
 	promtest.WaitFor(t, "first scrape", 20*time.Second, func() bool {
 		return len(prom.Samples(t, `onus_assets{kind="host"} == 1`)) == 1
 	})

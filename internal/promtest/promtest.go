@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -36,11 +38,12 @@ type Server struct {
 	URL string
 }
 
-// Start runs Binary on a free loopback port, scraping target (HOST:PORT, plain HTTP) every
-// second and evaluating rulesFile every second, and waits until it is ready. The process is
-// stopped by PID (SIGTERM, then SIGKILL) when the test ends; its log is printed when the test
-// failed.
-func Start(t testing.TB, target, rulesFile string) *Server {
+// Start runs Binary on a free loopback port, scraping every second the targets of jobs
+// (job name → HOST:PORT, plain HTTP; e.g. onus-collector and onus-agent, the job names the
+// rules expect) and evaluating rulesFile every second, and waits until it is ready. The
+// process is stopped by PID (SIGTERM, then SIGKILL) when the test ends; its log is printed
+// when the test failed.
+func Start(t testing.TB, rulesFile string, jobs map[string]string) *Server {
 	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it): %v", Binary, err)
@@ -57,10 +60,10 @@ func Start(t testing.TB, target, rulesFile string) *Server {
 rule_files:
   - %q
 scrape_configs:
-  - job_name: onus-collector
-    static_configs:
-      - targets: [%q]
-`, rules, target)
+`, rules)
+	for _, job := range slices.Sorted(maps.Keys(jobs)) {
+		cfg += fmt.Sprintf("  - job_name: %q\n    static_configs:\n      - targets: [%q]\n", job, jobs[job])
+	}
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -7,21 +7,28 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/inventory"
+	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 const (
@@ -185,9 +192,71 @@ func (h *host) install(t *testing.T, base, name string, at time.Time) {
 	h.state, h.hash = next, r.Hash
 }
 
+// startAgent runs a real agent (inventory and reporter) on a copy of a fixture root,
+// enrolled with the collector at base, waits for its first accepted report, and serves its
+// metrics on loopback as onus-agent run --metrics-address does; it returns that address.
+func startAgent(t *testing.T, base, fixtureName string) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	root, state := fixture.Root(t, fixtureName), t.TempDir()
+	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reporter.New(reporter.Options{CollectorURL: base, InsecureHTTP: true, EnrollSecret: secret, StateDir: state,
+		Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second, Registerer: reg,
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond, HTTPTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	WaitFor(t, "the agent's first accepted report", 20*time.Second, func() bool {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "onus_agent_last_accepted_timestamp_seconds" && len(mf.GetMetric()) > 0 && mf.GetMetric()[0].GetGauge().GetValue() > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // panelQuery is one target of a dashboard panel.
 type panelQuery struct {
 	where, expr string
+	// record: a recording rule's expression.
+	record bool
+}
+
+// seriesName matches metric names and recording rule names (level:metric:operations) in an
+// expression, and the words that look like them but are not.
+var (
+	seriesName = regexp.MustCompile(`\b(onus_[a-z0-9_]+|[a-z_]+:[a-z0-9_]+:[a-z0-9_]+)\b`)
+)
+
+// seriesNames returns the metric and recorded series names an expression reads.
+func seriesNames(expr string) []string {
+	var out []string
+	for _, m := range seriesName.FindAllString(expr, -1) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // dashboardQueries reads a dashboard's panel queries and checks that every panel and target
@@ -259,7 +328,7 @@ func dashboardQueries(t *testing.T, file string) []panelQuery {
 			}
 			for _, tg := range p.Targets {
 				wantDS(where+" "+tg.RefID, tg.Datasource)
-				out = append(out, panelQuery{where + " " + tg.RefID, tg.Expr})
+				out = append(out, panelQuery{where: where + " " + tg.RefID, expr: tg.Expr})
 			}
 		}
 	}
@@ -286,7 +355,7 @@ func ruleExprs(t *testing.T, file string) []panelQuery {
 	var out []panelQuery
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
-			out = append(out, panelQuery{fmt.Sprintf("rule %s/%s%s", g.Name, r.Record, r.Alert), r.Expr})
+			out = append(out, panelQuery{fmt.Sprintf("rule %s/%s%s", g.Name, r.Record, r.Alert), r.Expr, r.Record != ""})
 		}
 	}
 	if len(out) == 0 {
@@ -348,13 +417,16 @@ func TestDashboardsAndRules(t *testing.T) {
 	}
 	t.Logf("collector, %d golden + %d generated hosts and registry after %.2fs", len(hosts), fleetHosts, time.Since(begin).Seconds())
 
-	prom := Start(t, addr, RulesFile(t))
+	// A real agent on a fixture root, its metrics served on loopback for the agent alerts.
+	agentMetrics := startAgent(t, base, "alpine3")
+
+	prom := Start(t, RulesFile(t), map[string]string{"onus-collector": addr, "onus-agent": agentMetrics})
 	t.Logf("Prometheus ready after %.2fs", time.Since(begin).Seconds())
 	WaitFor(t, "first scrape", 15*time.Second, func() bool {
-		return len(prom.Samples(t, `up{job="onus-collector"} == 1`)) == 1 && len(prom.Samples(t, `onus_assets{kind="host"}`)) == 1
+		return len(prom.Samples(t, `up == 1`)) == 2 && len(prom.Samples(t, `onus_assets{kind="host"}`)) == 1
 	})
-	if s := prom.Samples(t, `onus_assets{kind="host"}`); len(s) != 1 || s[0].Value[1] != fmt.Sprint(len(hosts)+fleetHosts) {
-		t.Errorf("onus_assets{kind=\"host\"} in Prometheus: %v, want %d", s, len(hosts)+fleetHosts)
+	if s := prom.Samples(t, `onus_assets{kind="host"}`); len(s) != 1 || s[0].Value[1] != fmt.Sprint(len(hosts)+fleetHosts+1) {
+		t.Errorf("onus_assets{kind=\"host\"} in Prometheus: %v, want %d", s, len(hosts)+fleetHosts+1)
 	}
 	t.Logf("collector, hosts, registry and Prometheus up after %.2fs", time.Since(begin).Seconds())
 
@@ -406,10 +478,22 @@ func TestDashboardsAndRules(t *testing.T) {
 			}
 		}
 	}
+	// A recording rule returns data; an alert's expression returns data only while it fires,
+	// so every series it reads (metrics and recorded series) must have data instead.
 	for _, q := range ruleExprs(t, RulesFile(t)) {
 		n++
-		if r := prom.Query(t, q.expr); r.Status != "success" {
+		r := prom.Query(t, q.expr)
+		switch {
+		case r.Status != "success":
 			t.Errorf("%s: %s: %s: %s", q.where, q.expr, r.ErrorType, r.Error)
+		case q.record && !r.NonEmpty():
+			t.Errorf("%s: %s: no data", q.where, q.expr)
+		case !q.record:
+			for _, name := range seriesNames(q.expr) {
+				if !prom.Query(t, "count("+name+")").NonEmpty() {
+					t.Errorf("%s: reads %s, which has no data", q.where, name)
+				}
+			}
 		}
 	}
 	// Prometheus itself evaluates the rules without errors.
