@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -17,7 +19,12 @@ import (
 // delta reports with an install of unowned software, and applied an ownership registry:
 // every family documented with its type and labels, and every documented one served.
 func TestMetricsDoc(t *testing.T) {
-	c := start(t, Options{DataDir: t.TempDir()})
+	// An enroll secrets file, as serve passes one: its reload metrics are served too.
+	secrets := filepath.Join(t.TempDir(), "enroll-secrets")
+	if err := os.WriteFile(secrets, []byte("# rotation in progress\n"+secret+"\n"+secret+"-next\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, Options{DataDir: t.TempDir(), EnrollSecretFile: secrets})
 	for _, name := range []string{"debian12", "rocky9"} {
 		inv := golden(t, name)
 		cred := enroll(t, c.url, inv.Host.ID)
