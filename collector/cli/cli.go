@@ -197,6 +197,9 @@ func NewClientCert(server, tokenFile, caFile, certFile, keyFile string, timeout 
 		return nil, fmt.Errorf("--token-file: %s is empty", tokenFile)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// HTTP/1.1 only: one request per command needs no HTTP/2, and over HTTP/2 a refused client
+	// certificate surfaces as "client conn could not be established" instead of the TLS alert.
+	tr.ForceAttemptHTTP2 = false
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {

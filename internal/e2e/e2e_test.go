@@ -57,6 +57,15 @@ func startCollector(t *testing.T, dataDir, addr string) *collector {
 		cancel()
 		t.Fatalf("collector: %v", err)
 	}
+	select {
+	case <-c.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("collector: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("collector not ready after 30s")
+	}
 	stopped := false
 	col := &collector{url: "http://" + c.Addr(), addr: c.Addr()}
 	col.stop = func() {
