@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/bg"
 )
 
 const (
@@ -35,30 +35,9 @@ func startCollector(t *testing.T, dataDir string) (url string, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("collector: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("collector not ready")
-	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + c.Addr(), stop
+	task := bg.Go(t, "collector", c.Run)
+	task.Wait(c.Ready(), 30*time.Second)
+	return "http://" + c.Addr(), task.Stop
 }
 
 // request sends a request and returns the status and body.

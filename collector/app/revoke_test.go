@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -39,10 +39,7 @@ func TestRevokeHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	bg.Go(t, "agent", r.Run)
 
 	var id string
 	waitUntil(t, "the agent's host listed", func() bool {

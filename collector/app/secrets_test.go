@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/bg"
 )
 
 // startWithSecretsFile runs a collector whose only enroll secrets are those of file.
@@ -23,22 +23,7 @@ func startWithSecretsFile(t *testing.T, file string, check time.Duration) (url s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	})
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		t.Fatalf("collector: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("collector not ready")
-	}
+	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
 	return "http://" + c.Addr(), reg
 }
 

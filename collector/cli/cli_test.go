@@ -2,16 +2,17 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/internal/testutil/bg"
 )
 
 const token = "test-admin-token-0123456789"
@@ -23,13 +24,7 @@ func TestCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-c.Listening()
-	ready := c.Ready()
-	<-ready
+	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
 
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")

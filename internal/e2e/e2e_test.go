@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -48,37 +48,9 @@ func startCollector(t *testing.T, dataDir, addr string) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Listening():
-	case err := <-done:
-		cancel()
-		t.Fatalf("collector: %v", err)
-	}
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("collector: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("collector not ready after 30s")
-	}
-	stopped := false
-	col := &collector{url: "http://" + c.Addr(), addr: c.Addr()}
-	col.stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("collector: %v", err)
-			}
-		}
-	}
-	t.Cleanup(col.stop)
-	return col
+	task := bg.Go(t, "collector", c.Run)
+	task.Wait(c.Ready(), 30*time.Second)
+	return &collector{url: "http://" + c.Addr(), addr: c.Addr(), stop: task.Stop}
 }
 
 func startAgent(t *testing.T, root, stateDir, url string) func() {
@@ -93,21 +65,7 @@ func startAgent(t *testing.T, root, stateDir, url string) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return bg.Go(t, "agent", r.Run).Stop
 }
 
 // copyRoot copies a fixture root, keeping modification times and symbolic links.

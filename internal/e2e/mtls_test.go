@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/internal/pki"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -135,27 +135,9 @@ func startCollectorOpts(t *testing.T, opts app.Options) (addr string, stop func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Listening():
-	case err := <-done:
-		cancel()
-		t.Fatalf("collector: %v", err)
-	}
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("collector: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return c.Addr(), stop
+	task := bg.Go(t, "collector", c.Run)
+	task.Wait(c.Ready(), 30*time.Second)
+	return c.Addr(), task.Stop
 }
 
 // startTLSAgent runs an agent that trusts caFile and presents certFile/keyFile (when set).
@@ -172,21 +154,7 @@ func startTLSAgent(t *testing.T, root, state, url, caFile, certFile, keyFile str
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return bg.Go(t, "agent", r.Run).Stop
 }
 
 // get gets an admin API path with the admin token over HTTPS, presenting certBase's

@@ -25,6 +25,7 @@ import (
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -64,11 +65,7 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-c.Listening()
+	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
 	url := "https://" + c.Addr()
 	root := copyRoot(t, fixture.Root(t, "debian12"))
 

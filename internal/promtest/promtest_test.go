@@ -28,6 +28,7 @@ import (
 	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -69,27 +70,7 @@ func startCollector(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Listening():
-	case err := <-done:
-		cancel()
-		t.Fatalf("collector: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	})
-	ready := c.Ready()
-	select {
-	case <-ready:
-	case <-time.After(20 * time.Second):
-		t.Fatal("collector not ready")
-	}
+	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
 	return c.Addr()
 }
 
@@ -209,15 +190,7 @@ func startAgent(t *testing.T, base, fixtureName string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	bg.Go(t, "agent", r.Run)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(srv.Close)
 	WaitFor(t, "the agent's first accepted report", 20*time.Second, func() bool {
