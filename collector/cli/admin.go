@@ -65,16 +65,9 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&jsonOut, "json", false, "print the hosts as JSON")
 	}
 	// Flags may follow the host IDs of hosts delete.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, ok := parseInterspersed(fs, args)
+	if !ok {
+		return 2
 	}
 	switch {
 	case cmd == "hosts delete" && len(pos) == 0:
@@ -135,24 +128,9 @@ type hostItem struct {
 }
 
 func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
-	var all []json.RawMessage
-	for {
-		b, err := c.Do("GET", "/api/v1/hosts?"+q.Encode(), "", "application/json", nil)
-		if err != nil {
-			return err
-		}
-		var page struct {
-			Items    []json.RawMessage `json:"items"`
-			Continue string            `json:"continue"`
-		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return err
-		}
-		all = append(all, page.Items...)
-		if page.Continue == "" {
-			break
-		}
-		q.Set("continue", page.Continue)
+	all, err := c.listAll("/api/v1/hosts", q)
+	if err != nil {
+		return err
 	}
 	if jsonOut {
 		if all == nil {

@@ -42,7 +42,7 @@ func (q *assetsQuery) check(cmd string) error {
 }
 
 // path returns the API path of the first page.
-func (q *assetsQuery) path() string {
+func (q *assetsQuery) path() (string, url.Values) {
 	v := url.Values{}
 	if q.owner != "" {
 		v.Set("owner", q.owner)
@@ -60,7 +60,30 @@ func (q *assetsQuery) path() string {
 		v.Set("new_since", q.window)
 	}
 	p := map[string]string{"host": "/api/v1/hosts", "software": "/api/v1/software", "service": "/api/v1/services"}[q.kind]
-	return p + "?" + v.Encode()
+	return p, v
+}
+
+// listAll reads every page of a list of the API.
+func (c *Client) listAll(path string, q url.Values) ([]json.RawMessage, error) {
+	var all []json.RawMessage
+	for {
+		b, err := c.Do("GET", path+"?"+q.Encode(), "", "application/json", nil)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Items    []json.RawMessage `json:"items"`
+			Continue string            `json:"continue"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.Continue == "" {
+			return all, nil
+		}
+		q.Set("continue", page.Continue)
+	}
 }
 
 // asset is the union of the fields the three lists print.
@@ -78,29 +101,10 @@ type asset struct {
 
 // assets reads every page of a list and prints it.
 func (c *Client) assets(w io.Writer, q assetsQuery, jsonOut bool) error {
-	var all []json.RawMessage
-	next := ""
-	for {
-		p := q.path()
-		if next != "" {
-			p += "&continue=" + url.QueryEscape(next)
-		}
-		b, err := c.Do("GET", p, "", "application/json", nil)
-		if err != nil {
-			return err
-		}
-		var page struct {
-			Items    []json.RawMessage `json:"items"`
-			Continue string            `json:"continue"`
-		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return err
-		}
-		all = append(all, page.Items...)
-		if page.Continue == "" {
-			break
-		}
-		next = page.Continue
+	path, v := q.path()
+	all, err := c.listAll(path, v)
+	if err != nil {
+		return err
 	}
 	if jsonOut {
 		if all == nil {

@@ -108,16 +108,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&ex.out, "o", "", "write to this file rather than standard output")
 	}
 	// Flags may follow the asset of why.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, ok := parseInterspersed(fs, args)
+	if !ok {
+		return 2
 	}
 	wantArgs := 0
 	if cmd == "why" {
@@ -383,4 +376,20 @@ func (c *Client) coverage(w io.Writer, jsonOut bool) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t\n", c.Kind, c.Total, c.Owned, c.Unowned, c.Orphaned, 100*c.Ratio)
 	}
 	return tw.Flush()
+}
+
+// parseInterspersed parses flags that may come before, between or after the positional
+// arguments, and returns those arguments; false on a flag error (already printed).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, false
+		}
+		if fs.NArg() == 0 {
+			return pos, true
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
