@@ -30,15 +30,12 @@ package reporter
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +46,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/spool"
+	"github.com/onus-project/onus/internal/pki"
 	"github.com/onus-project/onus/internal/protocol"
 )
 
@@ -203,34 +201,20 @@ func New(opts Options) (*Reporter, error) {
 	if opts.JournalMax < 0 || opts.JournalMax > protocol.MaxEvents {
 		return nil, fmt.Errorf("reporter: journal bound out of range 0..%d", protocol.MaxEvents)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reporter: CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("reporter: CA file %s holds no PEM certificate", opts.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if err := clientCertificate(tr.TLSClientConfig, opts); err != nil {
-		return nil, err
+	tr, err := pki.ClientTransport(opts.CAFile, opts.TLSCertFile, opts.TLSKeyFile, log.With("component", "tls"))
+	if err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
 	}
 	r := &Reporter{
 		opts:   opts,
 		base:   u,
 		client: &http.Client{Transport: tr, Timeout: opts.HTTPTimeout},
-		log:    opts.Logger,
+		log:    log,
 		now:    opts.Now,
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
 	}
 	if r.now == nil {
 		r.now = time.Now

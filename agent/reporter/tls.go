@@ -1,36 +1,12 @@
 package reporter
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
+	"slices"
 	"strings"
-
-	"github.com/onus-project/onus/internal/pki"
 )
-
-// clientCertificate gives tc the agent's client certificate, read again from its files at
-// each handshake when they changed.
-func clientCertificate(tc *tls.Config, opts Options) error {
-	if opts.TLSCertFile == "" && opts.TLSKeyFile == "" {
-		return nil
-	}
-	if opts.TLSCertFile == "" || opts.TLSKeyFile == "" {
-		return errors.New("reporter: --tls-cert-file and --tls-key-file go together")
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	kp, err := pki.LoadKeyPair(opts.TLSCertFile, opts.TLSKeyFile, log.With("component", "tls"))
-	if err != nil {
-		return fmt.Errorf("reporter: client certificate: %w", err)
-	}
-	tc.GetClientCertificate = kp.GetClientCertificate
-	return nil
-}
 
 // certAlerts are the TLS alerts a server sends about the client's certificate.
 var certAlerts = []string{"certificate required", "bad certificate", "unknown certificate authority", "certificate expired",
@@ -44,11 +20,7 @@ func (r *Reporter) explainTLS(err error) error {
 		return err
 	}
 	alert := op.Err.Error()
-	found := false
-	for _, a := range certAlerts {
-		found = found || strings.Contains(alert, a)
-	}
-	if !found {
+	if !slices.ContainsFunc(certAlerts, func(a string) bool { return strings.Contains(alert, a) }) {
 		return err
 	}
 	if r.opts.TLSCertFile == "" {

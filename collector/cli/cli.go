@@ -5,8 +5,6 @@ package cli
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/owners"
+	"github.com/onus-project/onus/internal/pki"
 )
 
 // Commands lists the commands Run handles, for the usage text of onus-collector.
@@ -77,7 +76,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
 	tokenFile := fs.String("token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
-	caFile := fs.String("ca-file", "", "CA certificate (PEM) to verify the collector's TLS certificate")
+	caFile := fs.String("ca-file", "", "CA certificates (PEM) trusted for the collector's TLS certificate, besides the system's")
 	certFile := fs.String("cert-file", os.Getenv("ONUS_CERT_FILE"), "client certificate (PEM), for a collector that requires one ($ONUS_CERT_FILE)")
 	keyFile := fs.String("key-file", os.Getenv("ONUS_KEY_FILE"), "key (PEM) of --cert-file ($ONUS_KEY_FILE)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "request timeout")
@@ -189,33 +188,12 @@ func NewClientCert(server, tokenFile, caFile, certFile, keyFile string, timeout 
 	if token == "" {
 		return nil, fmt.Errorf("--token-file: %s is empty", tokenFile)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// HTTP/1.1 only: one request per command needs no HTTP/2, and over HTTP/2 a refused client
-	// certificate surfaces as "client conn could not be established" instead of the TLS alert.
-	tr.ForceAttemptHTTP2 = false
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file: %s holds no PEM certificate", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
 	if (certFile == "") != (keyFile == "") {
 		return nil, errors.New("--cert-file and --key-file go together")
 	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--cert-file: %w", err)
-		}
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	tr, err := pki.ClientTransport(caFile, certFile, keyFile, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file, --cert-file: %w", err)
 	}
 	return &Client{Server: strings.TrimSuffix(server, "/"), Token: token, HTTP: &http.Client{Transport: tr, Timeout: timeout}}, nil
 }

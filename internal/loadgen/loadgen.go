@@ -23,8 +23,6 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +31,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -43,6 +40,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/pki"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/version"
 )
@@ -223,21 +221,9 @@ func New(opts Options) (*Generator, error) {
 	tr := &http.Transport{
 		MaxIdleConns: 2 * opts.Concurrency, MaxIdleConnsPerHost: 2 * opts.Concurrency, IdleConnTimeout: 90 * time.Second,
 		DisableCompression: true, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
-		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("loadgen: CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("loadgen: CA file %s holds no PEM certificate", opts.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	if tr.TLSClientConfig, err = pki.ClientConfig(opts.CAFile, "", "", nil); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	g := &Generator{opts: opts, base: strings.TrimSuffix(opts.URL, "/"), client: &http.Client{Transport: tr, Timeout: opts.HTTPTimeout},
 		log: opts.Logger}

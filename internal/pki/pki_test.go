@@ -5,7 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
+	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +167,76 @@ func TestKeyPairReloads(t *testing.T) {
 	}
 	if _, err := LoadKeyPair(filepath.Join(dir, "agent.pem"), filepath.Join(dir, "missing.pem"), nil); err == nil {
 		t.Fatal("a missing key loaded")
+	}
+}
+
+// TestClientTransport makes real TLS handshakes with a server that requires a client
+// certificate: trusted through the CA file and presenting the client pair, the request
+// succeeds; without the CA file the server is not trusted; without the pair the server
+// refuses; bad files are errors naming them.
+func TestClientTransport(t *testing.T) {
+	dir := t.TempDir()
+	ca, caPair, err := NewCA("ca", 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.Issue(Request{CommonName: "collector", Hosts: []string{"127.0.0.1"}, Usage: ServerAuth}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.Issue(Request{CommonName: "agent", Usage: ClientAuth}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][]File{caPair.Files("ca"), server.Files("collector"), client.Files("agent")} {
+		if err := WriteFiles(dir, f, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	pool, err := LoadPool(file("ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvPair, err := LoadKeyPair(file("collector.pem"), file("collector-key.pem"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*srvPair.Certificate()}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below are expected
+	srv.StartTLS()
+	defer srv.Close()
+
+	get := func(caFile, cert, key string) (string, error) {
+		tr, err := ClientTransport(caFile, cert, key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if got, err := get(file("ca.pem"), file("agent.pem"), file("agent-key.pem")); err != nil || got != "agent" {
+		t.Fatalf("with CA and client certificate: %q, %v", got, err)
+	}
+	if _, err := get("", file("agent.pem"), file("agent-key.pem")); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without the CA file: %v, want an unknown authority", err)
+	}
+	if _, err := get(file("ca.pem"), "", ""); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Fatalf("without a client certificate: %v, want the server's certificate required alert (HTTP/1.1 keeps it)", err)
+	}
+	if _, err := ClientTransport(file("agent-key.pem"), "", "", nil); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Fatalf("a key as CA file: %v", err)
+	}
+	if _, err := ClientTransport("", file("agent.pem"), "", nil); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Fatalf("a certificate without its key: %v", err)
 	}
 }
