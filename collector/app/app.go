@@ -294,11 +294,12 @@ func (c *Collector) Run(ctx context.Context) error {
 
 func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), error) {
 	if len(c.opts.EtcdEndpoints) > 0 {
-		cli, err := store.Dial(ctx, store.ClientOptions{Endpoints: c.opts.EtcdEndpoints, CAFile: c.opts.EtcdCAFile,
+		co := store.ClientOptions{Endpoints: c.opts.EtcdEndpoints, CAFile: c.opts.EtcdCAFile,
 			CertFile: c.opts.EtcdCertFile, KeyFile: c.opts.EtcdKeyFile, Username: c.opts.EtcdUsername, Password: c.opts.EtcdPassword,
-			DialTimeout: c.opts.EtcdDialTimeout})
+			DialTimeout: c.opts.EtcdDialTimeout}
+		cli, err := store.Dial(ctx, co)
 		if err != nil {
-			return nil, nil, explainEtcdTLS(c.opts, err)
+			return nil, nil, explainEtcdTLS(co, err)
 		}
 		c.log.Info("using external etcd", "endpoints", c.opts.EtcdEndpoints)
 		return cli, func() { cli.Close() }, nil

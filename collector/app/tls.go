@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/pki"
+	"github.com/onus-project/onus/internal/store"
 )
 
 // The values of Options.TLSClientAuth.
@@ -75,31 +76,23 @@ func serverTLS(opts Options, log *slog.Logger) (*tls.Config, error) {
 // explainEtcdTLS adds to err, a failure to reach an external etcd cluster, what a TLS
 // handshake with each https endpoint says: the etcd client only reports its timeout, not
 // that the server's certificate is not trusted or that the client certificate was refused.
-func explainEtcdTLS(opts Options, err error) error {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if opts.EtcdCAFile != "" {
-		pool, perr := pki.LoadPool(opts.EtcdCAFile)
-		if perr != nil {
-			return err
-		}
-		tc.RootCAs = pool
+func explainEtcdTLS(opts store.ClientOptions, err error) error {
+	tc, terr := opts.TLSConfig()
+	if terr != nil {
+		return err
 	}
-	if opts.EtcdCertFile != "" {
-		cert, cerr := tls.LoadX509KeyPair(opts.EtcdCertFile, opts.EtcdKeyFile)
-		if cerr != nil {
-			return err
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	if tc == nil {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	var why []string
-	for _, ep := range opts.EtcdEndpoints {
+	for _, ep := range opts.Endpoints {
 		host := ep
 		if u, perr := url.Parse(ep); perr == nil && u.Host != "" {
 			if u.Scheme != "https" {
 				continue
 			}
 			host = u.Host
-		} else if opts.EtcdCAFile == "" && opts.EtcdCertFile == "" {
+		} else if opts.CAFile == "" && opts.CertFile == "" {
 			continue
 		}
 		if msg := probeTLS(host, tc, opts); msg != "" {
@@ -115,7 +108,7 @@ func explainEtcdTLS(opts Options, err error) error {
 // probeTLS makes a TLS handshake with addr and waits a moment for the server to refuse the
 // client certificate, which TLS 1.3 tells only after the handshake. It returns what went
 // wrong, "" when nothing did.
-func probeTLS(addr string, base *tls.Config, opts Options) string {
+func probeTLS(addr string, base *tls.Config, opts store.ClientOptions) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return ""
@@ -140,14 +133,14 @@ func probeTLS(addr string, base *tls.Config, opts Options) string {
 	var op *net.OpError
 	switch {
 	case errors.As(err, &unknown), errors.As(err, &invalid):
-		return fmt.Sprintf("the server's certificate is not trusted with --etcd-ca-file %q: %v", opts.EtcdCAFile, err)
+		return fmt.Sprintf("the server's certificate is not trusted with --etcd-ca-file %q: %v", opts.CAFile, err)
 	case errors.As(err, &hostErr):
 		return fmt.Sprintf("the server's certificate does not name %s: %v", host, err)
 	case errors.As(err, &op) && op.Op == "remote error":
-		if opts.EtcdCertFile == "" {
+		if opts.CertFile == "" {
 			return fmt.Sprintf("the server requires a client certificate (--etcd-cert-file, --etcd-key-file): %v", err)
 		}
-		return fmt.Sprintf("the server refused the client certificate %s: %v", opts.EtcdCertFile, err)
+		return fmt.Sprintf("the server refused the client certificate %s: %v", opts.CertFile, err)
 	}
 	return err.Error()
 }

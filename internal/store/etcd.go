@@ -141,6 +141,32 @@ type ClientOptions struct {
 	DialTimeout               time.Duration
 }
 
+// TLSConfig is the TLS configuration of the client: nil without CAFile and CertFile.
+func (opts ClientOptions) TLSConfig() (*tls.Config, error) {
+	if opts.CAFile == "" && opts.CertFile == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd CA: no certificate in %s", opts.CAFile)
+		}
+	}
+	if opts.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
 // Dial connects to an external etcd cluster and checks that it answers.
 func Dial(ctx context.Context, opts ClientOptions) (*clientv3.Client, error) {
 	if len(opts.Endpoints) == 0 {
@@ -158,27 +184,11 @@ func Dial(ctx context.Context, opts ClientOptions) (*clientv3.Client, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	if opts.CAFile != "" || opts.CertFile != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if opts.CAFile != "" {
-			pem, err := os.ReadFile(opts.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("etcd CA: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("etcd CA: no certificate in %s", opts.CAFile)
-			}
-		}
-		if opts.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("etcd client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		cfg.TLS = tc
+	tc, err := opts.TLSConfig()
+	if err != nil {
+		return nil, err
 	}
+	cfg.TLS = tc
 	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
