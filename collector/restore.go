@@ -15,15 +15,12 @@ import (
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 
+	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/internal/store"
 )
 
-// The embedded store's member, as store.StartEmbedded configures it: the member name, its
-// data in <data dir>/etcd (see app.Collector.openStore), its peer URL a socket file there,
-// and etcd's default cluster token.
 const (
-	embeddedMember       = "onus"
-	embeddedClusterToken = "etcd-cluster"
 	// restoreRevisionBump lifts the restored store's revision well above any a client saw
 	// before, and marks the old ones compacted, so that a watcher (another replica) relists
 	// rather than waiting for revisions that will never come (etcd's advice for restores).
@@ -99,7 +96,7 @@ func restoreSnapshot(snap, dataDir string, force bool, now time.Time) (restoreRe
 		if !force {
 			return res, fmt.Errorf("--data-dir %s is not empty: restore into a new directory, or give --force-replace to move it aside", dir)
 		}
-		if err := checkUnused(filepath.Join(dir, "etcd")); err != nil {
+		if err := checkUnused(app.EmbeddedEtcdDir(dir)); err != nil {
 			return res, err
 		}
 	}
@@ -118,16 +115,15 @@ func restoreSnapshot(snap, dataDir string, force bool, now time.Time) (restoreRe
 			os.RemoveAll(tmp)
 		}
 	}()
-	// The peer URL names the socket in the final directory, as store.StartEmbedded will
-	// advertise it there.
-	peer := "unix://" + filepath.Join(dir, "etcd", "peer.sock")
+	// The member as store.StartEmbedded will run it in the final directory.
+	name, peer, token := store.EmbeddedMember(app.EmbeddedEtcdDir(dir))
 	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
 		SnapshotPath:        snap,
-		Name:                embeddedMember,
-		OutputDataDir:       filepath.Join(tmp, "etcd"),
+		Name:                name,
+		OutputDataDir:       app.EmbeddedEtcdDir(tmp),
 		PeerURLs:            []string{peer},
-		InitialCluster:      embeddedMember + "=" + peer,
-		InitialClusterToken: embeddedClusterToken,
+		InitialCluster:      name + "=" + peer,
+		InitialClusterToken: token,
 		RevisionBump:        restoreRevisionBump,
 		MarkCompacted:       true,
 	})

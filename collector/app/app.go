@@ -292,6 +292,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	return runErr
 }
 
+// EmbeddedEtcdDir is where a collector with data directory dataDir keeps its embedded etcd.
+func EmbeddedEtcdDir(dataDir string) string { return filepath.Join(dataDir, "etcd") }
+
 func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), error) {
 	if len(c.opts.EtcdEndpoints) > 0 {
 		co := store.ClientOptions{Endpoints: c.opts.EtcdEndpoints, CAFile: c.opts.EtcdCAFile,
@@ -304,7 +307,7 @@ func (c *Collector) openStore(ctx context.Context) (*clientv3.Client, func(), er
 		c.log.Info("using external etcd", "endpoints", c.opts.EtcdEndpoints)
 		return cli, func() { cli.Close() }, nil
 	}
-	dir := filepath.Join(c.opts.DataDir, "etcd")
+	dir := EmbeddedEtcdDir(c.opts.DataDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("collector: data dir: %w", err)
 	}

@@ -47,6 +47,13 @@ type Embedded struct {
 }
 
 // StartEmbedded starts an etcd server with its data in opts.Dir and waits until it serves.
+// EmbeddedMember is the single member StartEmbedded runs on a store in dir (an absolute
+// path): its name, its peer URL (a socket file in dir) and its cluster token. A snapshot
+// restored into dir must name the member the same way.
+func EmbeddedMember(dir string) (name, peerURL, clusterToken string) {
+	return "onus", "unix://" + filepath.Join(dir, "peer.sock"), "etcd-cluster"
+}
+
 func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded etcd: no data directory")
@@ -59,7 +66,8 @@ func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 		return nil, err
 	}
 	cfg := embed.NewConfig()
-	cfg.Name = "onus"
+	name, peer, token := EmbeddedMember(dir)
+	cfg.Name, cfg.InitialClusterToken = name, token
 	cfg.Dir = dir
 	// By default the client API is a socket file in the data directory: the collector talks
 	// to the server in-process, and nothing listens on the network.
@@ -77,7 +85,7 @@ func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 	}
 	// The peer listener is never used by a single member; a socket file in the data
 	// directory keeps it off the network.
-	pu, err := url.Parse("unix://" + filepath.Join(dir, "peer.sock"))
+	pu, err := url.Parse(peer)
 	if err != nil {
 		return nil, err
 	}
