@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
@@ -181,16 +179,4 @@ func syncDir(dir string) error {
 		return err
 	}
 	return nil
-}
-
-// apiError turns a non-2xx answer into an error with the API's message.
-func apiError(req *http.Request, resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(b, &e) != nil || e.Error == "" {
-		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
-	}
-	return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(e.Error))
 }

@@ -217,24 +217,27 @@ func (c *Client) Do(method, path, ctype, accept string, body []byte) ([]byte, er
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
+	if resp.StatusCode/100 != 2 {
+		return nil, apiError(req, resp)
 	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
+	return io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+}
+
+// apiError turns a non-2xx answer into an error with the API's message, or each of its
+// messages (a registry with several errors).
+func apiError(req *http.Request, resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var e struct {
 		Error  string   `json:"error"`
 		Errors []string `json:"errors"`
 	}
-	if json.Unmarshal(b, &e) != nil || e.Error == "" {
-		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	switch {
+	case json.Unmarshal(b, &e) != nil || e.Error == "":
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+	case len(e.Errors) > 0:
+		return fmt.Errorf("%s:\n  %s", resp.Status, strings.Join(e.Errors, "\n  "))
 	}
-	if len(e.Errors) > 0 {
-		return nil, fmt.Errorf("%s:\n  %s", resp.Status, strings.Join(e.Errors, "\n  "))
-	}
-	return nil, fmt.Errorf("%s: %s", resp.Status, e.Error)
+	return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(e.Error))
 }
 
 func (c *Client) get(w io.Writer, path string) error {
