@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,13 +44,9 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
-	tokenFile := fs.String("token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
-	caFile := fs.String("ca-file", "", "CA certificate (PEM) to verify the collector's TLS certificate")
-	certFile := fs.String("cert-file", os.Getenv("ONUS_CERT_FILE"), "client certificate (PEM), for a collector that requires one ($ONUS_CERT_FILE)")
-	keyFile := fs.String("key-file", os.Getenv("ONUS_KEY_FILE"), "key (PEM) of --cert-file ($ONUS_KEY_FILE)")
-	// backup: the longest the snapshot's transfer may stall, however long it takes in all.
-	timeout := fs.Duration("timeout", 2*time.Minute, "request timeout")
+	// backup: --timeout is the longest the snapshot's transfer may stall, however long it
+	// takes in all.
+	cf := addClientFlags(fs)
 	var out, hostname, stale string
 	var lbls labels
 	var jsonOut bool
@@ -86,7 +81,7 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	c, err := NewClientCert(*server, *tokenFile, *caFile, *certFile, *keyFile, *timeout)
+	c, err := cf.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2

@@ -74,12 +74,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
-	tokenFile := fs.String("token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
-	caFile := fs.String("ca-file", "", "CA certificates (PEM) trusted for the collector's TLS certificate, besides the system's")
-	certFile := fs.String("cert-file", os.Getenv("ONUS_CERT_FILE"), "client certificate (PEM), for a collector that requires one ($ONUS_CERT_FILE)")
-	keyFile := fs.String("key-file", os.Getenv("ONUS_KEY_FILE"), "key (PEM) of --cert-file ($ONUS_KEY_FILE)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "request timeout")
+	cf := addClientFlags(fs)
 	var file string
 	var dryRun, jsonOut bool
 	switch cmd {
@@ -131,7 +126,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
 	}
-	c, err := NewClientCert(*server, *tokenFile, *caFile, *certFile, *keyFile, *timeout)
+	c, err := cf.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
@@ -168,6 +163,27 @@ func envOr(name, def string) string {
 // tokenFile and, for HTTPS, the collector's CA from caFile (the system's roots when empty).
 func NewClient(server, tokenFile, caFile string, timeout time.Duration) (*Client, error) {
 	return NewClientCert(server, tokenFile, caFile, "", "", timeout)
+}
+
+// clientFlags are the flags every command has to reach a collector.
+type clientFlags struct {
+	server, tokenFile, caFile, certFile, keyFile string
+	timeout                                      time.Duration
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	f := &clientFlags{}
+	fs.StringVar(&f.server, "server", envOr("ONUS_SERVER", "https://127.0.0.1:8443"), "URL of the collector ($ONUS_SERVER)")
+	fs.StringVar(&f.tokenFile, "token-file", os.Getenv("ONUS_TOKEN_FILE"), "file holding the admin token ($ONUS_TOKEN_FILE)")
+	fs.StringVar(&f.caFile, "ca-file", "", "CA certificates (PEM) trusted for the collector's TLS certificate, besides the system's")
+	fs.StringVar(&f.certFile, "cert-file", os.Getenv("ONUS_CERT_FILE"), "client certificate (PEM), for a collector that requires one ($ONUS_CERT_FILE)")
+	fs.StringVar(&f.keyFile, "key-file", os.Getenv("ONUS_KEY_FILE"), "key (PEM) of --cert-file ($ONUS_KEY_FILE)")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "request timeout")
+	return f
+}
+
+func (f *clientFlags) client() (*Client, error) {
+	return NewClientCert(f.server, f.tokenFile, f.caFile, f.certFile, f.keyFile, f.timeout)
 }
 
 // NewClientCert is NewClient with a TLS client certificate, for a collector that asks for
