@@ -128,9 +128,6 @@ func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
 		return err
 	}
 	if jsonOut {
-		if all == nil {
-			all = []json.RawMessage{}
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(all)

@@ -63,9 +63,9 @@ func (q *assetsQuery) path() (string, url.Values) {
 	return p, v
 }
 
-// listAll reads every page of a list of the API.
+// listAll reads every page of a list of the API (an empty list is empty, not nil).
 func (c *Client) listAll(path string, q url.Values) ([]json.RawMessage, error) {
-	var all []json.RawMessage
+	all := []json.RawMessage{}
 	for {
 		b, err := c.Do("GET", path+"?"+q.Encode(), "", "application/json", nil)
 		if err != nil {
@@ -107,9 +107,6 @@ func (c *Client) assets(w io.Writer, q assetsQuery, jsonOut bool) error {
 		return err
 	}
 	if jsonOut {
-		if all == nil {
-			all = []json.RawMessage{}
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(all)
