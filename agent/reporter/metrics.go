@@ -11,6 +11,7 @@ type metrics struct {
 	journal      prometheus.Gauge
 	dropped      prometheus.Counter
 	lastAccepted prometheus.Gauge
+	lastRefused  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,9 +35,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Software events dropped because the journal was full while the collector did not accept reports."}),
 		lastAccepted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_accepted_timestamp_seconds",
 			Help: "When the collector last accepted a report (Unix time)."}),
+		lastRefused: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_refused_timestamp_seconds",
+			Help: "When the collector last refused a report as invalid (Unix time; 0: never since the start)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted} {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

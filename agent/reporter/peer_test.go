@@ -43,6 +43,7 @@ type conformantPeer struct {
 	down       bool   // answer reports with 503
 	retryAfter string // Retry-After of those answers
 	loseAnswer int    // process this many reports, then drop the connection instead of answering
+	refuse     string // answer valid reports with 400 and this message
 }
 
 type peerHost struct {
@@ -158,6 +159,11 @@ func (p *conformantPeer) report(w http.ResponseWriter, r *http.Request) {
 	if err := protocol.Validate(&rep); err != nil {
 		p.received = append(p.received, received{rep, "400"})
 		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if p.refuse != "" {
+		p.received = append(p.received, received{rep, "400"})
+		fail(w, http.StatusBadRequest, p.refuse)
 		return
 	}
 	h := p.hosts[hostID]

@@ -131,6 +131,7 @@ func (r *Reporter) send(ctx context.Context) time.Duration {
 			refusals++
 		case rejected:
 			r.m.reports.WithLabelValues(kind, "rejected").Inc()
+			r.m.lastRefused.Set(float64(r.now().Unix()))
 			r.log.Error("the collector refused the report as invalid; a full report follows, with backoff if that is refused too",
 				"status", a.status, "error", a.msg, "kind", kind, "seq", in.report.Seq, "bytes", len(in.body))
 			in.refused, r.forceFull = true, true
