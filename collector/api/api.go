@@ -122,7 +122,13 @@ func Routes() []string {
 		"GET /api/v1/export", "GET " + PathSnapshot, "GET /healthz", "GET /readyz", "GET /metrics"}
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP serves every answer with "X-Content-Type-Options: nosniff": the API answers
+// JSON, CSV and text holding whatever hosts report, and a browser must never guess one of
+// them to be HTML or script.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	a.mux.ServeHTTP(w, r)
+}
 
 func (a *API) isReady() bool {
 	select {

@@ -97,7 +97,24 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	cw := csv.NewWriter(w)
 	_ = cw.Write(header)
+	for _, row := range rows {
+		for i := range row {
+			row[i] = csvCell(row[i])
+		}
+	}
 	_ = cw.WriteAll(rows) // flushes
+}
+
+// csvCell neutralises a cell a spreadsheet would take for a formula, as OWASP's advice on CSV
+// injection has it: a cell that begins with '=', '+', '-', '@', a tab or a carriage return
+// gets a leading single quote, which spreadsheets show as text. Host facts and package
+// metadata are whatever a host or a package author wrote, and an audit export is opened in
+// a spreadsheet by someone with more rights than either.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func (a *API) exportHosts(res *owners.Resolver) ([]HostExport, error) {

