@@ -73,6 +73,21 @@ CARDINALITY_HOSTS ?= 100000
 cardinality:
 	ONUS_CARDINALITY_HOSTS=$(CARDINALITY_HOSTS) $(GO) test -count=1 -v -timeout 3h -run TestMetricsCardinalityFleet ./internal/loadgen
 
+## chaos: the fault campaign with real processes on 127.0.0.1 (chaos/; docs/operations.md):
+## kill -9 of the collector under the load generator, a 3-member etcd cluster under two
+## collectors and real onus-agents losing one member then quorum, etcd out of space; builds
+## bin/etcd from the etcd server module the collector embeds, prints the figures (about 10 min)
+CHAOS_TIMEOUT ?= 15m
+.PHONY: chaos
+chaos: build
+	@rm -rf $(BIN)/.etcd-module && mkdir -p $(BIN)/.etcd-module
+	@# A module of its own with this go.mod's versions, so etcd's main and its command-line
+	@# dependencies build without entering this module's go.sum.
+	sed 's#^module .*#module onus.local/chaos-etcd#' go.mod >$(BIN)/.etcd-module/go.mod
+	cp go.sum $(BIN)/.etcd-module/go.sum
+	cd $(BIN)/.etcd-module && CGO_ENABLED=0 $(GO) build -mod=mod -trimpath -o $(abspath $(BIN))/etcd go.etcd.io/etcd/server/v3
+	ONUS_CHAOS=1 ONUS_CHAOS_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) ./chaos
+
 ## lint: staticcheck
 lint:
 	$(GO) run $(STATICCHECK) ./...
