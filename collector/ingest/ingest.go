@@ -96,6 +96,9 @@ var (
 // Enroll checks the enroll secret and issues a new credential for the host, replacing any
 // earlier one (an agent that lost its state directory enrolls again).
 func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*protocol.EnrollResponse, error) {
+	for field, n := range protocol.CleanEnroll(req) {
+		g.m.cleaned.WithLabelValues(field).Add(float64(n))
+	}
 	if err := protocol.ValidateEnroll(req); err != nil {
 		g.m.enrollments.WithLabelValues("invalid").Inc()
 		return nil, err
@@ -195,6 +198,12 @@ func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Repo
 	if r.HostID != agent.HostID {
 		return nil, protocol.Errorf(http.StatusForbidden, "this credential reports for host %s, not %s", agent.HostID, r.HostID)
 	}
+	// Free text never costs a report: what an older or hostile agent left dirty is cleaned
+	// and counted, and only then is the structure validated.
+	cleaned := protocol.CleanReport(r)
+	for field, n := range cleaned {
+		g.m.cleaned.WithLabelValues(field).Add(float64(n))
+	}
 	if err := protocol.Validate(r); err != nil {
 		return nil, err
 	}
@@ -203,7 +212,7 @@ func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Repo
 	defer lock.Unlock()
 	now := g.now().UTC().Truncate(time.Second)
 	for attempt := 0; ; attempt++ {
-		resp, err := g.apply(ctx, agent, r, now)
+		resp, err := g.apply(ctx, agent, r, now, cleaned != nil)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			g.m.conflicts.Inc()
 			continue
@@ -218,8 +227,9 @@ func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Repo
 	}
 }
 
-// apply does one read-modify-write of the host record.
-func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Report, now time.Time) (*protocol.ReportResponse, error) {
+// apply does one read-modify-write of the host record. cleaned says whether the report's
+// text had to be cleaned: its hash then covers bytes the collector no longer has.
+func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Report, now time.Time, cleaned bool) (*protocol.ReportResponse, error) {
 	if r.Kind == protocol.KindHeartbeat {
 		// A heartbeat changes no record: answer from the index's summary, without decoding it.
 		if h, ok := g.ix.Host(r.HostID); ok {
@@ -276,7 +286,18 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 		st = *r.State
 		protocol.Normalize(&st)
 		if h := protocol.Hash(&st); h != r.Hash {
-			return nil, protocol.Errorf(http.StatusBadRequest, "hash: the state hashes to %s, not %s", h, r.Hash)
+			// An agent that hashed its text before it was cleaned (here, or by the JSON
+			// decoder, which replaces invalid UTF-8): store the cleaned state under the
+			// agent's hash, so that it keeps getting its own hash back (see the protocol
+			// package doc). Otherwise the two sides disagree on structure.
+			replaced := protocol.Replaced(&st)
+			if !cleaned && replaced == nil {
+				return nil, protocol.Errorf(http.StatusBadRequest, "hash: the state hashes to %s, not %s", h, r.Hash)
+			}
+			for field, n := range replaced {
+				g.m.cleaned.WithLabelValues(field).Add(float64(n))
+			}
+			g.log.Debug("storing a cleaned state under the agent's hash", "host_id", r.HostID, "seq", r.Seq, "cleaned_hash", h)
 		}
 	}
 	if old != nil && old.Hash == r.Hash && len(r.Events) == 0 && r.EventsDropped == 0 {

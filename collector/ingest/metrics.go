@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 type metrics struct {
@@ -16,11 +18,12 @@ type metrics struct {
 	titles      prometheus.Counter
 	events      prometheus.Counter
 	flushes     prometheus.Counter
+	cleaned     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
 	const ns, sub = "onus", "collector"
-	return &metrics{
+	m := &metrics{
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_total",
 			Help: "Agent reports by kind (full, delta, heartbeat) and result (accepted, need_full, duplicate, rejected, error)."}, []string{"kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "report_duration_seconds",
@@ -39,11 +42,18 @@ func newMetrics() *metrics {
 			Help: "Install, remove, upgrade and downgrade events received in accepted reports."}),
 		flushes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "status_flushes_total",
 			Help: "Batched writes of host liveness and capacity."}),
+		cleaned: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "report_text_cleaned_total",
+			Help: "Free-text values of agent reports the collector had to clean (control characters escaped, invalid UTF-8 replaced, cut to the limit), by field."}, []string{"field"}),
 	}
+	// Every field from the start, at 0: rate() sees the first cleaned value of a field.
+	for _, f := range protocol.TextFields {
+		m.cleaned.WithLabelValues(f)
+	}
+	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes} {
+	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes, m.cleaned} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -8,6 +8,29 @@
 // changes the agent sends heartbeats that carry the volatile capacity figures (memory and
 // disk use), which are not part of the hashed state, so that they never cause an inventory
 // write.
+//
+// # Free text and structure
+//
+// Structure is checked strictly; free text never causes a refusal. Whatever a local user or
+// a package can put in a string (process names, unit descriptions, package fields, mount
+// points, error messages: the fields TextFields names) is cleaned with CleanText, which
+// escapes control characters visibly, replaces invalid UTF-8 and cuts over-long values with
+// a marker. The agent cleans where it reads and again in FromInventory, before the state is
+// normalized and hashed, and checks every report with Validate before sending it. The
+// collector cleans every report it receives with CleanReport, counting what it changed per
+// field, and only then validates it. Validate refuses what breaks structure: identity,
+// hashes, kinds, counts, sizes, enumerations, label keys, missing required values, and text
+// that was not cleaned.
+//
+// A current agent's state is clean before it is hashed, so cleaning it again changes nothing
+// and both sides hash the same bytes. An older or hostile agent may send text that had to be
+// cleaned; its hash then covers bytes the collector no longer holds and cannot rebuild
+// (invalid UTF-8 is gone once decoded). The collector stores the cleaned state anyway, under
+// the hash the agent sent: the agent keeps getting its own hash back, its heartbeats match,
+// and a delta that does not lead to the same hash from the cleaned state is answered with
+// need_full, as any disagreement is. A full report whose hash differs from its state's while
+// nothing had to be cleaned and no value holds U+FFFD (Replaced) is refused: that is a
+// disagreement on structure.
 package protocol
 
 import (

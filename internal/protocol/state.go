@@ -13,8 +13,9 @@ import (
 	"github.com/onus-project/onus/internal/model"
 )
 
-// FromInventory splits an inventory into its stable state (normalized) and its volatile
-// capacity figures.
+// FromInventory splits an inventory into its stable state (cleaned with CleanState, then
+// normalized) and its volatile capacity figures. Cleaning before the hash is what lets the
+// collector, which cleans every report again, hash the very bytes the agent hashed.
 func FromInventory(inv *model.Inventory) (State, Capacity) {
 	// Normalize sorts and rewrites in place: work on copies, never on the caller's lists.
 	st := State{
@@ -35,6 +36,11 @@ func FromInventory(inv *model.Inventory) (State, Capacity) {
 	for _, s := range inv.Sources {
 		c.SourceDurationSecs += s.Duration
 	}
+	for i := range c.Filesystems {
+		c.Filesystems[i].Mountpoint = CleanText(c.Filesystems[i].Mountpoint, MaxFieldLen)
+	}
+	// st shares no list or map with inv: cleaning in place leaves the caller's alone.
+	CleanState(&st)
 	Normalize(&st)
 	return st, c
 }
