@@ -230,7 +230,7 @@ func (g *Ingest) report(ctx context.Context, agent store.Agent, r *protocol.Repo
 // apply does one read-modify-write of the host record. cleaned says whether the report's
 // text had to be cleaned: its hash then covers bytes the collector no longer has.
 func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Report, now time.Time, cleaned bool) (*protocol.ReportResponse, error) {
-	if r.Kind == protocol.KindHeartbeat {
+	if r.Kind == protocol.KindHeartbeat && len(r.Events) == 0 && r.EventsDropped == 0 {
 		// A heartbeat changes no record: answer from the index's summary, without decoding it.
 		if h, ok := g.ix.Host(r.HostID); ok {
 			return verdict(r, agent, true, h.Summary.Hash, h.Summary.Seq, h.Summary.UpdatedAt), nil
@@ -282,6 +282,11 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 			g.log.Info("delta does not lead to the report's hash; asking for a full report", "host_id", r.HostID, "seq", r.Seq)
 			return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: held, Seq: heldSeq}, nil
 		}
+	case protocol.KindHeartbeat:
+		// It carries events (a package installed and removed again): the state stays, the
+		// events are recorded.
+		st = old.State()
+		protocol.Normalize(&st)
 	case protocol.KindFull:
 		st = *r.State
 		protocol.Normalize(&st)
@@ -337,7 +342,7 @@ func (g *Ingest) apply(ctx context.Context, agent store.Agent, r *protocol.Repor
 // verdict answers the reports that need no new record, from what the collector holds for the
 // host (its hash and seq, and when its record last changed): a report older than the one that
 // made the record (a retry that crossed a newer report; re-enrollment starts the sequence
-// again), and heartbeats. It returns nil for a report to apply.
+// again), and heartbeats without events. It returns nil for a report to apply.
 func verdict(r *protocol.Report, agent store.Agent, exists bool, hash string, seq uint64, updated time.Time) *protocol.ReportResponse {
 	if exists && r.Seq <= seq && !updated.Before(agent.EnrolledAt.Truncate(time.Second)) {
 		if r.Hash == hash {
@@ -352,6 +357,10 @@ func verdict(r *protocol.Report, agent store.Agent, exists bool, hash string, se
 	}
 	if !exists || r.BaseHash != hash {
 		return &protocol.ReportResponse{Status: protocol.StatusNeedFull, Hash: hash, Seq: seq}
+	}
+	if len(r.Events) > 0 || r.EventsDropped > 0 {
+		// Its events are recorded like a delta's.
+		return nil
 	}
 	return &protocol.ReportResponse{Status: protocol.StatusAccepted, Hash: hash, Seq: seq}
 }
