@@ -16,12 +16,16 @@ var packageFormats = map[string]string{"dpkg": "deb", "rpm": "rpm", "apk": "apk"
 
 // pass collects the inventory, carries over what failed sources produced last time, and
 // journals the software events since the previous collection. It fails only when ctx ends.
+// It collects without holding mu (a report may be in flight meanwhile) and takes it to
+// record what it found.
 func (r *Reporter) pass(ctx context.Context, trigger string) error {
 	start := time.Now()
 	inv, err := r.opts.Inventory.Collect(ctx)
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	st, capa := protocol.FromInventory(inv)
 	// FromInventory normalized the state; only items carried over need sorting in again.
 	if carried := carryOver(r.prev, &st); len(carried) > 0 {
@@ -67,9 +71,9 @@ func carryOver(prev, st *protocol.State) (carried []string) {
 		if s.State != "error" || !slices.ContainsFunc(prev.Sources, func(p model.SourceStatus) bool { return p.Name == s.Name }) {
 			continue
 		}
-		switch s.Name {
-		case "dpkg", "rpm", "apk", "pacman":
-			f := packageFormats[s.Name]
+		f, isPackages := packageFormats[s.Name]
+		switch {
+		case isPackages:
 			keep := slices.DeleteFunc(slices.Clone(st.Software), func(p model.Package) bool { return p.Source == f })
 			for _, p := range prev.Software {
 				if p.Source == f {
@@ -77,11 +81,11 @@ func carryOver(prev, st *protocol.State) (carried []string) {
 				}
 			}
 			st.Software = keep
-		case "systemd":
+		case s.Name == "systemd":
 			st.Services = slices.Clone(prev.Services)
-		case "ports":
+		case s.Name == "ports":
 			st.Listeners = slices.Clone(prev.Listeners)
-		case "host":
+		case s.Name == "host":
 			if prev.Host.ID == "" {
 				continue
 			}

@@ -16,6 +16,20 @@
 // report), a delta against the last accepted state when the state changed, a heartbeat
 // otherwise. Every report carries the events noticed since the last accepted report.
 //
+// Observing the host never waits on the network. Two goroutines share the work:
+//   - the collection loop (Run) owns the inventory, the watch and the timers; it collects,
+//     derives the install/remove events against the previous collection and journals them;
+//   - the sender owns the report in flight and the backoff; it builds a report from the
+//     latest collection and the journal, sends it, and commits the collector's answer.
+//
+// The spool, the latest collection (its state, hash and capacity) and the two requests the
+// collection loop makes of the sender (a full report, a report whatever the state) are
+// guarded by one mutex. The collection loop takes it only to record what a collection found,
+// never while collecting; the sender holds it while it builds, classifies and commits, and
+// lets go of it while a request is on the network (in do), however long the collector takes
+// to answer. A package installed and removed while a report is in flight is thus journaled
+// like any other change, and carried by the next report.
+//
 // Retries: a report that may have reached the collector (network error, timeout, 408, 429,
 // 5xx; also 404 and 405, which point at the URL rather than the report) is resent as it is,
 // same seq, same events, with capped exponential backoff and full jitter, honouring
@@ -128,14 +142,19 @@ type Reporter struct {
 	m       *metrics
 	started atomic.Bool
 
-	// Owned by the Run goroutine.
+	// mu guards the spool and what the collection loop and the sender share (see the
+	// package documentation).
+	mu        sync.Mutex
 	spool     *spool.Spool
 	prev      *protocol.State // the last collection (the journal leads to its software)
 	curHash   string
 	capacity  protocol.Capacity
-	infl      *inflight
-	forceFull bool
-	attempt   int // consecutive failed attempts
+	forceFull bool // the next report is a full one
+	due       bool // a report is due even if the collector holds everything (start, heartbeat)
+
+	// Owned by the sender (and by restore, before it starts).
+	infl    *inflight
+	attempt int // consecutive failed attempts
 }
 
 // New validates opts and returns a Reporter. It starts nothing and touches no file but the
@@ -254,53 +273,93 @@ func (r *Reporter) Run(ctx context.Context) error {
 		wg.Go(func() { w.run(ctx, changed) })
 	}
 
-	want := r.pass(ctx, "startup") == nil
+	// wake tells the sender that a collection recorded something; sent tells the collection
+	// loop that the collector holds everything, so the next heartbeat can wait a whole
+	// interval. One pending signal is enough for either.
+	wake, sent := make(chan struct{}, 1), make(chan struct{}, 1)
+	signal := func(c chan struct{}) {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	if r.pass(ctx, "startup") == nil {
+		r.request(func() { r.due = true })
+		signal(wake)
+	}
+	wg.Go(func() { r.sender(ctx, wake, func() { signal(sent) }) })
+
 	heartbeat := time.NewTimer(jitter(r.opts.HeartbeatInterval, 0.1))
 	defer heartbeat.Stop()
 	full := time.NewTimer(jitter(r.opts.FullInterval, 0.1))
 	defer full.Stop()
-	var retry *time.Timer
-	var retryC <-chan time.Time
 	for {
-		if want && retryC == nil {
-			d := r.send(ctx)
-			if ctx.Err() != nil {
-				return nil
-			}
-			if d > 0 {
-				retry = time.NewTimer(d)
-				retryC = retry.C
-			} else {
-				want = false
-				heartbeat.Reset(jitter(r.opts.HeartbeatInterval, 0.1))
-			}
-		}
 		select {
 		case <-ctx.Done():
-			if retry != nil {
-				retry.Stop()
-			}
 			return nil
 		case <-changed:
-			if r.pass(ctx, "watch") == nil && r.dirty() {
-				want = true
+			if r.pass(ctx, "watch") == nil {
+				signal(wake)
 			}
 		case <-heartbeat.C:
 			if w != nil {
 				w.refresh()
 			}
 			if r.pass(ctx, "heartbeat") == nil {
-				want = true
+				r.request(func() { r.due = true })
+				signal(wake)
 			}
 			heartbeat.Reset(jitter(r.opts.HeartbeatInterval, 0.1))
 		case <-full.C:
 			if r.pass(ctx, "full") == nil {
-				r.forceFull = true
-				want = true
+				r.request(func() { r.forceFull = true })
+				signal(wake)
 			}
 			full.Reset(jitter(r.opts.FullInterval, 0.1))
-		case <-retryC:
-			retryC = nil
+		case <-sent:
+			heartbeat.Reset(jitter(r.opts.HeartbeatInterval, 0.1))
+		}
+	}
+}
+
+// request records under mu what the collection loop asks of the sender.
+func (r *Reporter) request(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f()
+}
+
+// sender delivers reports whenever the collection loop signals wake, until ctx ends: each
+// time one is due or the collector lacks something, it sends until the collector holds
+// everything, waiting out the backoff between failed attempts (signals meanwhile wait for
+// the retry, which carries what they recorded). It calls done after each delivery.
+func (r *Reporter) sender(ctx context.Context, wake <-chan struct{}, done func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		for {
+			r.mu.Lock()
+			var d time.Duration
+			if r.due || r.dirty() {
+				d = r.send(ctx)
+				if d == 0 && ctx.Err() == nil {
+					done()
+				}
+			}
+			r.mu.Unlock()
+			if d == 0 {
+				break
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 	}
 }
@@ -362,7 +421,7 @@ func targetOf(acc *spool.Accepted, rep *protocol.Report) (protocol.State, error)
 	return st, nil
 }
 
-// dirty says whether the collector lacks something the agent has.
+// dirty says whether the collector lacks something the agent has. The caller holds mu.
 func (r *Reporter) dirty() bool {
 	acc := r.spool.Accepted()
 	return acc == nil || acc.Hash != r.curHash || r.infl != nil || r.spool.Waiting() > 0 || r.forceFull

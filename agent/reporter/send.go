@@ -57,7 +57,8 @@ type answer struct {
 }
 
 // send delivers reports until the collector holds everything the agent has. It returns 0
-// when done, or how long to wait before trying again.
+// when done, or how long to wait before trying again. The caller holds mu, which do lets go
+// of while a request is on the network.
 func (r *Reporter) send(ctx context.Context) time.Duration {
 	refusals := 0
 	for ctx.Err() == nil {
@@ -209,6 +210,12 @@ func (r *Reporter) build() error {
 		return err
 	}
 	in := &inflight{report: rep, body: body, target: st, upto: upto}
+	// What the collection loop asked for is in this report; if it fails for sure, the
+	// answer's handling asks for a full report again.
+	r.due = false
+	if rep.Kind == protocol.KindFull {
+		r.forceFull = false
+	}
 	if len(events) > 0 || dropped > 0 {
 		// Saved before it is sent: after a restart it is resent as it is.
 		if err := r.spool.SavePending(&spool.Pending{Upto: upto, Report: rep}); err != nil {
@@ -235,9 +242,6 @@ func (r *Reporter) commit() {
 		if err := r.spool.ClearPending(); err != nil {
 			r.log.Warn("cannot remove the pending report", "err", err)
 		}
-	}
-	if rep.Kind == protocol.KindFull {
-		r.forceFull = false
 	}
 	r.infl = nil
 	r.attempt = 0
@@ -343,8 +347,11 @@ func (r *Reporter) post(ctx context.Context, cred string, body []byte) answer {
 }
 
 // do posts body to the collector and returns the status, at most maxResponse bytes of the
-// answer and its header.
+// answer and its header. Called by the sender with mu held, it lets go of mu until the
+// answer is read, so that collections go on while the collector takes its time.
 func (r *Reporter) do(ctx context.Context, path, cred string, body []byte, gzipped bool) (int, []byte, http.Header, error) {
+	r.mu.Unlock()
+	defer r.mu.Lock()
 	u := *r.base
 	u.Path += path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
