@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -68,9 +69,20 @@ func Marshal(v any) ([]byte, error) {
 // Decode reads one JSON value from body into v. encoding is the request's Content-Encoding
 // ("" or "identity" for plain JSON, "gzip"). The compressed body may hold at most
 // lim.Compressed bytes and its decoded form at most lim.Decompressed; a larger body (a zip
-// bomb included) is refused with 413 before it is decoded further. Malformed input is a 400
+// bomb included) is refused with 413 before it is decoded further. The lists of the
+// request types are counted while the body is read (see listLimits): one over its bound is
+// refused with a 400 naming it as soon as its first extra entry arrives, so that what a
+// body costs in memory is bounded by what a legal one can cost. Malformed input is a 400
 // naming what is wrong; anything after the JSON value is refused too.
 func Decode(body io.Reader, encoding string, lim Limits, v any) error {
+	return DecodeCharged(body, encoding, lim, nil, v)
+}
+
+// DecodeCharged is Decode that calls charge with every increase of the memory it holds
+// for the decompressed body, before taking it; an error from charge ends the decoding with
+// that error. The caller keeps the account (and gives it back once v is dealt with): this is
+// how a server bounds the memory of all the bodies it decodes at once.
+func DecodeCharged(body io.Reader, encoding string, lim Limits, charge func(n int64) error, v any) error {
 	if lim.Compressed <= 0 {
 		lim.Compressed = DefaultMaxCompressedBytes
 	}
@@ -107,28 +119,56 @@ func Decode(body io.Reader, encoding string, lim Limits, v any) error {
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
 	}
 	// Read the whole body first, so that the limits are checked before decoding starts and
-	// a truncated body is told apart from a malformed one.
-	data, err := io.ReadAll(r)
-	if counted.n > lim.Compressed {
-		return tooLarge("body", lim.Compressed)
-	}
-	if int64(len(data)) > lim.Decompressed {
-		return tooLarge("decompressed body", lim.Decompressed)
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge("body", mbe.Limit)
+	// a truncated body is told apart from a malformed one; count its lists as it arrives.
+	cnt := counter{next: shapeOf(reflect.TypeOf(v)), after: -1}
+	var data []byte
+	for {
+		if len(data) == cap(data) {
+			grown := min(max(2*int64(cap(data)), 32<<10), lim.Decompressed+1)
+			if charge != nil {
+				if err := charge(grown - int64(cap(data))); err != nil {
+					return err
+				}
+			}
+			data = append(make([]byte, 0, grown), data...)
 		}
-		return Errorf(http.StatusBadRequest, "reading body: %v", err)
+		n, err := r.Read(data[len(data):cap(data)])
+		if counted.n > lim.Compressed {
+			return tooLarge("body", lim.Compressed)
+		}
+		if int64(len(data)+n) > lim.Decompressed {
+			return tooLarge("decompressed body", lim.Decompressed)
+		}
+		if n > 0 {
+			if err := cnt.feed(data[len(data) : len(data)+n]); err != nil {
+				return err
+			}
+			data = data[:len(data)+n]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return tooLarge("body", mbe.Limit)
+			}
+			return Errorf(http.StatusBadRequest, "reading body: %v", err)
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	cnt.eof()
+	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+		return Errorf(http.StatusBadRequest, "malformed JSON: empty body")
+	}
+	value := data
+	if cnt.done && (!cnt.broken || cnt.after >= 0) {
+		value = data[:cnt.end] // the rest is white space, or refused below
+	}
+	if cnt.after >= 0 && json.Valid(value) {
+		return Errorf(http.StatusBadRequest, "malformed JSON: data after the value (at byte %d)", cnt.after)
+	}
+	if err := json.Unmarshal(value, v); err != nil {
 		return Errorf(http.StatusBadRequest, "malformed JSON: %s", jsonError(err, data))
-	}
-	// dec.More would let a stray ']' or '}' through: look at the rest of the body itself.
-	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return Errorf(http.StatusBadRequest, "malformed JSON: data after the value (at byte %d)", int64(len(data)-len(rest)))
 	}
 	return nil
 }
@@ -151,6 +191,8 @@ func jsonError(err error, data []byte) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &se) && se.Offset >= int64(len(bytes.TrimRight(data, " \t\r\n"))) && strings.Contains(se.Error(), "unexpected end"):
+		return fmt.Sprintf("body ends early (after %d bytes)", len(data))
 	case errors.As(err, &se):
 		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
 	case errors.As(err, &te):
@@ -159,10 +201,6 @@ func jsonError(err error, data []byte) string {
 			field = "value"
 		}
 		return fmt.Sprintf("%s: want %s, got JSON %s (at byte %d)", field, te.Type, te.Value, te.Offset)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("body ends early (after %d bytes)", len(data))
 	}
 	return err.Error()
 }

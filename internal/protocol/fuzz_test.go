@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -27,6 +29,8 @@ func FuzzDecodeReport(f *testing.F) {
 		`{"host_id":"h","seq":1,"kind":"full","hash":"` + hex64 + `","state":{"host":{"id":"h","boot_time":"9999-12-31T23:59:59-23:59"}}}`,
 		`{"host_id":"h","seq":1,"kind":"full","hash":"` + hex64 + `","sent_at":"0000-01-01T00:00:00+01:00","state":{"host":{"id":"h"}}}`,
 		`{"seq":18446744073709551616}`, `[]`, `null`, `{"events":[{}]}`, ``,
+		`{"EVENTS":[{},{}]}`, `{"eventſ":[{}],"events":[]}`, `{"\u0065vents":[null]}`, `{"state":{"host":{"labels":{"a":"b"},"Labels":{}}}}`,
+		`{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`, `{"a":"\"]}"} 1`, `{"seq":1}}`,
 	}
 	for _, s := range small {
 		f.Add([]byte(s), false)
@@ -38,10 +42,16 @@ func FuzzDecodeReport(f *testing.F) {
 		if gz {
 			encoding = "gzip"
 		}
+		if !gz {
+			checkCounter(t, body)
+		}
 		var r Report
 		if err := Decode(bytes.NewReader(body), encoding, lim, &r); err != nil {
 			check4xx(t, "Decode", err)
 			return
+		}
+		if over := overLimit(reflect.ValueOf(r), "report"); over != "" {
+			t.Fatalf("Decode let %s through", over)
 		}
 		if err := Validate(&r); err != nil {
 			check4xx(t, "Validate", err)
@@ -87,4 +97,48 @@ func check4xx(t *testing.T, what string, err error) {
 	if e := asError(t, err); e.Status < 400 || e.Status > 499 {
 		t.Fatalf("%s: status %d for %v", what, e.Status, err)
 	}
+}
+
+// overLimit names a list or map of v longer than listLimits allows, or returns "".
+func overLimit(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return overLimit(v.Elem(), path)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			if over := overLimit(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); over != "" {
+				return over
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fv := v.Field(i)
+			if max := listLimits[v.Type()][f.Name]; max > 0 && (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() > max {
+				return fmt.Sprintf("%s.%s with %d entries (limit %d)", path, f.Name, fv.Len(), max)
+			}
+			if over := overLimit(fv, path+"."+f.Name); over != "" {
+				return over
+			}
+		}
+	}
+	return ""
+}
+
+// FuzzCounter feeds any bytes to the counter Decode reads bodies with: it must never panic,
+// must read every valid JSON value to its end whatever the pieces it arrives in, and must
+// agree with itself across piece sizes.
+func FuzzCounter(f *testing.F) {
+	for _, s := range []string{
+		`{"seq":1}`, `[1,[2,{"a":[]}],"x"]`, `{"events":[{"name":"\\"},{"name":"\u0041\"}"}]}`, `{"EVENTS":[{},{}]}`,
+		`{"state":{"host":{"labels":{"a":"b"},"interfaces":[{"addrs":["x"]}]}}}`, `{"a":1,}`, `{]`, ` 12 `, `"\\\""`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkCounter(t, body) })
 }
