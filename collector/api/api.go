@@ -46,8 +46,11 @@ type Options struct {
 	// Maintenance takes the store's snapshots for backups (GET /api/v1/admin/snapshot,
 	// admin token only); nil answers 501 there.
 	Maintenance clientv3.Maintenance
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Writable says whether the store can take writes now (nil: it is assumed it can). While
+	// it fails, /readyz fails and enrollments and reports are answered its error at once.
+	Writable func() error
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // API serves HTTP.
@@ -57,6 +60,8 @@ type API struct {
 	sem  chan struct{}
 	mux  *http.ServeMux
 	now  func() time.Time
+	// storeLog keeps the warnings of an outage of the store to a few lines a minute.
+	storeLog throttle
 }
 
 // New returns the API handler.
@@ -80,8 +85,8 @@ func New(opts Options) (*API, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.mux.HandleFunc("POST "+protocol.PathEnroll, a.ready(a.enroll))
-	a.mux.HandleFunc("POST "+protocol.PathReport, a.ready(a.report))
+	a.mux.HandleFunc("POST "+protocol.PathEnroll, a.ready(a.writable(a.enroll)))
+	a.mux.HandleFunc("POST "+protocol.PathReport, a.ready(a.writable(a.report)))
 	a.mux.HandleFunc("GET /api/v1/hosts", a.admin(a.hosts))
 	a.mux.HandleFunc("GET /api/v1/hosts/{id}", a.admin(a.host))
 	a.mux.HandleFunc("DELETE /api/v1/hosts/{id}", a.write(a.deleteHost))
@@ -145,7 +150,31 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "index not synced with the store yet", http.StatusServiceUnavailable)
 		return
 	}
+	if err := a.storeWritable(); err != nil {
+		writeError(w, err)
+		return
+	}
 	fmt.Fprintln(w, "ok")
+}
+
+func (a *API) storeWritable() error {
+	if a.opts.Writable == nil {
+		return nil
+	}
+	return a.opts.Writable()
+}
+
+// writable answers the store's error at once while it cannot take writes: a request that
+// would wait for its deadline holds a connection and a goroutine for nothing.
+func (a *API) writable(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := a.storeWritable(); err != nil {
+			a.logRefusal(r, err)
+			writeError(w, err)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // ready answers 503 until the index has listed the store.
@@ -260,6 +289,14 @@ func (a *API) logRefusal(r *http.Request, err error, args ...any) {
 		status = pe.Status
 	}
 	args = append(args, "path", r.URL.Path, "remote", r.RemoteAddr, "status", status, "err", err)
+	var se *ingest.StoreError
+	if errors.As(err, &se) {
+		// One line per reason and interval during an outage, with the count of the others.
+		if n, ok := a.storeLog.allow(se.Reason, a.now()); ok {
+			a.log.Warn("request failed: store", append(args, "reason", se.Reason, "suppressed", n)...)
+		}
+		return
+	}
 	if status >= 500 {
 		a.log.Warn("request failed", args...)
 	} else {
@@ -268,6 +305,13 @@ func (a *API) logRefusal(r *http.Request, err error, args ...any) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	if se := ingest.StoreFailure("", err); se != nil && se.Reason != ingest.ReasonOther {
+		// Straight from the store (the registry's writes), or already answered by ingest.
+		if !errors.As(err, &se) {
+			err = se
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(se.RetryAfter/time.Second)))
+	}
 	var pe *protocol.Error
 	if !errors.As(err, &pe) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

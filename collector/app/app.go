@@ -80,6 +80,12 @@ type Options struct {
 
 	// EtcdDialTimeout bounds connecting to the external cluster at start (10 s when 0).
 	EtcdDialTimeout time.Duration
+	// StoreTimeout bounds each etcd request (store.DefaultTimeout when 0): without quorum a
+	// request fails after it with 503 instead of hanging.
+	StoreTimeout time.Duration
+	// StoreProbeInterval is how often readiness checks that the store takes writes (2 s
+	// when 0).
+	StoreProbeInterval time.Duration
 }
 
 // Collector is a running collector.
@@ -177,6 +183,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st.SetTimeout(c.opts.StoreTimeout)
 	if err := st.EnsureSchema(ctx); err != nil {
 		return err
 	}
@@ -213,6 +220,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	probe, err := newStoreProbe(st, c.opts.StoreProbeInterval, c.log.With("component", "store"), reg)
+	if err != nil {
+		return err
+	}
 	var sw *secretsWatcher
 	if c.opts.EnrollSecretFile != "" {
 		if sw, err = newSecretsWatcher(c, ing, reg); err != nil {
@@ -222,7 +233,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
 		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
-		Maintenance: cli})
+		Maintenance: cli, Writable: probe.Err})
 	if err != nil {
 		return err
 	}
@@ -245,8 +256,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); errs <- ix.Run(runCtx) }()
+	go func() { defer wg.Done(); probe.run(runCtx) }()
 	ingCtx, stopIngest := context.WithCancel(context.Background())
 	go func() { defer wg.Done(); errs <- ing.Run(ingCtx) }()
 	if sw != nil {

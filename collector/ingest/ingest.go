@@ -720,16 +720,6 @@ func (g *Ingest) timedPut(ctx context.Context, op, kind, name string, val []byte
 	return newRev, err
 }
 
-// storeErr turns a store failure into a 503 the agent retries later.
-func (g *Ingest) storeErr(what string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	g.m.storeErrors.Inc()
-	g.log.Warn("store unavailable", "op", what, "err", err)
-	return &protocol.Error{Status: http.StatusServiceUnavailable, Msg: fmt.Sprintf("store unavailable (%s): try again later", what)}
-}
-
 func (g *Ingest) lock(hostID string) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(hostID))

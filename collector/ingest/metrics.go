@@ -13,7 +13,7 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	enrollments *prometheus.CounterVec
 	storeOps    *prometheus.HistogramVec
-	storeErrors prometheus.Counter
+	storeErrors *prometheus.CounterVec
 	conflicts   prometheus.Counter
 	titles      prometheus.Counter
 	events      prometheus.Counter
@@ -32,8 +32,8 @@ func newMetrics() *metrics {
 			Help: "Agent enrollments by result (ok, refused, invalid)."}, []string{"result"}),
 		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
 			Help: "Latency of etcd writes by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
-		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
-			Help: "etcd requests that failed (answered 503 to the agent)."}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "etcd requests that failed (answered 503), by reason: unavailable (no quorum, timeout), nospace (NOSPACE alarm), other."}, []string{"reason"}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_conflicts_total",
 			Help: "Compare-and-swap writes that lost to a concurrent write and were retried."}),
 		titles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "titles_created_total",
@@ -53,6 +53,10 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
+	// Every reason's series exists from the start, so rates and alerts see the first error.
+	for _, reason := range []string{ReasonUnavailable, ReasonNoSpace, ReasonOther} {
+		m.storeErrors.WithLabelValues(reason)
+	}
 	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes, m.cleaned} {
 		if err := r.Register(c); err != nil {
 			return err

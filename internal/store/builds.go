@@ -70,7 +70,7 @@ func (s *Store) numberBatch(ctx context.Context, batch []Build) ([]KV, error) {
 		for _, b := range batch {
 			ops = append(ops, clientv3.OpGet(s.Key(KindBuild, b.Key())))
 		}
-		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+		resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.Then(ops...) })
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func (s *Store) numberBatch(ctx context.Context, batch []Build) ([]KV, error) {
 			return out, nil
 		}
 		puts = append(puts, clientv3.OpPut(counterKey, strconv.FormatUint(next, 10)))
-		tresp, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
+		tresp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(puts...) })
 		if err != nil {
 			return nil, err
 		}

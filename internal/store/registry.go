@@ -23,7 +23,7 @@ func (s *Store) IsRegistry(key string) bool { return key == s.prefix+RegistryNam
 // GetRegistry reads the ownership registry and its ModRevision; a store without one gives an
 // empty registry and revision 0.
 func (s *Store) GetRegistry(ctx context.Context) (*owners.Registry, int64, error) {
-	resp, err := s.cli.Get(ctx, s.RegistryKey())
+	resp, err := s.get(ctx, s.RegistryKey())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -49,9 +49,9 @@ func (s *Store) PutRegistry(ctx context.Context, reg *owners.Registry, modRev in
 		return KV{}, fmt.Errorf("store: registry: %w", err)
 	}
 	key := s.RegistryKey()
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-		Then(clientv3.OpPut(key, string(b))).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).Then(clientv3.OpPut(key, string(b)))
+	})
 	if err != nil {
 		return KV{}, err
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -58,6 +59,8 @@ type Store struct {
 	// numbering serializes this process's build numbering: concurrent batches would all
 	// race for the one counter key and retry each other out.
 	numbering sync.Mutex
+	// timeout bounds each request (see SetTimeout).
+	timeout time.Duration
 }
 
 // New returns a Store using the keys under prefix ("" means DefaultPrefix).
@@ -68,7 +71,7 @@ func New(cli *clientv3.Client, prefix string) (*Store, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("store prefix %q must end in /", prefix)
 	}
-	return &Store{cli: cli, prefix: prefix}, nil
+	return &Store{cli: cli, prefix: prefix, timeout: DefaultTimeout}, nil
 }
 
 // Client returns the etcd client.
@@ -94,10 +97,11 @@ func (s *Store) Split(key string) (kind, name string, ok bool) {
 // when it holds another version.
 func (s *Store) EnsureSchema(ctx context.Context) error {
 	key := s.prefix + "schema"
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, SchemaVersion)).
-		Else(clientv3.OpGet(key)).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, SchemaVersion)).
+			Else(clientv3.OpGet(key))
+	})
 	if err != nil {
 		return fmt.Errorf("store: schema: %w", err)
 	}
@@ -136,7 +140,7 @@ func (s *Store) List(ctx context.Context, pageSize int64, fn func(KV) error) (in
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
-		resp, err := s.cli.Get(ctx, key, opts...)
+		resp, err := s.get(ctx, key, opts...)
 		if err != nil {
 			return 0, err
 		}
@@ -157,7 +161,7 @@ func (s *Store) List(ctx context.Context, pageSize int64, fn func(KV) error) (in
 
 // Get reads one key; a missing key gives a nil value and revision 0.
 func (s *Store) Get(ctx context.Context, kind, name string) (KV, error) {
-	resp, err := s.cli.Get(ctx, s.Key(kind, name))
+	resp, err := s.get(ctx, s.Key(kind, name))
 	if err != nil {
 		return KV{}, err
 	}
@@ -172,9 +176,9 @@ func (s *Store) Get(ctx context.Context, kind, name string) (KV, error) {
 // the new ModRevision, or ErrConflict.
 func (s *Store) Put(ctx context.Context, kind, name string, value []byte, modRev int64) (int64, error) {
 	key := s.Key(kind, name)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-		Then(clientv3.OpPut(key, string(value))).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).Then(clientv3.OpPut(key, string(value)))
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +203,7 @@ func (s *Store) Delete(ctx context.Context, items map[string]int64) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(ops...) })
 	if err != nil {
 		return err
 	}
@@ -230,7 +234,7 @@ func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]
 				cmps[i] = clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 				ops[i] = clientv3.OpPut(key, string(values[n]))
 			}
-			resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+			resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(ops...) })
 			if err != nil {
 				return created, err
 			}
@@ -243,7 +247,7 @@ func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]
 			for i, n := range batch {
 				gets[i] = clientv3.OpGet(s.Key(kind, n), clientv3.WithCountOnly())
 			}
-			gresp, err := s.cli.Txn(ctx).Then(gets...).Commit()
+			gresp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.Then(gets...) })
 			if err != nil {
 				return created, err
 			}
@@ -281,7 +285,7 @@ func (s *Store) Watch(ctx context.Context, rev int64, fn func(evs []Event, rev i
 			return fmt.Errorf("%w (at %d)", ErrCompacted, resp.CompactRevision)
 		}
 		if err := resp.Err(); err != nil {
-			return err
+			return classify(ctx, err)
 		}
 		evs := make([]Event, len(resp.Events))
 		for i, ev := range resp.Events {
