@@ -175,6 +175,21 @@ func (p *proc) Exited() bool {
 	}
 }
 
+// running says whether the process was started and has not ended.
+func (p *proc) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
 func (p *proc) dumpLog(t *testing.T, lines int) {
 	t.Helper()
 	if p.log == "" {
@@ -258,6 +273,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 		}
 		if time.Since(start) > timeout {
 			t.Fatalf("after %s, %s never held: %s", timeout, what, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// eventually is waitFor that lets the scenario go on after a failure, to see what follows.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, bool) {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, why := cond()
+		if ok {
+			return time.Since(start), true
+		}
+		if time.Since(start) > timeout {
+			t.Errorf("after %s, %s never held: %s", timeout, what, why)
+			return timeout, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
