@@ -1,8 +1,11 @@
 package source
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 func TestClip(t *testing.T) {
@@ -48,4 +51,47 @@ func TestInterner(t *testing.T) {
 	if a != "amd64" || b != a || len(in) != 1 || in.String(nil, 10) != "" {
 		t.Errorf("interner: %q %q %d", a, b, len(in))
 	}
+}
+
+func TestText(t *testing.T) {
+	long := strings.Repeat("a", 5000)
+	tests := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"clean", "GNU C Library", 256, "GNU C Library"},
+		{"escape sequence", "\x1b[31mred", 256, `\x1b[31mred`},
+		{"DEL", "Jo\x7f", 256, `Jo\x7f`},
+		{"Latin-1", "Ren\xe9", 256, "Ren\uFFFD"},
+		{"long", long, 4096, long[:4093] + protocol.CutMarker},
+		{"long, cut in a character", strings.Repeat("é", 200), 256, strings.Repeat("é", 126) + protocol.CutMarker},
+		{"exactly the limit", long[:256], 256, long[:256]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Text([]byte(tt.in), tt.max); got != tt.want {
+				t.Errorf("Text(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+			}
+			if got, want := Text([]byte(tt.in), tt.max), protocol.CleanText(tt.in, tt.max); got != want {
+				t.Errorf("Text = %q, CleanText = %q", got, want)
+			}
+		})
+	}
+	in := make(Interner)
+	if got := in.String([]byte("Jo\x1b"), 256); got != `Jo\x1b` || in.String([]byte("Jo\x1b"), 256) != got || len(in) != 1 {
+		t.Errorf("interned %q, %d entries", got, len(in))
+	}
+}
+
+func FuzzText(f *testing.F) {
+	f.Add([]byte("a\x1b\xff日"), 5)
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 0 || max > 1<<16 {
+			return
+		}
+		if got, want := Text(b, max), protocol.CleanText(string(b), max); got != want {
+			t.Fatalf("Text(%q, %d) = %q, CleanText = %q", b, max, got, want)
+		}
+	})
 }

@@ -227,13 +227,14 @@ func (r *record) add(line []byte) {
 	// Everything else (C S U t c k D p i r q s f g, and the F M R a Z file entries) is not kept.
 }
 
-// keep copies the first value of a field, cut to maxFieldLen, into the arena.
+// keep copies the first value of a field, cut to about maxFieldLen, into the arena.
 func (r *record) keep(f *span, bit uint16, v []byte) {
 	if r.seen&bit != 0 {
 		return
 	}
 	r.seen |= bit
-	v = source.Clip(v, maxFieldLen)
+	// A little over the limit, so that source.Text knows the value was cut.
+	v = source.Clip(v, maxFieldLen+utf8.UTFMax)
 	*f = span{off: len(r.arena), n: len(v)}
 	r.arena = append(r.arena, v...)
 }
@@ -254,7 +255,7 @@ func (r *record) pkg(in source.Interner) (model.Package, bool) {
 		Maintainer: in.String(r.get(r.maint), maxFieldLen),
 		Origin:     in.String(r.get(r.origin), maxFieldLen),
 		License:    in.String(r.get(r.license), maxFieldLen),
-		Summary:    string(r.get(r.desc)),
+		Summary:    source.Text(r.get(r.desc), maxFieldLen),
 	}
 	if n, ok := parseUint(r.get(r.size)); ok {
 		p.InstalledSize = n

@@ -13,6 +13,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 	"github.com/onus-project/onus/internal/testutil/golden"
 )
@@ -170,9 +171,11 @@ func TestParseLimits(t *testing.T) {
 	if err != nil || skipped != 0 || len(pkgs) != 1 {
 		t.Fatalf("got %d packages, %d skipped, %v", len(pkgs), skipped, err)
 	}
+	// Cut at a rune boundary, with the marker, within the limit.
+	want := strings.Repeat("é", (maxFieldLen-len(protocol.CutMarker))/2) + protocol.CutMarker
 	for _, s := range []string{pkgs[0].Summary, pkgs[0].Maintainer} {
-		if len(s) > maxFieldLen || !strings.HasPrefix(long, s) || len(s) < maxFieldLen-1 {
-			t.Errorf("value of %d bytes not cut to %d at a rune boundary", len(s), maxFieldLen)
+		if s != want {
+			t.Errorf("value of %d bytes ending %q, want %d bytes ending with the cut marker", len(s), s[len(s)-6:], len(want))
 		}
 	}
 }

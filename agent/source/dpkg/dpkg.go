@@ -292,12 +292,12 @@ func (s *stanza) pkg(implicitInstalled bool, in source.Interner) (p model.Packag
 	p = model.Package{
 		Source:     sourceFormat,
 		Name:       string(s.name),
-		Version:    string(source.Clip(s.version, maxFieldLen)),
+		Version:    source.Text(s.version, maxFieldLen),
 		Arch:       in.String(s.arch, maxFieldLen),
 		Maintainer: in.String(s.maintainer, maxFieldLen),
 		Section:    in.String(s.section, maxFieldLen),
 		Vendor:     in.String(s.origin, maxFieldLen),
-		Summary:    string(source.Clip(s.desc, maxFieldLen)),
+		Summary:    source.Text(s.desc, maxFieldLen),
 		State:      state,
 	}
 	if len(s.source) > 0 {

@@ -269,7 +269,7 @@ func parseDesc(data []byte, dir string, in source.Interner) (model.Package, bool
 		Section:    in.String(d.firstGroup, maxFieldLen),
 		Origin:     in.String(d.base, maxFieldLen),
 		License:    license(in, d.licenses),
-		Summary:    string(source.Clip(d.desc, maxFieldLen)),
+		Summary:    source.Text(d.desc, maxFieldLen),
 	}
 	if n, ok := parseUint(d.installDate); ok && n > 0 && n < 1<<40 {
 		p.InstallTime = time.Unix(int64(n), 0).UTC()

@@ -36,6 +36,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // maxLine bounds one line of a socket table; real lines are under 200 bytes.
@@ -354,8 +355,10 @@ func hexDigit(c byte) (byte, bool) {
 
 // comm returns the process name of pid, empty when it cannot be read.
 func (s *Source) comm(pid int) string {
+	// Any user names their processes as they like (a binary named with an escape
+	// sequence, prctl): the name arrives escaped, never as raw bytes.
 	b := s.readProc(pid, "comm", 64)
-	return strings.TrimRight(string(b), "\n")
+	return source.Text(bytes.TrimRight(b, "\n"), protocol.MaxNameLen)
 }
 
 // unit returns the systemd unit of pid, empty when it has none or it cannot be read.

@@ -185,15 +185,15 @@ func (h *header) isPubkey() bool { return string(h.name) == pubkeyName }
 func (h *header) toPackage(p *model.Package, in source.Interner) {
 	*p = model.Package{
 		Source:        sourceFormat,
-		Name:          string(source.Clip(h.name, maxFieldLen)),
+		Name:          source.Text(h.name, maxFieldLen),
 		Version:       h.evr(),
 		Arch:          in.String(h.arch, maxFieldLen),
 		Vendor:        in.String(h.vendor, maxFieldLen),
 		Maintainer:    in.String(h.packager, maxFieldLen),
 		Section:       in.String(h.group, maxFieldLen),
-		Origin:        string(source.Clip(h.sourceRPM, maxFieldLen)),
+		Origin:        source.Text(h.sourceRPM, maxFieldLen),
 		License:       in.String(h.license, maxFieldLen),
-		Summary:       string(source.Clip(h.summary, maxFieldLen)),
+		Summary:       source.Text(h.summary, maxFieldLen),
 		InstalledSize: uint64(h.size),
 	}
 	if h.hasLongSize {
@@ -207,7 +207,7 @@ func (h *header) toPackage(p *model.Package, in source.Interner) {
 func (h *header) evr() string {
 	n := len(h.version) + 1 + len(h.release) + 11
 	if n > maxFieldLen {
-		return string(source.Clip(h.version, maxFieldLen))
+		return source.Text(h.version, maxFieldLen)
 	}
 	var buf [maxFieldLen]byte
 	b := buf[:0]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // entry is one header entry for buildHeader; val is a string, []string (for I18NSTRING),
@@ -83,7 +84,7 @@ func TestParseHeader(t *testing.T) {
 		{"install time", with(entry{tagInstallTime, uint32(1718093145)}),
 			model.Package{Version: "1.20.1-14.el9_2.1", InstallTime: time.Unix(1718093145, 0).UTC()}},
 		{"long field cut", with(entry{tagSummary, strings.Repeat("é", 3000)}),
-			model.Package{Version: "1.20.1-14.el9_2.1", Summary: strings.Repeat("é", maxFieldLen/2)}},
+			model.Package{Version: "1.20.1-14.el9_2.1", Summary: strings.Repeat("é", (maxFieldLen-len(protocol.CutMarker))/2) + protocol.CutMarker}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

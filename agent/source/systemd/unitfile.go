@@ -3,8 +3,8 @@ package systemd
 import (
 	"bytes"
 	"errors"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/onus-project/onus/agent/source"
 )
 
 // maxUnitFile is the largest unit file read, systemd's own line-length limit (LONG_LINE_MAX).
@@ -124,18 +124,6 @@ func resetOrAdd(count, n int) int {
 	return count + n
 }
 
-// cleanText returns b cut to at most max bytes on a character boundary, with invalid UTF-8
-// replaced by U+FFFD.
-func cleanText(b []byte, max int) string {
-	if len(b) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(b[cut]) {
-			cut--
-		}
-		b = b[:cut]
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
+// cleanText returns b as report text of at most max bytes (source.Text): a unit file's
+// description may hold any byte.
+func cleanText(b []byte, max int) string { return source.Text(b, max) }
