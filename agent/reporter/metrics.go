@@ -12,6 +12,7 @@ type metrics struct {
 	dropped      prometheus.Counter
 	lastAccepted prometheus.Gauge
 	lastRefused  prometheus.Gauge
+	invalid      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,9 +38,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "When the collector last accepted a report (Unix time)."}),
 		lastRefused: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_refused_timestamp_seconds",
 			Help: "When the collector last refused a report as invalid (Unix time; 0: never since the start)."}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_invalid_total",
+			Help: "Reports that failed the collector's validation, checked before sending (they are sent all the same)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused} {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

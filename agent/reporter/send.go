@@ -205,6 +205,13 @@ func (r *Reporter) build() error {
 	default:
 		rep.Kind, rep.BaseHash, rep.Delta = protocol.KindDelta, acc.Hash, protocol.Diff(&acc.State, &st)
 	}
+	// The collector's own validation, here first: a report it will refuse is this agent's
+	// fault, worth a metric and a line, not only a refusal seen on the collector. It is sent
+	// all the same, so that the collector records the refusal in the host's status.
+	if err := protocol.Validate(&rep); err != nil {
+		r.log.Error("the collector will refuse this report", "kind", rep.Kind, "seq", rep.Seq, "err", err)
+		r.m.invalid.Inc()
+	}
 	body, err := protocol.Marshal(&rep)
 	if err != nil {
 		return err
@@ -431,6 +438,8 @@ func validEvents(evs []protocol.Event) (ok []protocol.Event, bad int) {
 	probe := protocol.Report{HostID: "probe", Seq: 1, Kind: protocol.KindHeartbeat, BaseHash: h, Hash: h}
 	ok = evs[:0:0]
 	for _, e := range evs {
+		// A journal written by an older onus-agent may hold text it did not clean.
+		protocol.CleanEvent(&e)
 		probe.Events = []protocol.Event{e}
 		if protocol.Validate(&probe) != nil {
 			bad++
