@@ -21,6 +21,7 @@ import (
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/collector/metrics"
+	"github.com/onus-project/onus/internal/store"
 	"github.com/onus-project/onus/internal/version"
 )
 
@@ -82,6 +83,8 @@ type config struct {
 	EtcdCertFile        string        `yaml:"etcd_cert_file"`
 	EtcdKeyFile         string        `yaml:"etcd_key_file"`
 	EtcdPrefix          string        `yaml:"etcd_prefix"`
+	EtcdQuotaBytes      int64         `yaml:"etcd_quota_bytes"`
+	StoreTimeout        time.Duration `yaml:"store_timeout"`
 	EnrollSecretFile    string        `yaml:"enroll_secret_file"`
 	AdminTokenFile      string        `yaml:"admin_token_file"`
 	ReadTokenFile       string        `yaml:"read_token_file"`
@@ -97,7 +100,7 @@ type config struct {
 
 func serve(args []string, stderr io.Writer) int {
 	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
-		StatusFlushInterval: 30 * time.Second, LogLevel: "info", LogFormat: "text",
+		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
 		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -116,6 +119,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", "", "client certificate for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", "", "client key for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of Onus's data in etcd")
+	fs.Int64Var(&cfg.EtcdQuotaBytes, "etcd-quota-bytes", cfg.EtcdQuotaBytes, "backend quota of the embedded etcd in bytes (0: etcd's 2 GiB); at the quota etcd refuses writes (NOSPACE)")
+	fs.DurationVar(&cfg.StoreTimeout, "store-timeout", cfg.StoreTimeout, "deadline of each etcd request; past it the client gets 503 with Retry-After")
 	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secrets agents may present, one per line (re-read on SIGHUP and when it changes)")
 	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
 	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding a read-only token of the admin API (GET requests only)")
@@ -174,7 +179,7 @@ func serve(args []string, stderr io.Writer) int {
 	opts := app.Options{ReadToken: readToken, ListenAddress: cfg.ListenAddress, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, InsecureHTTP: cfg.InsecureHTTP,
 		TLSClientCAFile: cfg.TLSClientCAFile, TLSClientAuth: cfg.TLSClientAuth,
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
-		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
+		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EtcdQuotaBytes: cfg.EtcdQuotaBytes, StoreTimeout: cfg.StoreTimeout, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
 		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
@@ -253,6 +258,8 @@ func merge(file, flags config, set map[string]bool) config {
 		"etcd-cert-file":           func() { out.EtcdCertFile = flags.EtcdCertFile },
 		"etcd-key-file":            func() { out.EtcdKeyFile = flags.EtcdKeyFile },
 		"etcd-prefix":              func() { out.EtcdPrefix = flags.EtcdPrefix },
+		"etcd-quota-bytes":         func() { out.EtcdQuotaBytes = flags.EtcdQuotaBytes },
+		"store-timeout":            func() { out.StoreTimeout = flags.StoreTimeout },
 		"enroll-secret-file":       func() { out.EnrollSecretFile = flags.EnrollSecretFile },
 		"admin-token-file":         func() { out.AdminTokenFile = flags.AdminTokenFile },
 		"read-token-file":          func() { out.ReadTokenFile = flags.ReadTokenFile },

@@ -32,6 +32,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"client CA over plain HTTP", append([]string{"--insecure-http", "--tls-client-auth", "require", "--tls-client-ca-file", secret}, base...), "needs TLS"},
 		{"bad log level", append([]string{"--insecure-http", "--log-level", "loud"}, base...), "--log-level"},
 		{"stray argument", append(base, "extra"), "unexpected argument"},
+		{"negative quota", append([]string{"--insecure-http", "--etcd-quota-bytes", "-1"}, base...), "cannot be negative"},
+		{"negative store timeout", append([]string{"--insecure-http", "--store-timeout", "-1s"}, base...), "cannot be negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,10 +52,16 @@ func TestConfigFileAndFlags(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgFile, []byte("listen_address: 0.0.0.0:9000\ndata_dir: /srv/onus\nlog_level: debug\netcd_endpoints: [https://e1:2379]\n"+
-		"tls_client_ca_file: /etc/onus/ca.pem\ntls_client_auth: require\n"), 0o600)
+		"tls_client_ca_file: /etc/onus/ca.pem\ntls_client_auth: require\netcd_quota_bytes: 8589934592\nstore_timeout: 2s\n"), 0o600)
 	var c config
 	if err := loadConfig(cfgFile, &c); err != nil {
 		t.Fatal(err)
+	}
+	if c.EtcdQuotaBytes != 8<<30 || c.StoreTimeout != 2*time.Second {
+		t.Fatalf("store settings from the file: %+v", c)
+	}
+	if q := merge(c, config{EtcdQuotaBytes: 1 << 30}, map[string]bool{"etcd-quota-bytes": true}); q.EtcdQuotaBytes != 1<<30 || q.StoreTimeout != 2*time.Second {
+		t.Fatalf("--etcd-quota-bytes over the file: %+v", q)
 	}
 	if c.TLSClientCAFile != "/etc/onus/ca.pem" || c.TLSClientAuth != "require" {
 		t.Fatalf("TLS client settings from the file: %+v", c)

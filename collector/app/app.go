@@ -148,6 +148,9 @@ func New(opts Options) (*Collector, error) {
 	if opts.NewSoftwareWindow < 0 || opts.StaleAfter < 0 {
 		return nil, errors.New("collector: --new-software-window and --stale-after cannot be negative")
 	}
+	if opts.EtcdQuotaBytes < 0 || opts.StoreTimeout < 0 {
+		return nil, errors.New("collector: --etcd-quota-bytes and --store-timeout cannot be negative")
+	}
 	if opts.Prefix == "" {
 		opts.Prefix = store.DefaultPrefix
 	}
