@@ -96,6 +96,7 @@ type config struct {
 	UnownedNewLimit     int           `yaml:"unowned_new_metric_limit"`
 	NewSoftwareWindow   time.Duration `yaml:"new_software_window"`
 	StaleAfter          time.Duration `yaml:"stale_after"`
+	StaleTolerated      int           `yaml:"stale_hosts_tolerated"`
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -128,6 +129,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.UnownedNewLimit, "unowned-new-metric-limit", cfg.UnownedNewLimit, "most series of onus_software_unowned_new_info, the most widespread titles first (-1: no cap)")
 	fs.Var(days{&cfg.NewSoftwareWindow}, "new-software-window", "how recently software first seen in the fleet counts as new in the metrics (e.g. 7d, 36h)")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "a host that has not reported for longer counts as stale (three heartbeat intervals)")
+	fs.IntVar(&cfg.StaleTolerated, "stale-hosts-tolerated", 0, "stale hosts the OnusHostsStale alert tolerates before it fires (0: any stale host), shown as onus_hosts_stale_tolerated")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -181,7 +183,8 @@ func serve(args []string, stderr io.Writer) int {
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EtcdQuotaBytes: cfg.EtcdQuotaBytes, StoreTimeout: cfg.StoreTimeout, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
-		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter}
+		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter,
+		StaleTolerated: cfg.StaleTolerated}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
 		opts.Limits = protocolLimits(cfg.MaxReportBytes, cfg.MaxDecodedBytes)
 	}
@@ -269,6 +272,7 @@ func merge(file, flags config, set map[string]bool) config {
 		"unowned-new-metric-limit": func() { out.UnownedNewLimit = flags.UnownedNewLimit },
 		"new-software-window":      func() { out.NewSoftwareWindow = flags.NewSoftwareWindow },
 		"stale-after":              func() { out.StaleAfter = flags.StaleAfter },
+		"stale-hosts-tolerated":    func() { out.StaleTolerated = flags.StaleTolerated },
 	}
 	for name := range set {
 		if f, ok := pick[name]; ok {

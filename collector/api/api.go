@@ -270,6 +270,7 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, a.opts.Limits.Compressed)
 	if err := protocol.Decode(body, r.Header.Get("Content-Encoding"), a.opts.Limits, &rep); err != nil {
 		a.logRefusal(r, err, "host_id", agent.HostID)
+		a.opts.Ingest.Refused(agent, &rep, err)
 		writeError(w, err)
 		return
 	}
@@ -441,6 +442,13 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 		}
 		staleBefore = a.now().Add(-d)
 	}
+	var refusedOnly bool
+	if s := r.URL.Query().Get("refused"); s != "" {
+		if refusedOnly, err = strconv.ParseBool(s); err != nil {
+			writeError(w, protocol.Errorf(http.StatusBadRequest, "refused: want true or false"))
+			return
+		}
+	}
 	items, more := a.opts.Index.Hosts(after, limit, func(h *index.HostSummary) bool {
 		if !match(hostname, h.Hostname) || (osID != "" && h.OSID != osID) || !own.keep(&h.Resolution) {
 			return false
@@ -451,6 +459,9 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if !staleBefore.IsZero() && h.Status != nil && !h.Status.LastSeen.Before(staleBefore) {
+			return false
+		}
+		if refusedOnly && (h.Status == nil || h.Status.Refused == nil) {
 			return false
 		}
 		return true

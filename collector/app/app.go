@@ -75,6 +75,9 @@ type Options struct {
 	// StaleAfter: a host that has not reported for longer counts as stale (default 3
 	// minutes, three heartbeat intervals).
 	StaleAfter time.Duration
+	// StaleTolerated is how many stale hosts the OnusHostsStale alert tolerates (default 0),
+	// shown as onus_hosts_stale_tolerated.
+	StaleTolerated int
 	// Now is the clock of the fleet metrics (default time.Now); tests set it.
 	Now func() time.Time
 
@@ -145,8 +148,8 @@ func New(opts Options) (*Collector, error) {
 	if opts.ReadToken != "" && opts.ReadToken == opts.AdminToken {
 		return nil, errors.New("collector: the read-only token must differ from the admin token")
 	}
-	if opts.NewSoftwareWindow < 0 || opts.StaleAfter < 0 {
-		return nil, errors.New("collector: --new-software-window and --stale-after cannot be negative")
+	if opts.NewSoftwareWindow < 0 || opts.StaleAfter < 0 || opts.StaleTolerated < 0 {
+		return nil, errors.New("collector: --new-software-window, --stale-after and --stale-hosts-tolerated cannot be negative")
 	}
 	if opts.EtcdQuotaBytes < 0 || opts.StoreTimeout < 0 {
 		return nil, errors.New("collector: --etcd-quota-bytes and --store-timeout cannot be negative")
@@ -204,7 +207,8 @@ func (c *Collector) Run(ctx context.Context) error {
 		return err
 	}
 	fleet, err := metrics.New(metrics.Options{Index: ix, UnownedNewLimit: c.opts.UnownedNewMetricLimit,
-		NewSoftwareWindow: c.opts.NewSoftwareWindow, StaleAfter: c.opts.StaleAfter, Now: c.opts.Now})
+		NewSoftwareWindow: c.opts.NewSoftwareWindow, StaleAfter: c.opts.StaleAfter,
+		StaleTolerated: c.opts.StaleTolerated, Now: c.opts.Now})
 	if err != nil {
 		return err
 	}

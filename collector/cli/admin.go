@@ -15,7 +15,7 @@ import (
 
 // adminCommands is the usage text of the operations commands.
 const adminCommands = `  backup -o FILE                      save a verified snapshot of the store (admin token; see restore)
-  hosts list [--hostname GLOB] [--label K=V] [--stale 3m] [--json]
+  hosts list [--hostname GLOB] [--label K=V] [--stale 3m] [--refused] [--json]
                                       list the enrolled hosts with their last report
   hosts delete HOST_ID...             remove hosts and revoke their credentials
 `
@@ -49,7 +49,7 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 	cf := addClientFlags(fs)
 	var out, hostname, stale string
 	var lbls labels
-	var jsonOut bool
+	var jsonOut, refused bool
 	switch cmd {
 	case "backup":
 		fs.StringVar(&out, "o", "", "the snapshot file to write (replaced only by a complete, verified snapshot)")
@@ -57,6 +57,7 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&hostname, "hostname", "", "only hosts whose hostname matches this glob")
 		fs.Var(&lbls, "label", "only hosts with this label (key=value; repeatable)")
 		fs.StringVar(&stale, "stale", "", "only hosts that have not reported within this duration (e.g. 3m)")
+		fs.BoolVar(&refused, "refused", false, "only hosts whose reports are refused")
 		fs.BoolVar(&jsonOut, "json", false, "print the hosts as JSON")
 	}
 	// Flags may follow the host IDs of hosts delete.
@@ -94,6 +95,9 @@ func runAdmin(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 	case "hosts list":
 		v := url.Values{"hostname": {hostname}, "stale": {stale}, "label": lbls}
+		if refused {
+			v.Set("refused", "true")
+		}
 		for k, vs := range v {
 			if len(vs) == 0 || vs[0] == "" {
 				delete(v, k)
@@ -118,6 +122,11 @@ type hostItem struct {
 	Software int    `json:"software"`
 	Status   *struct {
 		LastSeen time.Time `json:"seen"`
+		Refused  *struct {
+			Since  time.Time `json:"since"`
+			Status int       `json:"status"`
+			Reason string    `json:"reason"`
+		} `json:"refused"`
 	} `json:"status"`
 	owners.Resolution
 }
@@ -133,7 +142,8 @@ func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
 		return enc.Encode(all)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSOFTWARE\tLAST SEEN\tOWNER")
+	// The reason comes last: it is the one long cell.
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSOFTWARE\tLAST SEEN\tOWNER\tREFUSED")
 	for _, raw := range all {
 		var h hostItem
 		if err := json.Unmarshal(raw, &h); err != nil {
@@ -143,7 +153,12 @@ func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
 		if h.Status != nil && !h.Status.LastSeen.IsZero() {
 			seen = h.Status.LastSeen.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", h.ID, dash(h.Hostname), dash(h.OS), h.Software, seen, ownerText(&h.Resolution))
+		refused := "-"
+		if h.Status != nil && h.Status.Refused != nil {
+			ref := h.Status.Refused
+			refused = fmt.Sprintf("%d since %s: %s", ref.Status, ref.Since.UTC().Format(time.RFC3339), ref.Reason)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.ID, dash(h.Hostname), dash(h.OS), h.Software, seen, ownerText(&h.Resolution), refused)
 	}
 	return tw.Flush()
 }

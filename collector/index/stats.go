@@ -39,6 +39,11 @@ type FleetStats struct {
 	// StaleHosts have not been seen for StaleAfter; DiskPressureHosts have a filesystem
 	// used above DiskPressureRatio.
 	StaleHosts, DiskPressureHosts int
+	// RefusedHosts are the enrolled hosts whose reports are refused (no report accepted
+	// since the last refusal), with or without a record; LongestRefused is how long the one
+	// refused the longest has been (0 when none is).
+	RefusedHosts   int
+	LongestRefused time.Duration
 	// OwnerCapacity is the capacity of the hosts per host owner ("" for unowned and
 	// orphaned hosts); Fleet is the sum.
 	OwnerCapacity map[string]*Capacity
@@ -155,6 +160,20 @@ func (ix *Index) FleetStats(o StatsOptions) *FleetStats {
 		}
 		oc.add(&c)
 		s.Fleet.add(&c)
+	}
+	for _, shard := range ix.status {
+		for id, st := range shard.hosts {
+			if st.Refused == nil {
+				continue
+			}
+			if _, ok := ix.agents[id]; !ok {
+				continue
+			}
+			s.RefusedHosts++
+			if d := o.Now.Sub(st.Refused.Since); d > s.LongestRefused {
+				s.LongestRefused = d
+			}
+		}
 	}
 	for key, t := range ix.titles {
 		if t.Hosts <= 0 {

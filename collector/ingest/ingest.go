@@ -184,6 +184,7 @@ func (g *Ingest) Report(ctx context.Context, agent store.Agent, r *protocol.Repo
 		if errors.As(err, &pe) && pe.Status < 500 {
 			result = "rejected"
 		}
+		g.Refused(agent, r, err)
 	}
 	kind := r.Kind
 	if kind != protocol.KindFull && kind != protocol.KindDelta && kind != protocol.KindHeartbeat {
@@ -609,9 +610,11 @@ func (g *Ingest) flushShard(ctx context.Context, shard string, hosts map[string]
 		if !changed {
 			return nil
 		}
-		// Hosts deleted since they reported are not written back.
+		// Hosts deleted since they reported are not written back; an enrolled host without
+		// a record yet keeps its status (its first reports may be refused).
 		for id := range hosts {
-			if _, ok := g.ix.Host(id); !ok {
+			_, recorded := g.ix.Host(id)
+			if _, enrolled := g.ix.Agent(id); !recorded && !enrolled {
 				delete(merged, id)
 			}
 		}

@@ -19,6 +19,7 @@ type metrics struct {
 	events      prometheus.Counter
 	flushes     prometheus.Counter
 	cleaned     *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -44,10 +45,16 @@ func newMetrics() *metrics {
 			Help: "Batched writes of host liveness and capacity."}),
 		cleaned: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "report_text_cleaned_total",
 			Help: "Free-text values of agent reports the collector had to clean (control characters escaped, invalid UTF-8 replaced, cut to the limit), by field."}, []string{"field"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "report_refusals_total",
+			Help: "Reports of enrolled hosts refused for good (a 4xx other than 401, 408 and 429), those that could not be decoded included, by HTTP status."}, []string{"status"}),
 	}
 	// Every field from the start, at 0: rate() sees the first cleaned value of a field.
 	for _, f := range protocol.TextFields {
 		m.cleaned.WithLabelValues(f)
+	}
+	// The refusals the protocol makes are there from the start: 0, not absent, for rate().
+	for _, status := range []string{"400", "403", "413", "415"} {
+		m.refused.WithLabelValues(status)
 	}
 	return m
 }
@@ -57,7 +64,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	for _, reason := range []string{ReasonUnavailable, ReasonNoSpace, ReasonOther} {
 		m.storeErrors.WithLabelValues(reason)
 	}
-	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes, m.cleaned} {
+	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes, m.cleaned, m.refused} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

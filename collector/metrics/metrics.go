@@ -43,6 +43,10 @@ type Options struct {
 	NewSoftwareWindow time.Duration
 	// StaleAfter: a host not seen for longer is stale (default 3 minutes, 3 heartbeats).
 	StaleAfter time.Duration
+	// StaleTolerated is how many stale hosts the OnusHostsStale alert tolerates: it fires
+	// above it (default 0, any stale host). Shown as onus_hosts_stale_tolerated for the
+	// alert to compare against.
+	StaleTolerated int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -76,8 +80,14 @@ var (
 		"Unowned software titles newly installed and first seen within the window, without the cap of the info series.", nil, nil)
 	descNewSeen = prometheus.NewDesc("onus_software_unowned_new_seen_total",
 		"Distinct software titles this collector process has flagged as unowned new software at a scrape; it starts again from 0 when the process restarts.", nil, nil)
-	descHosts        = prometheus.NewDesc("onus_hosts", "Hosts in the inventory, by OS family.", []string{"os_family"}, nil)
-	descHostsStale   = prometheus.NewDesc("onus_hosts_stale", "Hosts that have not reported for longer than the stale threshold (three heartbeat intervals by default).", nil, nil)
+	descHosts          = prometheus.NewDesc("onus_hosts", "Hosts in the inventory, by OS family.", []string{"os_family"}, nil)
+	descHostsStale     = prometheus.NewDesc("onus_hosts_stale", "Hosts that have not reported for longer than the stale threshold (three heartbeat intervals by default).", nil, nil)
+	descStaleTolerated = prometheus.NewDesc("onus_hosts_stale_tolerated",
+		"Stale hosts the OnusHostsStale alert tolerates (the collector's --stale-hosts-tolerated): it fires when onus_hosts_stale is above.", nil, nil)
+	descRefused = prometheus.NewDesc("onus_hosts_refused",
+		"Enrolled hosts whose reports are refused: their last report got a 4xx (invalid structure, too large, wrong host…) and none was accepted since.", nil, nil)
+	descRefusedLongest = prometheus.NewDesc("onus_hosts_refused_longest_seconds",
+		"How long the reports of the host refused the longest have been refused, from the first refusal with no accepted report after it (0 when no host is refused).", nil, nil)
 	descDiskPressure = prometheus.NewDesc("onus_hosts_disk_pressure",
 		"Hosts with a filesystem more than 90 % used, from their last reported disk use.", nil, nil)
 	descOwnerCPU = prometheus.NewDesc("onus_owner_cpu_cores",
@@ -120,7 +130,7 @@ func New(opts Options) (*Fleet, error) {
 // Describe sends the descriptions of every metric.
 func (f *Fleet) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAssets, descUnowned, descOrphaned, descCoverage, descOwnerAssets, descNewInfo, descNewTitles,
-		descNewSeen, descHosts, descHostsStale, descDiskPressure, descOwnerCPU, descOwnerMemory, descOwnerDisk, descFleetCPU, descFleetMemory,
+		descNewSeen, descHosts, descHostsStale, descStaleTolerated, descRefused, descRefusedLongest, descDiskPressure, descOwnerCPU, descOwnerMemory, descOwnerDisk, descFleetCPU, descFleetMemory,
 		descFleetDisk} {
 		ch <- d
 	}
@@ -191,6 +201,9 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 		gauge(descHosts, float64(n), fam)
 	}
 	gauge(descHostsStale, float64(s.StaleHosts))
+	gauge(descStaleTolerated, float64(f.opts.StaleTolerated))
+	gauge(descRefused, float64(s.RefusedHosts))
+	gauge(descRefusedLongest, s.LongestRefused.Seconds())
 	gauge(descDiskPressure, float64(s.DiskPressureHosts))
 
 	capacity := func(c *index.Capacity, owner string) {

@@ -257,12 +257,37 @@ func DecodeHost(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error)
 	return r, nil
 }
 
-// HostStatus is the volatile part of a host: when it last reported and its capacity use.
+// HostStatus is the volatile part of a host: when it last reported and its capacity use,
+// and whether its reports are being refused.
 type HostStatus struct {
 	LastSeen time.Time         `json:"seen"`
 	Seq      uint64            `json:"seq,omitempty"`
 	Capacity protocol.Capacity `json:"cap"`
+	// Refused is set from the first report refused after an accepted one (or after the
+	// enrollment) until the next accepted report. LastSeen, Seq and Capacity stay those of
+	// the last accepted report.
+	Refused *Refusal `json:"refused,omitempty"`
 }
+
+// Refusal is the last refusal of a host's reports: a 4xx answered to the host's own
+// credential, for a report that breaks the protocol's structure.
+type Refusal struct {
+	// At is when the last report was refused; Since is the first refusal with no accepted
+	// report after it.
+	At    time.Time `json:"at"`
+	Since time.Time `json:"since"`
+	// Status is the HTTP status of the answer, Reason its error message (cleaned and cut
+	// to MaxRefusalReason bytes).
+	Status int    `json:"status"`
+	Reason string `json:"reason"`
+	// Kind and Seq are those of the refused report when it could be read that far.
+	Kind string `json:"kind,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
+}
+
+// MaxRefusalReason bounds the reason a status keeps, so that a shard of 256 refused hosts
+// stays small.
+const MaxRefusalReason = 300
 
 // StatusShards is the number of status keys hosts are spread over.
 const StatusShards = 256

@@ -1,0 +1,122 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// An agent whose reports are refused resends them with backoff, and its inventory freezes
+// where it was. So that this never goes unseen, each refusal of an authenticated host's
+// report is kept in the host's status (store.Refusal) until a report of the host is
+// accepted. Refusals travel with the batched status flush, like liveness: a host refused on
+// every attempt costs one status write per flush interval, not one per request.
+
+// refusalStatus returns the HTTP status of an error that refuses a report for good: a 4xx
+// other than those that only say "later" (408, 429) or "who are you" (401).
+func refusalStatus(err error) (int, bool) {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Status < 400 || pe.Status >= 500 {
+		return 0, false
+	}
+	switch pe.Status {
+	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return 0, false
+	}
+	return pe.Status, true
+}
+
+// Refused records, for the next status flush, that a report sent with agent's credential
+// was refused with err; errors that are no refusal (see refusalStatus) are ignored. r is the
+// report as far as it could be decoded (nil when nothing was). The HTTP layer calls it for
+// the reports it cannot decode; Report calls it for the reports it refuses.
+func (g *Ingest) Refused(agent store.Agent, r *protocol.Report, err error) {
+	status, ok := refusalStatus(err)
+	if !ok || agent.HostID == "" {
+		return
+	}
+	var pe *protocol.Error
+	errors.As(err, &pe)
+	now := g.now().UTC().Truncate(time.Second)
+	ref := store.Refusal{At: now, Since: now, Status: status, Reason: cleanReason(pe.Msg, store.MaxRefusalReason)}
+	if r != nil {
+		ref.Kind, ref.Seq = reportKind(r.Kind), r.Seq
+	}
+	held, _ := g.ix.Status(agent.HostID)
+	shard := store.StatusShard(agent.HostID)
+	g.mu.Lock()
+	m := g.dirty[shard]
+	if m == nil {
+		m = map[string]store.HostStatus{}
+		g.dirty[shard] = m
+	}
+	// The pending status, if any, is newer than the index's: it holds an accepted report or
+	// a refusal not yet written.
+	st, pending := m[agent.HostID]
+	if !pending {
+		st = held
+	}
+	first := st.Refused == nil
+	if !first {
+		ref.Since = st.Refused.Since
+	}
+	st.Refused = &ref
+	m[agent.HostID] = st
+	g.mu.Unlock()
+	g.m.refused.WithLabelValues(fmt.Sprint(status)).Inc()
+	if first {
+		g.log.Warn("reports of a host refused; its inventory stays as last accepted until a report is accepted",
+			"host_id", agent.HostID, "status", status, "reason", ref.Reason, "kind", ref.Kind, "seq", ref.Seq)
+	}
+}
+
+// reportKind names a report's kind for a refusal: one of the protocol's, "invalid" for any
+// other value (which is not kept: it came from the refused report).
+func reportKind(kind string) string {
+	switch kind {
+	case protocol.KindFull, protocol.KindDelta, protocol.KindHeartbeat, "":
+		return kind
+	}
+	return "invalid"
+}
+
+// cleanReason makes an error message fit to be stored and shown: invalid UTF-8 becomes
+// U+FFFD, control and format characters (escape sequences, bidi overrides) are written as
+// \u escapes, and the result is cut to at most max bytes, a cut marked with "…". Error
+// messages quote what the refused report held, so they are as hostile as the report.
+func cleanReason(s string, max int) string {
+	const cut = "…"
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() <= max; {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			b.WriteRune(utf8.RuneError)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	out := b.String()
+	if len(out) <= max {
+		return out
+	}
+	if max < len(cut) {
+		return ""
+	}
+	// Cut on a character boundary; escapes are ASCII, so a cut inside one leaves ASCII.
+	end := max - len(cut)
+	for end > 0 && !utf8.RuneStart(out[end]) {
+		end--
+	}
+	return out[:end] + cut
+}
