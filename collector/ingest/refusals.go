@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
@@ -45,7 +42,8 @@ func (g *Ingest) Refused(agent store.Agent, r *protocol.Report, err error) {
 	var pe *protocol.Error
 	errors.As(err, &pe)
 	now := g.now().UTC().Truncate(time.Second)
-	ref := store.Refusal{At: now, Since: now, Status: status, Reason: cleanReason(pe.Msg, store.MaxRefusalReason)}
+	// The message may quote what the refused report held: clean it as the report's own text.
+	ref := store.Refusal{At: now, Since: now, Status: status, Reason: protocol.CleanText(pe.Msg, store.MaxRefusalReason)}
 	if r != nil {
 		ref.Kind, ref.Seq = reportKind(r.Kind), r.Seq
 	}
@@ -85,38 +83,4 @@ func reportKind(kind string) string {
 		return kind
 	}
 	return "invalid"
-}
-
-// cleanReason makes an error message fit to be stored and shown: invalid UTF-8 becomes
-// U+FFFD, control and format characters (escape sequences, bidi overrides) are written as
-// \u escapes, and the result is cut to at most max bytes, a cut marked with "…". Error
-// messages quote what the refused report held, so they are as hostile as the report.
-func cleanReason(s string, max int) string {
-	const cut = "…"
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() <= max; {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			b.WriteRune(utf8.RuneError)
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029':
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	out := b.String()
-	if len(out) <= max {
-		return out
-	}
-	if max < len(cut) {
-		return ""
-	}
-	// Cut on a character boundary; escapes are ASCII, so a cut inside one leaves ASCII.
-	end := max - len(cut)
-	for end > 0 && !utf8.RuneStart(out[end]) {
-		end--
-	}
-	return out[:end] + cut
 }

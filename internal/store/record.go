@@ -277,7 +277,7 @@ type Refusal struct {
 	At    time.Time `json:"at"`
 	Since time.Time `json:"since"`
 	// Status is the HTTP status of the answer, Reason its error message (cleaned and cut
-	// to MaxRefusalReason bytes).
+	// to MaxRefusalReason bytes as protocol.CleanText does).
 	Status int    `json:"status"`
 	Reason string `json:"reason"`
 	// Kind and Seq are those of the refused report when it could be read that far.
