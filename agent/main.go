@@ -150,6 +150,7 @@ type runConfig struct {
 	Labels            map[string]string `yaml:"labels"`
 	HeartbeatInterval time.Duration     `yaml:"heartbeat_interval"`
 	FullInterval      time.Duration     `yaml:"full_interval"`
+	BackoffMax        time.Duration     `yaml:"backoff_max"`
 	LogLevel          string            `yaml:"log_level"`
 	MetricsAddress    string            `yaml:"metrics_address"`
 }
@@ -181,6 +182,7 @@ func runFlags(cfg *runConfig, configFile *string, out io.Writer) *flag.FlagSet {
 	fs.Var(labelFlag(cfg.Labels), "label", "a host label key=value (repeatable)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", cfg.HeartbeatInterval, "how often to collect everything and report, changed or not")
 	fs.DurationVar(&cfg.FullInterval, "full-interval", cfg.FullInterval, "how often to send a full report as a safety net")
+	fs.DurationVar(&cfg.BackoffMax, "backoff-max", cfg.BackoffMax, "the longest wait between retries while the collector is unreachable (default: the heartbeat interval, at most 5m)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.MetricsAddress, "metrics-address", cfg.MetricsAddress, "HOST:PORT to serve the agent's /metrics on (empty: off)")
 	return fs
@@ -267,6 +269,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		HostRoot:          hostfs.Root(cfg.HostRoot),
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		FullInterval:      cfg.FullInterval,
+		BackoffMax:        cfg.BackoffMax,
 		Logger:            log,
 		Registerer:        reg,
 	})

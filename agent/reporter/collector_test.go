@@ -5,15 +5,18 @@ package reporter
 import (
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/protocol"
@@ -74,10 +77,12 @@ func collectorEvents(t *testing.T, base, hostID string) []protocol.Event {
 	return d.Events
 }
 
-// holdingProxy forwards to a collector, holding report requests while hold is on: a slow
-// collector, as the agent sees it.
+// holdingProxy forwards to a collector, as a load balancer in front of one would: it holds
+// report requests while hold is on (a slow collector, as the agent sees it), and answers 502
+// while it has no collector to forward to (one that was stopped).
 type holdingProxy struct {
-	srv *httptest.Server
+	srv    *httptest.Server
+	target atomic.Pointer[httputil.ReverseProxy]
 
 	mu      sync.Mutex
 	hold    chan struct{} // closed to let the held requests through; nil when not holding
@@ -85,12 +90,8 @@ type holdingProxy struct {
 }
 
 func newHoldingProxy(t *testing.T, target string) *holdingProxy {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &holdingProxy{}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	p.forwardTo(t, target)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		hold := p.hold
@@ -105,11 +106,31 @@ func newHoldingProxy(t *testing.T, target string) *holdingProxy {
 				return
 			}
 		}
+		rp := p.target.Load()
+		if rp == nil {
+			http.Error(w, "no collector", http.StatusBadGateway)
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.srv.Close)
 	t.Cleanup(p.release) // before Close, which waits for the held requests
 	return p
+}
+
+// forwardTo makes the proxy forward to target, or answer 502 when target is "".
+func (p *holdingProxy) forwardTo(t *testing.T, target string) {
+	if target == "" {
+		p.target.Store(nil)
+		return
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	p.target.Store(rp)
 }
 
 func (p *holdingProxy) startHolding() {
@@ -183,4 +204,38 @@ func TestObservationDuringSlowReport(t *testing.T) {
 	if e, ok := got["removed jq 1.6-2.1"]; !ok || e.Time.Before(beforeRemove) || e.Time.After(afterRemove) {
 		t.Errorf("removal of jq %+v (present %v), want it between %v and %v", e, ok, beforeRemove, afterRemove)
 	}
+}
+
+// TestReturnAfterOutage stops the collector long enough for the agent's retry delays to
+// reach their cap, then brings it back: the agent's next report is accepted within the cap
+// (the heartbeat interval, as the backoff maximum is left unset) and one request's timeout
+// of the return.
+func TestReturnAfterOutage(t *testing.T) {
+	data := t.TempDir()
+	col := startCollector(t, data, "")
+	proxy := newHoldingProxy(t, col.url())
+	a := startAgent(t, copyRoot(t, "debian12"), t.TempDir(), proxy.srv.URL, func(o *Options) {
+		o.EnrollSecret, o.HeartbeatInterval, o.BackoffMin, o.BackoffMax = collectorSecret, time.Second, 50*time.Millisecond, 0
+	})
+	if a.r.opts.BackoffMax != time.Second {
+		t.Fatalf("backoff maximum %v, want the heartbeat interval", a.r.opts.BackoffMax)
+	}
+	waitFull(t, a)
+
+	proxy.forwardTo(t, "")
+	col.stop()
+	failed := func() float64 {
+		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("heartbeat", "unavailable")) +
+			testutil.ToFloat64(a.r.m.reports.WithLabelValues("delta", "unavailable"))
+	}
+	// 50 ms doubling reaches the 1 s cap at the sixth attempt.
+	waitFor(t, 30*time.Second, "the retry delays at their cap", func() bool { return failed() >= 8 })
+
+	col = startCollector(t, data, "")
+	before := agentAccepted(a)
+	proxy.forwardTo(t, col.url())
+	back := time.Now()
+	bound := a.r.opts.BackoffMax + a.r.opts.HTTPTimeout
+	waitFor(t, bound, "a report accepted after the return", func() bool { return agentAccepted(a) > before })
+	t.Logf("report accepted %v after the collector's return (bound %v)", time.Since(back).Round(time.Millisecond), bound)
 }

@@ -74,8 +74,10 @@ const (
 	DefaultDebounce     = time.Second
 	DefaultLockWait     = 30 * time.Second
 	DefaultBackoffMin   = time.Second
-	DefaultBackoffMax   = 5 * time.Minute
-	DefaultHTTPTimeout  = 60 * time.Second
+	// DefaultBackoffMax bounds the retry delay when the heartbeat interval is longer;
+	// otherwise it is the heartbeat interval (see Options.BackoffMax).
+	DefaultBackoffMax  = 5 * time.Minute
+	DefaultHTTPTimeout = 60 * time.Second
 )
 
 // maxRetryAfter bounds how long a Retry-After answer can make the agent wait.
@@ -120,7 +122,12 @@ type Options struct {
 	// JournalMax bounds the events kept while the collector does not accept them
 	// (spool.DefaultJournalMax by default).
 	JournalMax int
-	// BackoffMin and BackoffMax bound the retry delays.
+	// BackoffMin and BackoffMax bound the retry delays: the n-th consecutive failure waits
+	// a delay drawn uniformly from zero to BackoffMin·2ⁿ⁻¹, at most BackoffMax (full
+	// jitter), or longer when the collector answered Retry-After. BackoffMax defaults to the
+	// heartbeat interval (at most DefaultBackoffMax): an agent reports within about a
+	// heartbeat of the collector's return, long before it counts as stale, while a fleet
+	// that failed together comes back spread evenly over that interval.
 	BackoffMin, BackoffMax time.Duration
 	// HTTPTimeout bounds one request to the collector.
 	HTTPTimeout time.Duration
@@ -202,7 +209,7 @@ func New(opts Options) (*Reporter, error) {
 	def(&opts.Debounce, DefaultDebounce)
 	def(&opts.LockWait, DefaultLockWait)
 	def(&opts.BackoffMin, DefaultBackoffMin)
-	def(&opts.BackoffMax, DefaultBackoffMax)
+	def(&opts.BackoffMax, max(min(opts.HeartbeatInterval, DefaultBackoffMax), opts.BackoffMin))
 	def(&opts.HTTPTimeout, DefaultHTTPTimeout)
 	for _, d := range []struct {
 		name string

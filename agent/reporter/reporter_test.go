@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -801,5 +802,85 @@ func TestBackoff(t *testing.T) {
 		if got := parseRetryAfter(v, now); got != want {
 			t.Errorf("Retry-After %q = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// TestBackoffMaxDefault: the retry delay is capped near the heartbeat interval unless set.
+func TestBackoffMaxDefault(t *testing.T) {
+	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(fixture.Root(t, "debian12")), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name                string
+		heartbeat, min, max time.Duration
+		want                time.Duration
+	}{
+		{"default heartbeat", 0, 0, 0, DefaultHeartbeatInterval},
+		{"long heartbeat", 24 * time.Hour, 0, 0, DefaultBackoffMax},
+		{"heartbeat below the minimum", 100 * time.Millisecond, 0, 0, DefaultBackoffMin},
+		{"set", time.Minute, 0, 10 * time.Minute, 10 * time.Minute},
+	} {
+		r, err := New(Options{CollectorURL: "http://127.0.0.1:1", InsecureHTTP: true, EnrollSecret: "x", StateDir: t.TempDir(), Inventory: inv,
+			HeartbeatInterval: tt.heartbeat, BackoffMin: tt.min, BackoffMax: tt.max})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if r.opts.BackoffMax != tt.want {
+			t.Errorf("%s: backoff maximum %v, want %v", tt.name, r.opts.BackoffMax, tt.want)
+		}
+	}
+}
+
+// TestBackoffSpread draws the retry delays of 100,000 agents that have all failed for a
+// while (a collector outage) with a fixed seed: every delay is within the cap, and the
+// agents' returns are spread uniformly over it (a chi-square test over one-second bins), not
+// bunched.
+func TestBackoffSpread(t *testing.T) {
+	const (
+		agents = 100_000
+		lo, hi = time.Second, time.Minute
+		bins   = 60
+		// The chi-square quantile for 59 degrees of freedom at p = 0.999.
+		critical = 98.4
+	)
+	rng := rand.New(rand.NewPCG(11, 2026))
+	counts := make([]int, bins)
+	var sum time.Duration
+	for range agents {
+		d := backoffDelay(rng.Int64N, 12, lo, hi, 0)
+		if d < 10*time.Millisecond || d > hi {
+			t.Fatalf("delay %v outside [10ms, %v]", d, hi)
+		}
+		counts[min(int(d/(hi/bins)), bins-1)]++
+		sum += d
+	}
+	expected := float64(agents) / bins
+	chi2, worst := 0.0, 0
+	for _, c := range counts {
+		chi2 += (float64(c) - expected) * (float64(c) - expected) / expected
+		worst = max(worst, c)
+	}
+	if chi2 > critical {
+		t.Errorf("chi-square %.1f over %v for a uniform spread; bins %v", chi2, critical, counts)
+	}
+	if float64(worst) > 1.15*expected {
+		t.Errorf("%d agents return in one second, want about %.0f", worst, expected)
+	}
+	if mean := sum / agents; mean < hi/2-hi/100 || mean > hi/2+hi/100 {
+		t.Errorf("mean delay %v, want about %v", mean, hi/2)
+	}
+	// Early attempts stay within their own, smaller window.
+	for attempt := 1; attempt <= 6; attempt++ {
+		ceiling := lo << (attempt - 1)
+		for range 1000 {
+			if d := backoffDelay(rng.Int64N, attempt, lo, hi, 0); d > ceiling {
+				t.Fatalf("attempt %d: %v over %v", attempt, d, ceiling)
+			}
+		}
+	}
+	// Retry-After is a floor, and is itself bounded.
+	if d := backoffDelay(rng.Int64N, 1, lo, hi, 7*time.Second); d < 7*time.Second {
+		t.Errorf("Retry-After 7s: %v", d)
 	}
 }

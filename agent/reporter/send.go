@@ -259,17 +259,24 @@ func (r *Reporter) commit() {
 	}
 }
 
-// backoff returns the delay before the next attempt: full jitter over an exponentially
-// growing window, BackoffMin doubling up to BackoffMax, but never less than retryAfter.
+// backoff counts a failed attempt and returns the delay before the next one.
 func (r *Reporter) backoff(retryAfter time.Duration) time.Duration {
 	r.attempt++
-	ceiling := r.opts.BackoffMax
-	if shift := r.attempt - 1; shift < 40 {
-		ceiling = min(ceiling, r.opts.BackoffMin<<shift)
+	return backoffDelay(rand.Int64N, r.attempt, r.opts.BackoffMin, r.opts.BackoffMax, retryAfter)
+}
+
+// backoffDelay returns the delay after the attempt-th consecutive failure: full jitter (a
+// delay drawn uniformly by randN, which returns a number in [0, n)) over an exponentially
+// growing window, lo doubling up to hi, but never less than retryAfter (itself at most
+// maxRetryAfter). Full jitter keeps a fleet that failed together spread when it returns: the
+// agents' next attempts are uniform over the window, not bunched at its end.
+func backoffDelay(randN func(n int64) int64, attempt int, lo, hi, retryAfter time.Duration) time.Duration {
+	ceiling := hi
+	if shift := attempt - 1; shift < 40 {
+		ceiling = min(ceiling, lo<<max(shift, 0))
 	}
-	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
-	d = max(d, min(retryAfter, maxRetryAfter), 10*time.Millisecond)
-	return d
+	d := time.Duration(randN(int64(ceiling) + 1))
+	return max(d, min(retryAfter, maxRetryAfter), 10*time.Millisecond)
 }
 
 // credential returns the host's credential, enrolling when there is none for hostID.
