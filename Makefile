@@ -76,7 +76,7 @@ cardinality:
 ## chaos: the fault campaign with real processes on 127.0.0.1 (chaos/; docs/operations.md):
 ## kill -9 of the collector under the load generator, a 3-member etcd cluster under two
 ## collectors and real onus-agents losing one member then quorum, etcd out of space; builds
-## bin/etcd from the etcd server module the collector embeds, prints the figures (about 10 min)
+## bin/etcd and bin/etcdctl of the etcd release the collector embeds, prints the figures
 CHAOS_TIMEOUT ?= 15m
 .PHONY: chaos
 chaos: build
@@ -86,6 +86,10 @@ chaos: build
 	sed 's#^module .*#module onus.local/chaos-etcd#' go.mod >$(BIN)/.etcd-module/go.mod
 	cp go.sum $(BIN)/.etcd-module/go.sum
 	cd $(BIN)/.etcd-module && CGO_ENABLED=0 $(GO) build -mod=mod -trimpath -o $(abspath $(BIN))/etcd go.etcd.io/etcd/server/v3
+	@# etcdctl of the same release, for the runbook's recovery; added after etcd is built, so
+	@# that it cannot change the versions etcd was built with.
+	cd $(BIN)/.etcd-module && $(GO) get go.etcd.io/etcd/etcdctl/v3@$$(sed -n 's#^\tgo.etcd.io/etcd/server/v3 ##p' $(CURDIR)/go.mod) && \
+	  CGO_ENABLED=0 $(GO) build -mod=mod -trimpath -o $(abspath $(BIN))/etcdctl go.etcd.io/etcd/etcdctl/v3
 	ONUS_CHAOS=1 ONUS_CHAOS_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) ./chaos
 
 ## lint: staticcheck
