@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/onus-project/onus/collector/api"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/collector/metrics"
@@ -97,12 +98,16 @@ type config struct {
 	NewSoftwareWindow   time.Duration `yaml:"new_software_window"`
 	StaleAfter          time.Duration `yaml:"stale_after"`
 	StaleTolerated      int           `yaml:"stale_hosts_tolerated"`
+	MaxReportMemory     int64         `yaml:"max_report_memory"`
+	ReportReadGrace     time.Duration `yaml:"report_read_grace"`
+	ReportMinRate       int64         `yaml:"report_min_rate"`
 }
 
 func serve(args []string, stderr io.Writer) int {
 	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
 		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
-		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter}
+		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter,
+		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
@@ -130,6 +135,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Var(days{&cfg.NewSoftwareWindow}, "new-software-window", "how recently software first seen in the fleet counts as new in the metrics (e.g. 7d, 36h)")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "a host that has not reported for longer counts as stale (three heartbeat intervals)")
 	fs.IntVar(&cfg.StaleTolerated, "stale-hosts-tolerated", 0, "stale hosts the OnusHostsStale alert tolerates before it fires (0: any stale host), shown as onus_hosts_stale_tolerated")
+	fs.Int64Var(&cfg.MaxReportMemory, "max-report-memory", cfg.MaxReportMemory, "bytes all reports in flight may hold at once (compressed bodies plus three times the decompressed ones); more get 429")
+	fs.DurationVar(&cfg.ReportReadGrace, "report-read-grace", cfg.ReportReadGrace, "time a report's body may take before --report-min-rate applies, and the longest pause within it")
+	fs.Int64Var(&cfg.ReportMinRate, "report-min-rate", cfg.ReportMinRate, "bytes per second a report's body must average after --report-read-grace, else 408")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -183,6 +191,7 @@ func serve(args []string, stderr io.Writer) int {
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EtcdQuotaBytes: cfg.EtcdQuotaBytes, StoreTimeout: cfg.StoreTimeout, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
+		MaxReportMemory: cfg.MaxReportMemory, ReportReadGrace: cfg.ReportReadGrace, ReportMinRate: cfg.ReportMinRate,
 		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter,
 		StaleTolerated: cfg.StaleTolerated}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
@@ -273,6 +282,9 @@ func merge(file, flags config, set map[string]bool) config {
 		"new-software-window":      func() { out.NewSoftwareWindow = flags.NewSoftwareWindow },
 		"stale-after":              func() { out.StaleAfter = flags.StaleAfter },
 		"stale-hosts-tolerated":    func() { out.StaleTolerated = flags.StaleTolerated },
+		"max-report-memory":        func() { out.MaxReportMemory = flags.MaxReportMemory },
+		"report-read-grace":        func() { out.ReportReadGrace = flags.ReportReadGrace },
+		"report-min-rate":          func() { out.ReportMinRate = flags.ReportMinRate },
 	}
 	for name := range set {
 		if f, ok := pick[name]; ok {

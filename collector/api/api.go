@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -41,6 +42,17 @@ type Options struct {
 	// MaxConcurrentReports bounds the reports decoded at once (default 16); more wait up to
 	// a second, then get 429 with Retry-After.
 	MaxConcurrentReports int
+	// MaxReportMemory bounds the memory all reports in flight hold at once
+	// (DefaultMaxReportMemory when 0); it must hold at least one report of the largest size
+	// Limits allow. Over it, reports get 429 with Retry-After.
+	MaxReportMemory int64
+	// BodyReadGrace and BodyMinRate bound how slowly a report's body may arrive: after the
+	// grace, at least BodyMinRate bytes a second on average, else 408
+	// (DefaultBodyReadGrace, DefaultBodyMinRate when 0).
+	BodyReadGrace time.Duration
+	BodyMinRate   int64
+	// Registerer receives the request path's metrics (none registered when nil).
+	Registerer prometheus.Registerer
 	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
 	// Maintenance takes the store's snapshots for backups (GET /api/v1/admin/snapshot,
@@ -55,11 +67,14 @@ type Options struct {
 
 // API serves HTTP.
 type API struct {
-	opts Options
-	log  *slog.Logger
-	sem  chan struct{}
-	mux  *http.ServeMux
-	now  func() time.Time
+	opts      Options
+	log       *slog.Logger
+	sem       chan struct{}
+	mux       *http.ServeMux
+	now       func() time.Time
+	memory    *budget
+	busyHosts hostSet
+	metrics   *apiMetrics
 	// storeLog keeps the warnings of an outage of the store to a few lines a minute.
 	storeLog throttle
 }
@@ -78,7 +93,32 @@ func New(opts Options) (*API, error) {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
 	}
-	a := &API{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.MaxConcurrentReports), mux: http.NewServeMux(), now: opts.Now}
+	if opts.MaxReportMemory <= 0 {
+		opts.MaxReportMemory = DefaultMaxReportMemory
+	}
+	lim := &opts.Limits
+	if lim.Compressed <= 0 {
+		lim.Compressed = protocol.DefaultMaxCompressedBytes
+	}
+	if lim.Decompressed <= 0 {
+		lim.Decompressed = protocol.DefaultMaxDecompressedBytes
+	}
+	if one := lim.Compressed + decodeWeight*lim.Decompressed; opts.MaxReportMemory < one {
+		return nil, fmt.Errorf("api: a report memory budget of %d bytes cannot hold one report of the largest size (%d bytes compressed, %d decompressed, weighing %d)",
+			opts.MaxReportMemory, lim.Compressed, lim.Decompressed, one)
+	}
+	if opts.BodyReadGrace <= 0 {
+		opts.BodyReadGrace = DefaultBodyReadGrace
+	}
+	if opts.BodyMinRate <= 0 {
+		opts.BodyMinRate = DefaultBodyMinRate
+	}
+	m, err := newAPIMetrics(opts.Registerer, opts.MaxReportMemory)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.MaxConcurrentReports), mux: http.NewServeMux(), now: opts.Now,
+		memory: &budget{limit: opts.MaxReportMemory, gauge: m.inFlight}, busyHosts: hostSet{m: map[string]struct{}{}}, metrics: m}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -255,20 +295,49 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// One report in flight per host: a credential holds one body, however many
+	// connections it opens.
+	if !a.busyHosts.add(agent.HostID) {
+		a.shed(w, r, "host", http.StatusTooManyRequests, "a report of host %s is already in flight: retry once it is answered", agent.HostID)
+		return
+	}
+	defer a.busyHosts.remove(agent.HostID)
+	acct := &account{b: a.memory}
+	defer acct.release()
+	// The whole compressed body first, under a deadline that moves with the bytes that
+	// arrive: a slow client holds no decode slot, and not for long.
+	body, err := readBody(w, r, a.opts.Limits.Compressed, a.opts.BodyReadGrace, a.opts.BodyMinRate, acct)
+	var slow errSlow
+	switch {
+	case errors.Is(err, errOverBudget):
+		a.shed(w, r, "memory", http.StatusTooManyRequests, "collector busy: the reports in flight hold the memory they may (%d bytes): retry later", a.opts.MaxReportMemory)
+		return
+	case errors.As(err, &slow):
+		a.shed(w, r, "slow", http.StatusRequestTimeout, "%s", slow.msg)
+		return
+	case err != nil:
+		a.logRefusal(r, err, "host_id", agent.HostID)
+		writeError(w, err)
+		return
+	}
 	// Bound the reports decoded at once: a report can take tens of MiB while decoded.
 	select {
 	case a.sem <- struct{}{}:
 	case <-time.After(time.Second):
-		w.Header().Set("Retry-After", strconv.Itoa(2+int(a.now().UnixNano()%8)))
-		writeError(w, protocol.Errorf(http.StatusTooManyRequests, "collector busy: retry later"))
+		a.shed(w, r, "busy", http.StatusTooManyRequests, "collector busy: retry later")
 		return
 	case <-r.Context().Done():
 		return
 	}
 	defer func() { <-a.sem }()
 	var rep protocol.Report
-	body := http.MaxBytesReader(w, r.Body, a.opts.Limits.Compressed)
-	if err := protocol.Decode(body, r.Header.Get("Content-Encoding"), a.opts.Limits, &rep); err != nil {
+	err = protocol.DecodeCharged(bytes.NewReader(body), r.Header.Get("Content-Encoding"), a.opts.Limits,
+		func(n int64) error { return acct.charge(decodeWeight * n) }, &rep)
+	if errors.Is(err, errOverBudget) {
+		a.shed(w, r, "memory", http.StatusTooManyRequests, "collector busy: the reports in flight hold the memory they may (%d bytes): retry later", a.opts.MaxReportMemory)
+		return
+	}
+	if err != nil {
 		a.logRefusal(r, err, "host_id", agent.HostID)
 		a.opts.Ingest.Refused(agent, &rep, err)
 		writeError(w, err)

@@ -60,7 +60,13 @@ type Options struct {
 	StatusFlushInterval  time.Duration
 	Limits               protocol.Limits
 	MaxConcurrentReports int
-	Logger               *slog.Logger
+	// MaxReportMemory bounds the memory of all the reports in flight (api.DefaultMaxReportMemory
+	// when 0); ReportReadGrace and ReportMinRate how slowly a report's body may arrive (see
+	// api.Options).
+	MaxReportMemory int64
+	ReportReadGrace time.Duration
+	ReportMinRate   int64
+	Logger          *slog.Logger
 	// Registerer receives the collector's metrics (a new registry when nil); /metrics
 	// serves it together with the default registry, where embedded etcd registers its own.
 	Registerer prometheus.Registerer
@@ -240,7 +246,8 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
 		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
-		Maintenance: cli, Writable: probe.Err})
+		Maintenance: cli, Writable: probe.Err, Registerer: reg, MaxReportMemory: c.opts.MaxReportMemory, BodyReadGrace: c.opts.ReportReadGrace,
+		BodyMinRate: c.opts.ReportMinRate})
 	if err != nil {
 		return err
 	}
