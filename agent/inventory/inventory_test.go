@@ -46,6 +46,9 @@ func TestFixtureRoots(t *testing.T) {
 	}{
 		{"debian12", "dpkg"}, {"rocky9", "rpm"}, {"alpine3", "apk"}, {"arch", "pacman"},
 		{"opensuse15", "rpm"}, {"centos7", "rpm"}, {"distroless", "dpkg"},
+		// Every byte a local user or a package can put where the sources read: the golden
+		// file shows each value as the sources escape it.
+		{"hostile", "dpkg"},
 	}
 	for _, r := range roots {
 		t.Run(r.name, func(t *testing.T) {

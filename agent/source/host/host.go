@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // DefaultInterfaceExclude matches the interfaces left out by default: loopback and the
@@ -64,7 +66,7 @@ func (*Source) Name() string { return "host" }
 // together in the error, so one unreadable file does not hide the rest.
 func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	r := s.opts.Root
-	h := &model.Host{Labels: s.opts.Labels}
+	h := &model.Host{Labels: maps.Clone(s.opts.Labels)}
 	var errs []error
 	var err error
 	if h.ID, h.IDSource, err = hostID(r, s.opts.StateDir); err != nil {
@@ -83,6 +85,12 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if err := capacity(ctx, r, h, s.opts.InterfaceExclude); err != nil {
 		errs = append(errs, err)
 	}
+	// Any of these files may hold any byte (os-release, a mount point named by a user, a
+	// hostname): the facts leave as text a report carries, cleaned as the protocol cleans.
+	// Mount points were used raw above, for statfs.
+	st := protocol.State{Host: *h}
+	protocol.CleanState(&st)
+	*h = st.Host
 	return source.Result{Host: h}, errors.Join(errs...)
 }
 
