@@ -41,6 +41,17 @@ type Index struct {
 	ready  chan struct{}
 	cond   *sync.Cond // broadcast when rev advances
 
+	// state is everything a list builds: a relist swaps it whole, so nothing the watch
+	// maintains is left behind from before.
+	state
+	// bulk is set while list fills a fresh index, which resolves everything once at the end.
+	bulk bool
+
+	metrics *metrics
+}
+
+// state is the fleet as the index holds it, built from the store's keys alone.
+type state struct {
 	agents   map[string]AgentEntry
 	hosts    map[string]*HostEntry
 	titles   map[string]*TitleEntry // by "source:name"
@@ -56,14 +67,10 @@ type Index struct {
 	installers map[uint32]map[string]struct{}
 
 	// Ownership: the registry in the store, its key's revision, and the resolver every
-	// asset's owner is resolved with. bulk is set while list fills a fresh index, which
-	// resolves everything once at the end.
+	// asset's owner is resolved with.
 	registry *owners.Registry
 	regRev   int64
 	resolver *owners.Resolver
-	bulk     bool
-
-	metrics *metrics
 }
 
 // AgentEntry is an enrolled agent with the revision of its key.
@@ -164,18 +171,20 @@ func New(opts Options) (*Index, error) {
 }
 
 func (ix *Index) reset() {
-	ix.agents = map[string]AgentEntry{}
-	ix.hosts = map[string]*HostEntry{}
-	ix.titles = map[string]*TitleEntry{}
-	ix.services = map[string]*ServiceEntry{}
-	ix.status = map[string]statusShard{}
-	ix.builds = map[uint32]store.Build{}
-	ix.buildIDs = map[string]uint32{}
-	ix.names = nil
-	ix.nameIDs = map[string]uint32{}
-	ix.svcAttrs = map[uint32]owners.ServiceAttrs{}
-	ix.installers = map[uint32]map[string]struct{}{}
-	ix.registry, ix.regRev, ix.resolver = &owners.Registry{}, 0, emptyResolver()
+	ix.state = state{
+		agents:     map[string]AgentEntry{},
+		hosts:      map[string]*HostEntry{},
+		titles:     map[string]*TitleEntry{},
+		services:   map[string]*ServiceEntry{},
+		status:     map[string]statusShard{},
+		builds:     map[uint32]store.Build{},
+		buildIDs:   map[string]uint32{},
+		nameIDs:    map[string]uint32{},
+		svcAttrs:   map[uint32]owners.ServiceAttrs{},
+		installers: map[uint32]map[string]struct{}{},
+		registry:   &owners.Registry{},
+		resolver:   emptyResolver(),
+	}
 }
 
 // intern returns the number of a title or service name; the caller holds the write lock.
@@ -235,10 +244,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	fresh.bulk = false
 	fresh.resolveAll()
 	ix.mu.Lock()
-	ix.agents, ix.hosts, ix.titles, ix.services, ix.status = fresh.agents, fresh.hosts, fresh.titles, fresh.services, fresh.status
-	ix.builds, ix.buildIDs = fresh.builds, fresh.buildIDs
-	ix.names, ix.nameIDs, ix.svcAttrs = fresh.names, fresh.nameIDs, fresh.svcAttrs
-	ix.registry, ix.regRev, ix.resolver = fresh.registry, fresh.regRev, fresh.resolver
+	ix.state = fresh.state
 	ix.rev = rev
 	first := !ix.synced
 	ix.synced = true
