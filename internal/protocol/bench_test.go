@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/onus-project/onus/internal/model"
@@ -52,3 +53,30 @@ func BenchmarkDecodeValidate(b *testing.B) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// BenchmarkCleanReport is what cleaning adds to each full report on the collector (and to
+// each pass on the agent, in FromInventory): clean text, the common case, is only scanned.
+func BenchmarkCleanReport(b *testing.B) {
+	r := reportFor(b, bigInventory(b, 1200))
+	b.ReportAllocs()
+	for b.Loop() {
+		if n := CleanReport(r); n != nil {
+			b.Fatal(n)
+		}
+	}
+}
+
+// BenchmarkCleanReportDirty is a report whose every package summary must be escaped.
+func BenchmarkCleanReportDirty(b *testing.B) {
+	inv := bigInventory(b, 1200)
+	for i := range inv.Software {
+		inv.Software[i].Summary += "\x1b[31m"
+	}
+	st, _ := FromInventory(inv)
+	dirty := slices.Clone(inv.Software)
+	b.ReportAllocs()
+	for b.Loop() {
+		st.Software = append(st.Software[:0], dirty...)
+		CleanState(&st)
+	}
+}

@@ -8,9 +8,10 @@ import (
 )
 
 // FuzzDecodeReport feeds request bodies through what the collector does with them: Decode,
-// Validate and, for a valid report, the state's hash or the delta's application. Nothing
-// may panic; every refusal is a *Error with a 4xx status; a valid report survives a
-// Marshal and Decode round trip unchanged and still valid.
+// CleanReport, Validate and, for a valid report, the state's hash or the delta's
+// application. Nothing may panic; cleaning twice changes nothing; every refusal is a *Error
+// with a 4xx status; a valid report survives a Marshal and Decode round trip unchanged and
+// still valid.
 func FuzzDecodeReport(f *testing.F) {
 	for _, r := range testReports(f) {
 		body, err := Marshal(r)
@@ -52,6 +53,11 @@ func FuzzDecodeReport(f *testing.F) {
 		}
 		if over := overLimit(reflect.ValueOf(r), "report"); over != "" {
 			t.Fatalf("Decode let %s through", over)
+		}
+		// As the collector does: clean the text, then validate the structure.
+		CleanReport(&r)
+		if n := CleanReport(&r); n != nil {
+			t.Fatalf("cleaning twice changed %v", n)
 		}
 		if err := Validate(&r); err != nil {
 			check4xx(t, "Validate", err)
