@@ -311,8 +311,14 @@ func (c *counter) read(t *testing.T) map[string]float64 {
 	return out
 }
 
+// retryable are the results of reports that the agent sends again: the store's or the
+// network's failures, not a refusal or a forgotten state.
+var retryable = map[string]bool{"agent accepted": true, "agent duplicate": true, "agent unavailable": true, "agent error": true,
+	"collector accepted": true, "collector duplicate": true, "collector error": true}
+
 // delta says how the counts changed since the last call: reports by result as the
-// collectors and the agents counted them.
+// collectors and the agents counted them. A result other than an acceptance or a failure
+// worth a retry fails the test.
 func (c *counter) delta(t *testing.T) string {
 	t.Helper()
 	now := c.read(t)
@@ -320,6 +326,9 @@ func (c *counter) delta(t *testing.T) string {
 	for k, v := range now {
 		if n := int(v - c.last[k]); n != 0 {
 			d[k] = n
+			if !retryable[k] {
+				t.Errorf("%d reports with result %q: beyond retries", n, k)
+			}
 		}
 	}
 	c.last = now
