@@ -168,6 +168,16 @@ func TestDirtyReportFromAnOlderAgent(t *testing.T) {
 		t.Errorf("listeners.process counted %v more, want 1", got)
 	}
 
+	// An enrollment whose hostname holds an escape sequence is cleaned, not refused.
+	var er protocol.EnrollResponse
+	req := protocol.EnrollRequest{EnrollSecret: secret, HostID: "0badc0de0badc0de0badc0de0badc0de", Hostname: "evil\x1b[31m", AgentVersion: "0.0.9"}
+	if code := call(t, "POST", c.url+protocol.PathEnroll, "", marshal(t, req), true, &er); code != 200 {
+		t.Errorf("enroll with an escape sequence in the hostname: %d", code)
+	}
+	if got := counter(t, reg, "onus_collector_report_text_cleaned_total", "field", "host.hostname"); got != 1 {
+		t.Errorf("host.hostname cleaned %v times, want 1 (the enrollment)", got)
+	}
+
 	// Structure is still checked strictly: a clean state under a hash that is not its own.
 	clean, _ := fullReport(golden(t, "debian12"), 5)
 	clean.Hash = strings.Repeat("0", 64)
