@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onus-project/onus/internal/etcdtest"
+	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 )
 
@@ -150,7 +151,13 @@ func TestQuorumLostAndBack(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	slowest := time.Duration(0)
+	for _, a := range answers {
+		slowest = max(slowest, a.took)
+	}
+	t.Logf("%d requests without quorum answered, the slowest in %s; goroutines %d before, %d after", n, slowest, before, runtime.NumGoroutine())
 
+	lost := time.Now()
 	waitUntil(t, "readyz to fail", func() bool { code, _ := readyz(hc, c.url); return code == http.StatusServiceUnavailable })
 	_, body := readyz(hc, c.url)
 	if !strings.Contains(body, "store cannot take writes") {
@@ -165,7 +172,18 @@ func TestQuorumLostAndBack(t *testing.T) {
 		t.Errorf("enroll while not ready: %d, Retry-After %q, took %s", a.code, a.retryAfter, a.took)
 	}
 
+	// An admin write meets the store (the admin API serves reads from the index meanwhile).
+	rule := owners.Rule{ID: "during-outage", Kind: owners.KindSoftware, Match: owners.Selector{Name: "x*"}, Owner: "nobody"}
+	if code, _, body := send(t, "PUT", c.url+"/api/v1/rules/during-outage", admin, "", rule); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "store") {
+		t.Errorf("registry write without quorum: %d %s", code, body)
+	}
+	if code := call(t, "GET", c.url+"/api/v1/hosts", admin, nil, false, nil); code != 200 {
+		t.Errorf("host list without quorum: %d", code)
+	}
+
+	t.Logf("readyz failed %s after the requests were answered", time.Since(lost).Round(time.Millisecond))
 	cl.StartMembers(1, 2)
+	back := time.Now()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		if code, _ := readyz(hc, c.url); code == 200 {
@@ -176,6 +194,7 @@ func TestQuorumLostAndBack(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Logf("ready %s after the members were back", time.Since(back).Round(time.Millisecond))
 	if v := gauge(t, c.opts.Registerer.(*prometheus.Registry), "onus_collector_store_writable"); v != 1 {
 		t.Errorf("onus_collector_store_writable with quorum back: %v", v)
 	}
