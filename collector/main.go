@@ -101,13 +101,15 @@ type config struct {
 	MaxReportMemory     int64         `yaml:"max_report_memory"`
 	ReportReadGrace     time.Duration `yaml:"report_read_grace"`
 	ReportMinRate       int64         `yaml:"report_min_rate"`
+	MetricsAuth         string        `yaml:"metrics_auth"`
 }
 
 func serve(args []string, stderr io.Writer) int {
 	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
 		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
 		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter,
-		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate}
+		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate,
+		MetricsAuth: api.MetricsAuthNone}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
@@ -138,6 +140,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Int64Var(&cfg.MaxReportMemory, "max-report-memory", cfg.MaxReportMemory, "bytes all reports in flight may hold at once (compressed bodies plus three times the decompressed ones); more get 429")
 	fs.DurationVar(&cfg.ReportReadGrace, "report-read-grace", cfg.ReportReadGrace, "time a report's body may take before --report-min-rate applies, and the longest pause within it")
 	fs.Int64Var(&cfg.ReportMinRate, "report-min-rate", cfg.ReportMinRate, "bytes per second a report's body must average after --report-read-grace, else 408")
+	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", cfg.MetricsAuth, "who may read /metrics: none (whoever reaches the listener) or read-token (the read-only or admin token as a bearer token)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -191,7 +194,7 @@ func serve(args []string, stderr io.Writer) int {
 		DataDir: cfg.DataDir, EtcdClientURL: cfg.EtcdClientURL, EtcdEndpoints: cfg.EtcdEndpoints, EtcdCAFile: cfg.EtcdCAFile,
 		EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile, Prefix: cfg.EtcdPrefix, EtcdQuotaBytes: cfg.EtcdQuotaBytes, StoreTimeout: cfg.StoreTimeout, EnrollSecretFile: cfg.EnrollSecretFile, AdminToken: token,
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
-		MaxReportMemory: cfg.MaxReportMemory, ReportReadGrace: cfg.ReportReadGrace, ReportMinRate: cfg.ReportMinRate,
+		MaxReportMemory: cfg.MaxReportMemory, ReportReadGrace: cfg.ReportReadGrace, ReportMinRate: cfg.ReportMinRate, MetricsAuth: cfg.MetricsAuth,
 		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter,
 		StaleTolerated: cfg.StaleTolerated}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
@@ -285,6 +288,7 @@ func merge(file, flags config, set map[string]bool) config {
 		"max-report-memory":        func() { out.MaxReportMemory = flags.MaxReportMemory },
 		"report-read-grace":        func() { out.ReportReadGrace = flags.ReportReadGrace },
 		"report-min-rate":          func() { out.ReportMinRate = flags.ReportMinRate },
+		"metrics-auth":             func() { out.MetricsAuth = flags.MetricsAuth },
 	}
 	for name := range set {
 		if f, ok := pick[name]; ok {

@@ -53,6 +53,10 @@ type Options struct {
 	BodyMinRate   int64
 	// Registerer receives the request path's metrics (none registered when nil).
 	Registerer prometheus.Registerer
+	// MetricsAuth says who may read /metrics: MetricsAuthNone (anyone who reaches the
+	// listener, the default) or MetricsAuthReadToken (the read-only token or the admin
+	// token, as a bearer token).
+	MetricsAuth string
 	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
 	// Maintenance takes the store's snapshots for backups (GET /api/v1/admin/snapshot,
@@ -92,6 +96,17 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	switch opts.MetricsAuth {
+	case "":
+		opts.MetricsAuth = MetricsAuthNone
+	case MetricsAuthNone:
+	case MetricsAuthReadToken:
+		if opts.ReadToken == "" {
+			return nil, errors.New("api: metrics auth read-token needs a read-only token (--read-token-file)")
+		}
+	default:
+		return nil, fmt.Errorf("api: metrics auth %q: want %s or %s", opts.MetricsAuth, MetricsAuthNone, MetricsAuthReadToken)
 	}
 	if opts.MaxReportMemory <= 0 {
 		opts.MaxReportMemory = DefaultMaxReportMemory
@@ -149,7 +164,7 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("GET "+PathSnapshot, a.write(a.snapshot))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}))
+	a.mux.Handle("GET /metrics", a.metricsAuth(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)})))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -254,6 +269,33 @@ func (a *API) scoped(h http.HandlerFunc, write bool) http.HandlerFunc {
 			return
 		}
 		h(w, r)
+	})
+}
+
+// Who may read /metrics.
+const (
+	MetricsAuthNone      = "none"
+	MetricsAuthReadToken = "read-token"
+)
+
+// metricsAuth asks for the read-only or the admin token on /metrics when MetricsAuth says
+// so. Unlike the admin API it answers before the index is synced: a collector that is
+// starting is scraped too, or up{} could not tell it from one that is down.
+func (a *API) metricsAuth(h http.Handler) http.Handler {
+	if a.opts.MetricsAuth != MetricsAuthReadToken {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		is := func(want string) bool {
+			return ok && want != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+		}
+		if !is(a.opts.ReadToken) && !is(a.opts.AdminToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="onus-metrics"`)
+			writeError(w, protocol.Errorf(http.StatusUnauthorized, "metrics need the read-only token (Authorization: Bearer <token>): the collector runs with --metrics-auth read-token"))
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

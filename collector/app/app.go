@@ -66,7 +66,10 @@ type Options struct {
 	MaxReportMemory int64
 	ReportReadGrace time.Duration
 	ReportMinRate   int64
-	Logger          *slog.Logger
+	// MetricsAuth says who may read /metrics: "none" (the default: whoever reaches the
+	// listener) or "read-token" (the read-only or the admin token; needs ReadToken).
+	MetricsAuth string
+	Logger      *slog.Logger
 	// Registerer receives the collector's metrics (a new registry when nil); /metrics
 	// serves it together with the default registry, where embedded etcd registers its own.
 	Registerer prometheus.Registerer
@@ -150,6 +153,15 @@ func New(opts Options) (*Collector, error) {
 	}
 	if opts.AdminToken == "" {
 		return nil, errors.New("collector: no admin token (--admin-token-file)")
+	}
+	switch opts.MetricsAuth {
+	case "", api.MetricsAuthNone:
+	case api.MetricsAuthReadToken:
+		if opts.ReadToken == "" {
+			return nil, errors.New("collector: --metrics-auth read-token needs --read-token-file, the token Prometheus scrapes with")
+		}
+	default:
+		return nil, fmt.Errorf("collector: --metrics-auth %q: want none or read-token", opts.MetricsAuth)
 	}
 	if opts.ReadToken != "" && opts.ReadToken == opts.AdminToken {
 		return nil, errors.New("collector: the read-only token must differ from the admin token")
@@ -247,7 +259,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
 		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
 		Maintenance: cli, Writable: probe.Err, Registerer: reg, MaxReportMemory: c.opts.MaxReportMemory, BodyReadGrace: c.opts.ReportReadGrace,
-		BodyMinRate: c.opts.ReportMinRate})
+		BodyMinRate: c.opts.ReportMinRate, MetricsAuth: c.opts.MetricsAuth})
 	if err != nil {
 		return err
 	}

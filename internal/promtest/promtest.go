@@ -45,6 +45,22 @@ type Server struct {
 // when the test failed.
 func Start(t testing.TB, rulesFile string, jobs map[string]string) *Server {
 	t.Helper()
+	targets := map[string]Target{}
+	for job, addr := range jobs {
+		targets[job] = Target{Addr: addr}
+	}
+	return StartTargets(t, rulesFile, targets)
+}
+
+// Target is a job's target for StartTargets: its HOST:PORT and, when set, the file of the
+// bearer token Prometheus scrapes it with.
+type Target struct {
+	Addr, BearerTokenFile string
+}
+
+// StartTargets is Start with a bearer token for the jobs that have one.
+func StartTargets(t testing.TB, rulesFile string, jobs map[string]Target) *Server {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it): %v", Binary, err)
 	}
@@ -62,7 +78,10 @@ rule_files:
 scrape_configs:
 `, rules)
 	for _, job := range slices.Sorted(maps.Keys(jobs)) {
-		cfg += fmt.Sprintf("  - job_name: %q\n    static_configs:\n      - targets: [%q]\n", job, jobs[job])
+		cfg += fmt.Sprintf("  - job_name: %q\n    static_configs:\n      - targets: [%q]\n", job, jobs[job].Addr)
+		if f := jobs[job].BearerTokenFile; f != "" {
+			cfg += fmt.Sprintf("    authorization:\n      credentials_file: %q\n", f)
+		}
 	}
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
