@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 	"github.com/onus-project/onus/internal/testutil/golden"
 )
@@ -195,7 +196,7 @@ func TestMatchesDpkgQuery(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"debian12/var/lib/dpkg/status", "distroless/var/lib/dpkg/status.d/libc6"} {
+	for _, p := range []string{"debian12/var/lib/dpkg/status", "distroless/var/lib/dpkg/status.d/libc6", "hostile/var/lib/dpkg/status"} {
 		b, err := os.ReadFile(filepath.Join(fixture.Roots(f), p))
 		if err != nil {
 			f.Fatal(err)
@@ -217,6 +218,20 @@ func FuzzParse(f *testing.F) {
 			if p.Name == "" || p.Version == "" || p.Source != "deb" || len(p.Summary) > maxFieldLen {
 				t.Fatalf("invalid package %+v", p)
 			}
+			// Whatever bytes the database holds, its text leaves the source clean.
+			for _, v := range []string{p.Version, p.Arch, p.Maintainer, p.Section, p.Vendor, p.Origin, p.Summary} {
+				if protocol.CleanText(v, maxFieldLen) != v {
+					t.Fatalf("text %q of %s not cleaned", v, p.Name)
+				}
+			}
+		}
+		// And the collector accepts what the agent makes of it.
+		st := protocol.State{Host: model.Host{ID: "h"}, Software: pkgs}
+		protocol.CleanState(&st)
+		protocol.Normalize(&st)
+		r := protocol.Report{HostID: "h", Seq: 1, Kind: protocol.KindFull, Hash: protocol.Hash(&st), State: &st}
+		if err := protocol.Validate(&r); err != nil {
+			t.Fatalf("the collector would refuse these packages: %v", err)
 		}
 	})
 }
