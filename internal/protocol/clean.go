@@ -14,9 +14,9 @@ const CutMarker = "…"
 
 // CleanText returns s as text every report may carry in a field of at most max bytes:
 //
-//   - a control character (Unicode category Cc, tab excepted) is written visibly, as Go
-//     writes it in a quoted string: `\n` and `\r` for newline and carriage return, `\xHH`
-//     for the other C0 characters and DEL (ESC is `\x1b`), `\u0085` for the C1 ones;
+//   - a control character (Unicode category Cc, tab excepted) is written visibly: `\n` and
+//     `\r` for newline and carriage return, `\xHH` for every other C0 character and DEL
+//     (ESC is `\x1b`, BEL `\x07`), `\uHHHH` for the C1 ones (NEL is `\u0085`);
 //   - each byte that is not part of valid UTF-8 becomes U+FFFD;
 //   - a value still longer than max is cut after the last whole character or escape that
 //     fits before CutMarker, which is appended.

@@ -57,7 +57,9 @@ func ValidateEnroll(r *EnrollRequest) error {
 }
 
 // Validate checks every field of a report: kinds, hashes, counts, lengths and characters.
-// It returns an *Error (400) naming the first bad field.
+// It returns an *Error (400) naming the first bad field. Free text is expected cleaned
+// (CleanReport), as both sides clean it: what Validate refuses in a cleaned report is
+// structure.
 func Validate(r *Report) error {
 	if !ValidHostID(r.HostID) {
 		return bad("host_id: %s", describeBadID(r.HostID))
