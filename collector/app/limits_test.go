@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -315,5 +316,41 @@ func waitFor(t *testing.T, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met within 10 s")
 		}
+	}
+}
+
+// TestEventsBomb sends a real collector the report that once made one allocate 9.5 GiB: 61
+// KB of gzip holding "events":[{},{},…] 21 million times. It must answer 400 naming the
+// list and its limit, and the whole process (collector and embedded etcd) allocate a few
+// MiB meanwhile, by the runtime's count.
+func TestEventsBomb(t *testing.T) {
+	c := start(t, Options{DataDir: t.TempDir()})
+	cred := enroll(t, c.url, "bomber")
+	var raw bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&raw, gzip.BestCompression)
+	fmt.Fprintf(zw, `{"host_id":"bomber","seq":1,"kind":"heartbeat","hash":"%[1]s","base_hash":"%[1]s","events":[{}`, strings.Repeat("0", 64))
+	chunk := bytes.Repeat([]byte(`,{}`), 1<<16)
+	for n := 1; n < 21_000_000; n += 1 << 16 {
+		zw.Write(chunk[:3*min(1<<16, 21_000_000-n)])
+	}
+	zw.Write([]byte("]}"))
+	zw.Close()
+	bomb := raw.Bytes()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	var e protocol.ErrorResponse
+	code := call(t, "POST", c.url+protocol.PathReport, cred, bomb, true, &e)
+	took := time.Since(t0)
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d-byte bomb: %d %q in %s, %d KiB allocated by the process", len(bomb), code, e.Error, took.Round(time.Millisecond), alloc>>10)
+	if code != http.StatusBadRequest || e.Error != "events: over the limit of 100000 entries" {
+		t.Errorf("bomb answered %d %q, want 400 naming events and the limit", code, e.Error)
+	}
+	if alloc > 32<<20 {
+		t.Errorf("the process allocated %d MiB while refusing the bomb, want a few", alloc>>20)
 	}
 }
