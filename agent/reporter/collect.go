@@ -14,7 +14,8 @@ import (
 // produce.
 var packageFormats = map[string]string{"dpkg": "deb", "rpm": "rpm", "apk": "apk", "pacman": "pacman"}
 
-// pass collects the inventory, carries over what failed sources produced last time, and
+// pass collects the inventory, carries over what failed sources produced last time, holds
+// back doubtful package database reads until a second read confirms them (see confirm), and
 // journals the software events since the previous collection. It fails only when ctx ends.
 // It collects without holding mu (a report may be in flight meanwhile) and takes it to
 // record what it found.
@@ -27,9 +28,13 @@ func (r *Reporter) pass(ctx context.Context, trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, capa := protocol.FromInventory(inv)
-	// FromInventory normalized the state; only items carried over need sorting in again.
-	if carried := carryOver(r.prev, &st); len(carried) > 0 {
+	// FromInventory normalized the state; only items carried over or held back need
+	// sorting in again.
+	carried := carryOver(r.prev, &st)
+	if len(carried) > 0 {
 		r.log.Warn("inventory sources failed; keeping what they found last time", "sources", carried)
+	}
+	if r.confirm(&st) || len(carried) > 0 {
 		protocol.Normalize(&st)
 	}
 	events := softwareEvents(r.prev, &st, r.now())

@@ -13,6 +13,7 @@ type metrics struct {
 	lastAccepted prometheus.Gauge
 	lastRefused  prometheus.Gauge
 	invalid      prometheus.Counter
+	doubtful     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
 			Help: "Enrollment attempts, by result: ok, error (network or bad answer) or the HTTP status."}, []string{"result"}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inventory_passes_total",
-			Help: "Inventory collections, by what triggered them: startup, watch, heartbeat, full."}, []string{"trigger"}),
+			Help: "Inventory collections, by what triggered them: startup, watch, heartbeat, full, confirm."}, []string{"trigger"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "software_events_total",
 			Help: "Software changes noticed, by type: installed, removed, upgraded, downgraded."}, []string{"type"}),
 		journal: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "journal_events",
@@ -40,9 +41,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "When the collector last refused a report as invalid (Unix time; 0: never since the start)."}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_invalid_total",
 			Help: "Reports that failed the collector's validation, checked before sending (they are sent all the same)."}),
+		doubtful: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "doubtful_package_reads_total",
+			Help: "Package database reads held back until a second read confirmed them (they skipped malformed records or lost many packages at once), by source and result: confirmed (they became events) or discarded (the next read disagreed)."},
+			[]string{"source", "result"}),
+	}
+	for name := range packageFormats {
+		for _, result := range []string{"confirmed", "discarded"} {
+			m.doubtful.WithLabelValues(name, result)
+		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid} {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid, m.doubtful} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -12,6 +12,13 @@
 //     watch sees;
 //   - every FullInterval (with 10% jitter), followed by a full report as a safety net.
 //
+// A package database read that looks half-written — it skipped more malformed records than
+// the previous read, or lost more than 5 packages and more than 10 % of a source's packages
+// at once — is held back: the source keeps its previous packages until a second read, Settle
+// later, agrees (then its changes become events) or disagrees (then it is discarded, counted
+// and logged, and the later read is judged on its own). Events are differences between
+// reads, so discarding one loses no real change: the next read carries it.
+//
 // What it sends: a full report first (and after need_full, a new credential or a refused
 // report), a delta against the last accepted state when the state changed, a heartbeat
 // otherwise. Every report carries the events noticed since the last accepted report.
@@ -73,6 +80,7 @@ const (
 	DefaultFullInterval = 24 * time.Hour
 	DefaultDebounce     = time.Second
 	DefaultLockWait     = 30 * time.Second
+	DefaultSettle       = 5 * time.Second
 	DefaultBackoffMin   = time.Second
 	// DefaultBackoffMax bounds the retry delay when the heartbeat interval is longer;
 	// otherwise it is the heartbeat interval (see Options.BackoffMax).
@@ -119,6 +127,10 @@ type Options struct {
 	Debounce time.Duration
 	// LockWait is the longest a change waits for the package manager to finish.
 	LockWait time.Duration
+	// Settle is how long a doubtful package database read (one that skipped malformed
+	// records or lost many packages at once, as a half-written database does) waits for the
+	// second read that confirms it before its changes become events.
+	Settle time.Duration
 	// JournalMax bounds the events kept while the collector does not accept them
 	// (spool.DefaultJournalMax by default).
 	JournalMax int
@@ -158,6 +170,9 @@ type Reporter struct {
 	capacity  protocol.Capacity
 	forceFull bool // the next report is a full one
 	due       bool // a report is due even if the collector holds everything (start, heartbeat)
+
+	// Owned by the collection loop.
+	held map[string]*heldRead // package source → its doubtful read waiting for confirmation
 
 	// Owned by the sender (and by restore, before it starts).
 	infl    *inflight
@@ -208,6 +223,7 @@ func New(opts Options) (*Reporter, error) {
 	def(&opts.FullInterval, DefaultFullInterval)
 	def(&opts.Debounce, DefaultDebounce)
 	def(&opts.LockWait, DefaultLockWait)
+	def(&opts.Settle, DefaultSettle)
 	def(&opts.BackoffMin, DefaultBackoffMin)
 	def(&opts.BackoffMax, max(min(opts.HeartbeatInterval, DefaultBackoffMax), opts.BackoffMin))
 	def(&opts.HTTPTimeout, DefaultHTTPTimeout)
@@ -215,7 +231,7 @@ func New(opts Options) (*Reporter, error) {
 		name string
 		v    time.Duration
 	}{{"heartbeat interval", opts.HeartbeatInterval}, {"full interval", opts.FullInterval},
-		{"debounce", opts.Debounce}, {"lock wait", opts.LockWait}, {"backoff minimum", opts.BackoffMin},
+		{"debounce", opts.Debounce}, {"lock wait", opts.LockWait}, {"settle", opts.Settle}, {"backoff minimum", opts.BackoffMin},
 		{"backoff maximum", opts.BackoffMax}, {"HTTP timeout", opts.HTTPTimeout}} {
 		if d.v < 0 {
 			return nil, fmt.Errorf("reporter: negative %s", d.name)
@@ -241,6 +257,7 @@ func New(opts Options) (*Reporter, error) {
 		client: &http.Client{Transport: tr, Timeout: opts.HTTPTimeout},
 		log:    log,
 		now:    opts.Now,
+		held:   map[string]*heldRead{},
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -300,12 +317,25 @@ func (r *Reporter) Run(ctx context.Context) error {
 	defer heartbeat.Stop()
 	full := time.NewTimer(jitter(r.opts.FullInterval, 0.1))
 	defer full.Stop()
+	// confirm fires when a doubtful package read held back may be confirmed by a second.
+	confirm := time.NewTimer(time.Hour)
+	confirm.Stop()
+	defer confirm.Stop()
 	for {
+		if d, ok := r.nextConfirm(); ok {
+			confirm.Reset(d)
+		} else {
+			confirm.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
 			if r.pass(ctx, "watch") == nil {
+				signal(wake)
+			}
+		case <-confirm.C:
+			if r.pass(ctx, "confirm") == nil {
 				signal(wake)
 			}
 		case <-heartbeat.C:
