@@ -560,7 +560,7 @@ func (a *API) hosts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	items, more := a.opts.Index.Hosts(after, limit, func(h *index.HostSummary) bool {
+	items, more := a.opts.Index.HostsAndRefused(after, limit, func(h *index.HostSummary) bool {
 		if !match(hostname, h.Hostname) || (osID != "" && h.OSID != osID) || !own.keep(&h.Resolution) {
 			return false
 		}
@@ -615,6 +615,14 @@ func (a *API) host(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	h, ok := a.opts.Index.Host(id)
 	if !ok {
+		if st, found := a.opts.Index.Status(id); found && st.Refused != nil {
+			if _, enrolled := a.opts.Index.Agent(id); enrolled {
+				ref := st.Refused
+				writeError(w, protocol.Errorf(http.StatusNotFound, "host %q is enrolled but none of its reports was accepted: refused with %d since %s: %s",
+					id, ref.Status, ref.Since.Format(time.RFC3339), ref.Reason))
+				return
+			}
+		}
 		writeError(w, protocol.Errorf(http.StatusNotFound, "no host %q", id))
 		return
 	}

@@ -31,8 +31,10 @@ type statusView struct {
 }
 
 type hostStatusView struct {
-	ID     string      `json:"id"`
-	Status *statusView `json:"status"`
+	ID       string      `json:"id"`
+	Hostname string      `json:"hostname"`
+	NoRecord bool        `json:"no_record"`
+	Status   *statusView `json:"status"`
 }
 
 // hostStatus returns the status of a host as GET /api/v1/hosts/{id} shows it.
@@ -212,6 +214,26 @@ func TestRefusedReports(t *testing.T) {
 		}
 	}
 	waitMetrics(t, g, `onus_hosts_refused 2`, "onus_hosts_refused")
+	// It is listed, marked as having no record, and its record's 404 says why.
+	l := listed(t, c.url, "?refused=true")
+	if len(l) != 2 || l[1].ID != third.Host.ID && l[0].ID != third.Host.ID {
+		t.Fatalf("refused hosts %+v, want %s and %s", l, id, third.Host.ID)
+	}
+	for _, h := range l {
+		if h.NoRecord != (h.ID == third.Host.ID) || h.Status.Refused == nil || h.Status.Refused.Status != map[bool]int{true: 400, false: 415}[h.NoRecord] {
+			t.Errorf("refused host %+v", h)
+		}
+	}
+	if l := listed(t, c.url, ""); len(l) != 3 {
+		t.Errorf("host list: %d hosts, want 3, the one without a record included", len(l))
+	}
+	if code := call(t, "GET", c.url+"/api/v1/hosts/"+third.Host.ID, admin, nil, false, &e); code != 404 ||
+		!strings.Contains(e.Error, "enrolled") || !strings.Contains(e.Error, "hash") {
+		t.Errorf("GET the host without a record: %d %q, want 404 naming the refusal", code, e.Error)
+	}
+	if out := hostsCLI(t, c.url, 0, "list", "--refused"); !strings.Contains(out, third.Host.ID) || !strings.Contains(out, "400 since") {
+		t.Errorf("hosts list --refused without the host that has no record:\n%s", out)
+	}
 	ahead.Store(int64(16 * time.Minute))
 	longest := gaugeValue(t, g, "onus_hosts_refused_longest_seconds")
 	if elapsed := time.Since(first.Since).Seconds(); longest < 16*60+elapsed-2 || longest > 16*60+elapsed+2 {
@@ -227,11 +249,15 @@ func TestRefusedReports(t *testing.T) {
 	good, _ := fullReport(inv, 4)
 	report(t, c.url, cred, good)
 	waitUntil(t, "the refusal cleared", func() bool { s := hostStatus(t, c.url, id); return s.Refused == nil && s.Seq == 4 })
-	if l := listed(t, c.url, "?refused=true"); len(l) != 0 {
-		t.Errorf("refused hosts after the accepted report: %+v", l)
+	if l := listed(t, c.url, "?refused=true"); len(l) != 1 || l[0].ID != third.Host.ID {
+		t.Errorf("refused hosts after the accepted report: %+v, want the third host alone", l)
 	}
 	waitMetrics(t, g, `onus_hosts_refused 1`, "onus_hosts_refused")
 	third1, _ := fullReport(third, 2)
 	report(t, c.url, thirdCred, third1)
+	waitUntil(t, "the third host's record", func() bool { s := hostStatus(t, c.url, third.Host.ID); return s != nil && s.Refused == nil })
+	if l := listed(t, c.url, ""); len(l) != 3 || l[0].NoRecord || l[1].NoRecord || l[2].NoRecord {
+		t.Errorf("host list after the accepted reports: %+v", l)
+	}
 	waitMetrics(t, g, "onus_hosts_refused 0\nonus_hosts_refused_longest_seconds 0", "onus_hosts_refused", "onus_hosts_refused_longest_seconds")
 }

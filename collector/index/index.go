@@ -669,6 +669,9 @@ func (ix *Index) Catalogued(titles []string) map[string]bool {
 type HostSummary struct {
 	Summary
 	Status *store.HostStatus `json:"status,omitempty"`
+	// NoRecord marks an enrolled host none of whose reports was accepted, listed because
+	// they are refused: only its ID, hostname and status are known.
+	NoRecord bool `json:"no_record,omitempty"`
 	// The host's owner, whether it is orphaned, and why.
 	owners.Resolution
 }
@@ -676,11 +679,33 @@ type HostSummary struct {
 // Hosts returns the summaries of the hosts that keep returns true for, sorted by ID, starting
 // after the ID after (for paging), at most limit of them, and whether more follow.
 func (ix *Index) Hosts(after string, limit int, keep func(*HostSummary) bool) ([]HostSummary, bool) {
+	return ix.listHosts(after, limit, false, keep)
+}
+
+// HostsAndRefused is Hosts with, besides, the enrolled hosts without a record whose
+// reports are refused (NoRecord set): a host whose first report is refused must not be
+// invisible.
+func (ix *Index) HostsAndRefused(after string, limit int, keep func(*HostSummary) bool) ([]HostSummary, bool) {
+	return ix.listHosts(after, limit, true, keep)
+}
+
+func (ix *Index) listHosts(after string, limit int, refused bool, keep func(*HostSummary) bool) ([]HostSummary, bool) {
 	ix.mu.RLock()
 	ids := make([]string, 0, len(ix.hosts))
 	for id := range ix.hosts {
 		if id > after {
 			ids = append(ids, id)
+		}
+	}
+	if refused {
+		for _, shard := range ix.status {
+			for id, st := range shard.hosts {
+				if _, recorded := ix.hosts[id]; st.Refused != nil && !recorded && id > after {
+					if _, enrolled := ix.agents[id]; enrolled {
+						ids = append(ids, id)
+					}
+				}
+			}
 		}
 	}
 	ix.mu.RUnlock()
@@ -695,6 +720,11 @@ func (ix *Index) Hosts(after string, limit int, keep func(*HostSummary) bool) ([
 			hs.Resolution = h.own.res
 			if s, ok := ix.status[store.StatusShard(id)].hosts[id]; ok {
 				hs.Status = &s
+			}
+		} else if a, enrolled := ix.agents[id]; enrolled && refused {
+			if s, found := ix.status[store.StatusShard(id)].hosts[id]; found && s.Refused != nil {
+				hs.Summary = Summary{ID: id, Hostname: a.Hostname}
+				hs.Status, hs.NoRecord, ok = &s, true, true
 			}
 		}
 		ix.mu.RUnlock()
