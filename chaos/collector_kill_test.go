@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +170,83 @@ func listHashes(t *testing.T, base string) map[string]string {
 		}
 		after = page.Continue
 	}
+}
+
+// TestCollectorKill9Loadgen is the same fault with the load generator as its own process,
+// bin/onus-loadgen, as an operator would run it: the collector is killed during the full
+// reports and restarted; the generator must end with its comparison of the collector's
+// hosts and titles with what was accepted matching, no host given up, and no delta of its
+// two rounds answered need_full (a full report accepted before the kill and lost would make
+// the host's first delta need one).
+func TestCollectorKill9Loadgen(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	col := newCollector(t, bin, "collector", t.TempDir(), nil)
+	col.Start(t)
+	col.waitReady(t, 60*time.Second)
+	const hosts = 300
+	out := filepath.Join(dir, "loadgen.json")
+	lg := newProc(t, "onus-loadgen", filepath.Join(bin, "onus-loadgen"), "--collector-url", col.url, "--insecure-http",
+		"--enroll-secret-file", writeSecret(t, dir, "enroll-secret", enrollSecret), "--admin-token-file", writeSecret(t, dir, "admin-token", adminToken),
+		"--hosts", strconv.Itoa(hosts), "--concurrency", "16", "--min-packages", "200", "--max-packages", "1200", "--pool", "5000",
+		"--churn", "0.5", "--interval", "0", "--rounds", "2", "--seed", "12", "--progress", "0", "--json", out)
+	lg.Start(t)
+	killDuringProcess(t, col, lg, hosts/3)
+	code := lg.Wait(t, 4*time.Minute)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		lg.dumpLog(t, 30)
+		t.Fatalf("onus-loadgen exited %d without its JSON: %v", code, err)
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	var needFull, gaveUp int64
+	statuses := map[string]int64{}
+	for _, ph := range res.Phases {
+		gaveUp += ph.GaveUp
+		for k, v := range ph.Statuses {
+			statuses[k] += v
+		}
+		if ph.Name == loadgen.PhaseSteady {
+			needFull += ph.Statuses[loadgen.StatusNeedFull] + ph.Statuses[loadgen.StatusMismatch]
+		}
+	}
+	figure(t, "onus-loadgen exited %d; answers %s; gave up %d; need_full in the steady rounds %d", code, formatCounts(statuses), gaveUp, needFull)
+	if res.Check == nil {
+		t.Fatal("onus-loadgen wrote no comparison with the collector")
+	}
+	figure(t, "onus-loadgen's comparison: hosts %d listed of %d expected, %d of %d sampled titles matching, mismatches %d",
+		res.Check.HostsFound, res.Check.HostsExpected, res.Check.TitlesMatched, res.Check.TitlesChecked, len(res.Check.Mismatches))
+	if code != 0 || !res.Check.OK() || res.Check.HostsExpected != hosts {
+		t.Errorf("onus-loadgen exited %d: comparison %+v", code, res.Check)
+	}
+	if needFull != 0 {
+		t.Errorf("%d deltas answered need_full: the restarted collector lacked states it had accepted", needFull)
+	}
+	if gaveUp != 0 {
+		t.Errorf("%d host turns given up", gaveUp)
+	}
+}
+
+// killDuringProcess kills the collector once after full reports were accepted, while lg
+// runs, and starts it again.
+func killDuringProcess(t *testing.T, col *collector, lg *proc, after int) {
+	t.Helper()
+	var seen float64
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d full reports accepted before the kill", after), func() (bool, string) {
+		if lg.Exited() {
+			lg.dumpLog(t, 30)
+			t.Fatal("onus-loadgen ended before the kill")
+		}
+		seen, _ = metric(col.metrics(t), "onus_collector_reports_total", `kind="full"`, `result="accepted"`)
+		return seen >= float64(after), fmt.Sprintf("%.0f accepted", seen)
+	})
+	killed := time.Now()
+	col.Kill(t)
+	col.Start(t)
+	startup := col.waitReady(t, 90*time.Second)
+	figure(t, "kill -9 after %.0f full reports accepted: ready again %s after the kill (%s after the restart)",
+		seen, time.Since(killed).Round(10*time.Millisecond), startup.Round(10*time.Millisecond))
 }

@@ -83,6 +83,7 @@ type proc struct {
 	done  chan struct{}
 	log   string
 	start int
+	exit  int // the exit code of the last run, written before its done is closed
 }
 
 // newProc prepares a process; Start runs it, again after a kill.
@@ -122,6 +123,7 @@ func (p *proc) Start(t *testing.T) {
 	go func() {
 		cmd.Wait()
 		f.Close()
+		p.exit = cmd.ProcessState.ExitCode() // read only after done is closed
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
@@ -140,6 +142,23 @@ func (p *proc) Kill(t *testing.T) {
 	}
 	<-p.done
 	p.cmd = nil
+}
+
+// Wait waits at most timeout for the process to end by itself and returns its exit code.
+func (p *proc) Wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		t.Fatalf("%s still running after %s", p.name, timeout)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cmd = nil
+	return p.exit
 }
 
 // Stop ends the process with SIGTERM, then SIGKILL after 10 s.
