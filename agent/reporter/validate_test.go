@@ -14,6 +14,7 @@ import (
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // versionless is a source with a bug: it returns a package without a version, which no
@@ -47,5 +48,19 @@ func TestInvalidReportCountedBeforeSending(t *testing.T) {
 	})
 	if n := testutil.ToFloat64(a.r.m.invalid); n < 1 {
 		t.Errorf("onus_agent_reports_invalid_total = %v, want the refused report counted before it was sent", n)
+	}
+}
+
+// TestJournalEventsCleaned: events an older onus-agent journaled with raw text are cleaned
+// and sent, not dropped; an event broken in its structure is still dropped.
+func TestJournalEventsCleaned(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	evs := []protocol.Event{
+		{Type: protocol.EventInstalled, Source: "deb", Name: "evil\x1b[31m", Version: "1.0\x7f", Time: now, DetectedAt: now},
+		{Type: "exploded", Source: "deb", Name: "x", Version: "1", Time: now, DetectedAt: now},
+	}
+	ok, bad := validEvents(evs)
+	if bad != 1 || len(ok) != 1 || ok[0].Name != `evil\x1b[31m` || ok[0].Version != `1.0\x7f` {
+		t.Errorf("validEvents = %+v, %d bad; want the first cleaned and the second dropped", ok, bad)
 	}
 }
