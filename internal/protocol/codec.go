@@ -13,7 +13,10 @@ import (
 	"strings"
 )
 
-// Default body limits. A report of 20,000 packages is about 8 MiB of JSON and 1 MiB gzipped.
+// Default body limits. A report of 20,000 packages is about 8 MiB of JSON and 1 MiB gzipped;
+// one at every count limit of Validate (50,000 packages, 100,000 events, 20,000 services and
+// listeners), with fields of common length, is about 38 MiB of JSON: the decompressed limit
+// leaves room for longer fields, and the counts are enforced as the body is read.
 const (
 	DefaultMaxCompressedBytes   = 8 << 20
 	DefaultMaxDecompressedBytes = 64 << 20
