@@ -45,6 +45,7 @@ type answer struct {
 	retryAfter string
 	msg        string
 	took       time.Duration
+	body       []byte
 }
 
 func post(t *testing.T, hc *http.Client, url, token string, body []byte) answer {
@@ -69,7 +70,7 @@ func post(t *testing.T, hc *http.Client, url, token string, body []byte) answer 
 	b, _ := io.ReadAll(resp.Body)
 	var e protocol.ErrorResponse
 	_ = json.Unmarshal(b, &e)
-	return answer{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), msg: e.Error, took: time.Since(start)}
+	return answer{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), msg: e.Error, took: time.Since(start), body: b}
 }
 
 func readyz(hc *http.Client, url string) (int, string) {
