@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,22 +26,39 @@ import (
 const quota = 12 << 20
 
 // TestEtcdNoSpace fills a 3-member etcd cluster with a small --quota-backend-bytes through a
-// collector, with the load generator's deltas, until etcd raises its NOSPACE alarm. Then the
-// collector must answer writes 503 with Retry-After and a message naming the lack of space,
-// fail /readyz, and expose the metrics the OnusStoreNoSpace alert reads; every report it
-// answered 200 must be in the store. The recovery is the runbook's own commands, run as they
-// are written there with the etcdctl built from the same etcd version; after it the fleet's
-// reports are accepted again and still nothing accepted is lost.
+// collector, with the load generator's deltas, until etcd raises its NOSPACE alarm: see
+// noSpace for what must hold.
 func TestEtcdNoSpace(t *testing.T) {
 	bin := binDir(t)
+	cl := newCluster(t, bin, 3, quota)
+	col := newCollector(t, bin, "collector", "", cl.endpoints)
+	noSpace(t, bin, col, strings.Join(cl.endpoints, ","))
+}
+
+// TestEmbeddedNoSpace is the same with the collector's embedded etcd and its
+// --etcd-quota-bytes, recovered through the socket file in its data directory as the
+// runbook says.
+func TestEmbeddedNoSpace(t *testing.T) {
+	bin := binDir(t)
+	data := t.TempDir()
+	col := newCollector(t, bin, "collector", data, nil, "--etcd-quota-bytes", strconv.Itoa(quota))
+	noSpace(t, bin, col, "unix://"+filepath.Join(data, "etcd", "client.sock"))
+}
+
+// noSpace starts col and fills its store with the load generator's deltas until etcd
+// raises its NOSPACE alarm. Then the collector must answer writes 503 with Retry-After and
+// a message naming the lack of space, fail /readyz, and expose the metrics the
+// OnusStoreNoSpace alert reads. The recovery is the runbook's own commands, run as they are
+// written there against endpoints with the etcdctl built from the same etcd version; after
+// it the reports refused meanwhile and a new round of the fleet are accepted, every report
+// answered 200 is in the store, and no delta is answered need_full.
+func noSpace(t *testing.T, bin string, col *collector, endpoints string) {
+	t.Helper()
 	etcdctl := filepath.Join(bin, "etcdctl")
 	if _, err := os.Stat(etcdctl); err != nil {
 		t.Fatalf("%v (make chaos builds it)", err)
 	}
 	resolve := runbookResolve(t)
-
-	cl := newCluster(t, bin, 3, quota)
-	col := newCollector(t, bin, "collector", "", cl.endpoints)
 	col.Start(t)
 	col.waitReady(t, 60*time.Second)
 
@@ -112,18 +130,18 @@ func TestEtcdNoSpace(t *testing.T) {
 	// The runbook's recovery.
 	t0 = time.Now()
 	cmd := exec.Command("sh", "-ec", resolve)
-	cmd.Env = append(os.Environ(), "EP="+strings.Join(cl.endpoints, ","), "PATH="+bin+":"+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "EP="+endpoints, "PATH="+bin+":"+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	t.Logf("the runbook's Resolve commands:\n%s\n%s", resolve, out)
 	if err != nil {
 		t.Fatalf("the runbook's Resolve commands failed: %v", err)
 	}
 	ran := time.Since(t0)
-	alarms, err := exec.Command(etcdctl, "--endpoints", strings.Join(cl.endpoints, ","), "alarm", "list").CombinedOutput()
+	alarms, err := exec.Command(etcdctl, "--endpoints", endpoints, "alarm", "list").CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(alarms))) != 0 {
 		t.Errorf("etcdctl alarm list after the runbook's commands: %v %s", err, alarms)
 	}
-	status, _ := exec.Command(etcdctl, "--endpoints", strings.Join(cl.endpoints, ","), "endpoint", "status", "-w", "table").CombinedOutput()
+	status, _ := exec.Command(etcdctl, "--endpoints", endpoints, "endpoint", "status", "-w", "table").CombinedOutput()
 	t.Logf("after the recovery:\n%s", status)
 	ready := col.waitReady(t, 60*time.Second)
 	figure(t, "recovery: the runbook's commands ran in %s, the collector ready %s later", ran.Round(10*time.Millisecond), ready.Round(10*time.Millisecond))
