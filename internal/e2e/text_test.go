@@ -246,6 +246,12 @@ const hostileID = "0badc0de0badc0de0badc0de0badc0de" // the hostile fixture's ma
 // install on that host arrives within 5 s.
 func TestHostileHost(t *testing.T) {
 	root := copyRoot(t, fixture.Root(t, "hostile"))
+	// A unit named with systemd's escape for '-' (a backslash cannot be in a file name the
+	// repository holds).
+	unit := filepath.Join(root, `etc/systemd/system/evil\x2dname.service`)
+	if err := os.WriteFile(unit, []byte("[Unit]\nDescription=\x1b]0;owned\x07 escaped\n[Service]\nExecStart=/bin/true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	url, reg := startTextCollector(t)
 	areg := startTextAgent(t, root, url, nil)
 	d := waitFullHost(t, url, hostileID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
@@ -279,12 +285,16 @@ func TestHostileHost(t *testing.T) {
 	if s := pkgs["deb:evil-long"][0]; len(s) > protocol.MaxFieldLen || !strings.HasSuffix(s, protocol.CutMarker) {
 		t.Errorf("over-long Description stored as %d bytes, want at most %d ending with %q", len(s), protocol.MaxFieldLen, protocol.CutMarker)
 	}
-	if len(d.Services) != 1 {
-		t.Fatalf("services %+v, want the one unit", d.Services)
+	units := map[string]string{}
+	for _, s := range d.Services {
+		units[s.Name] = s.Description
+	}
+	if len(units) != 2 {
+		t.Errorf("services %+v, want the two units", d.Services)
 	}
 	checks = append(checks,
-		struct{ what, got, want string }{"unit name", d.Services[0].Name, `evil\x2dname.service`},
-		struct{ what, got, want string }{"unit description", d.Services[0].Description, `Evil \x1b[31mred\x1b[0m daemon`},
+		struct{ what, got, want string }{"unit description", units["evil-daemon.service"], `Evil \x1b[31mred\x1b[0m daemon`},
+		struct{ what, got, want string }{"\\x2d unit's description", units[`evil\x2dname.service`], `\x1b]0;owned\x07 escaped`},
 	)
 	procs := map[uint16]string{}
 	for _, l := range d.Listeners {

@@ -7,8 +7,9 @@ users and packages put every byte they can in what onus-agent reads.
                         Package name (dpkg would not write one; a damaged file can hold it)
   etc/os-release        ESC, DEL, C1 and invalid UTF-8 in its values
   etc/hostname          an escape sequence
-  etc/systemd/system    a unit named with systemd's \\x2d escape, whose Description holds ESC,
-                        enabled through multi-user.target.wants
+  etc/systemd/system    a unit whose Description holds ESC, enabled through
+                        multi-user.target.wants (the tests add one named with systemd's \\x2d
+                        escape: a backslash cannot be in a committed file name)
   proc/1/mountinfo      mount points with a newline, an ESC and a Latin-1 byte, in the kernel's
                         octal escapes (\\012, \\033, \\351)
   proc/cpuinfo          a model name with ESC
@@ -121,7 +122,10 @@ for i, name in enumerate(("base-files", "evil-desc", "evil-maint", "evil-long"))
 with open(ROOT + ".mtimes", "w") as f:
     f.writelines(mtimes)
 
-unit = r"evil\x2dname.service"
+# A unit named with systemd's escape ("evil\x2dname.service") cannot be committed: Go module
+# zips refuse a backslash in a file name. The tests that need one write it into their copy
+# of this root; this unit has the hostile Description.
+unit = "evil-daemon.service"
 write("etc/systemd/system/" + unit,
       b"[Unit]\nDescription=Evil " + ESC + b"[31mred" + ESC + b"[0m daemon\n\n"
       b"[Service]\nExecStart=/usr/bin/evil\n\n[Install]\nWantedBy=multi-user.target\n")
