@@ -34,8 +34,9 @@
 // guarded by one mutex. The collection loop takes it only to record what a collection found,
 // never while collecting; the sender holds it while it builds, classifies and commits, and
 // lets go of it while a request is on the network (in do), however long the collector takes
-// to answer. A package installed and removed while a report is in flight is thus journaled
-// like any other change, and carried by the next report.
+// to answer. A collection waits at most for the sender's local work (building a report,
+// writing the spool), never for the collector: a package installed and removed while a
+// report is in flight is journaled like any other change, and carried by the next report.
 //
 // Retries: a report that may have reached the collector (network error, timeout, 408, 429,
 // 5xx; also 404 and 405, which point at the URL rather than the report) is resent as it is,
