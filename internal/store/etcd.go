@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -216,18 +217,47 @@ func zapToSlog(log *slog.Logger) *zap.Logger {
 	if log == nil {
 		return zap.NewNop()
 	}
-	return zap.New(&slogCore{log: log.With("component", "etcd")})
+	return zap.New(&slogCore{log: log.With("component", "etcd"), repeats: &repeats{}})
 }
 
 type slogCore struct {
-	log    *slog.Logger
-	fields []zapcore.Field
+	log     *slog.Logger
+	fields  []zapcore.Field
+	repeats *repeats
+}
+
+// repeatEvery is how often one etcd message is passed on: a full backend logs two warnings
+// per refused request ("failed to apply request", "message exceeded backend quota").
+const repeatEvery = 10 * time.Second
+
+// repeats remembers when each message was last logged and how many were dropped since.
+type repeats struct {
+	mu      sync.Mutex
+	last    map[string]time.Time
+	dropped map[string]int
+}
+
+// pass reports whether msg may be logged now, with the number of its lines dropped since
+// it last was.
+func (r *repeats) pass(msg string, now time.Time) (dropped int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last, r.dropped = map[string]time.Time{}, map[string]int{}
+	}
+	if t, seen := r.last[msg]; seen && now.Sub(t) < repeatEvery {
+		r.dropped[msg]++
+		return 0, false
+	}
+	n := r.dropped[msg]
+	r.last[msg], r.dropped[msg] = now, 0
+	return n, true
 }
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
 
 func (c *slogCore) With(fs []zapcore.Field) zapcore.Core {
-	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...)}
+	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...), repeats: c.repeats}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -265,6 +295,13 @@ func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 			continue
 		}
 		args = append(args, k, v)
+	}
+	dropped, ok := c.repeats.pass(e.Message, e.Time)
+	if !ok {
+		return nil
+	}
+	if dropped > 0 {
+		args = append(args, "suppressed", dropped)
 	}
 	level := slog.LevelWarn
 	if e.Level >= zapcore.ErrorLevel {
