@@ -21,6 +21,7 @@ import (
 	"github.com/onus-project/onus/collector/api"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/collector/ingest"
 	"github.com/onus-project/onus/collector/metrics"
 	"github.com/onus-project/onus/internal/store"
 	"github.com/onus-project/onus/internal/version"
@@ -102,6 +103,9 @@ type config struct {
 	ReportReadGrace     time.Duration `yaml:"report_read_grace"`
 	ReportMinRate       int64         `yaml:"report_min_rate"`
 	MetricsAuth         string        `yaml:"metrics_auth"`
+	ReenrollPolicy      string        `yaml:"reenroll_policy"`
+	EnrollRateLimit     float64       `yaml:"enroll_rate_limit"`
+	EnrollRateLimitAll  float64       `yaml:"enroll_rate_limit_total"`
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -109,7 +113,8 @@ func serve(args []string, stderr io.Writer) int {
 		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
 		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter,
 		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate,
-		MetricsAuth: api.MetricsAuthNone}
+		MetricsAuth:    api.MetricsAuthNone,
+		ReenrollPolicy: string(ingest.PolicyApprove), EnrollRateLimit: ingest.DefaultEnrollRatePerAddress, EnrollRateLimitAll: ingest.DefaultEnrollRateTotal}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
@@ -141,6 +146,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.ReportReadGrace, "report-read-grace", cfg.ReportReadGrace, "time a report's body may take before --report-min-rate applies, and the longest pause within it")
 	fs.Int64Var(&cfg.ReportMinRate, "report-min-rate", cfg.ReportMinRate, "bytes per second a report's body must average after --report-read-grace, else 408")
 	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", cfg.MetricsAuth, "who may read /metrics: none (whoever reaches the listener) or read-token (the read-only or admin token as a bearer token)")
+	fs.StringVar(&cfg.ReenrollPolicy, "reenroll-policy", cfg.ReenrollPolicy, "enrollment of an enrolled host ID without its credential: approve (held for an admin), refuse, or allow (unsafe: the enroll secret takes over any host)")
+	fs.Float64Var(&cfg.EnrollRateLimit, "enroll-rate-limit", cfg.EnrollRateLimit, "failed enrollments (wrong secret, held or refused takeover) allowed per second from one address, bursts of ten seconds' worth (-1: no limit)")
+	fs.Float64Var(&cfg.EnrollRateLimitAll, "enroll-rate-limit-total", cfg.EnrollRateLimitAll, "failed enrollments allowed per second from all addresses together (-1: no limit)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -196,7 +204,8 @@ func serve(args []string, stderr io.Writer) int {
 		StatusFlushInterval: cfg.StatusFlushInterval, Logger: log,
 		MaxReportMemory: cfg.MaxReportMemory, ReportReadGrace: cfg.ReportReadGrace, ReportMinRate: cfg.ReportMinRate, MetricsAuth: cfg.MetricsAuth,
 		UnownedNewMetricLimit: cfg.UnownedNewLimit, NewSoftwareWindow: cfg.NewSoftwareWindow, StaleAfter: cfg.StaleAfter,
-		StaleTolerated: cfg.StaleTolerated}
+		StaleTolerated: cfg.StaleTolerated,
+		ReenrollPolicy: cfg.ReenrollPolicy, EnrollRateLimit: ingest.RateLimit{PerAddress: cfg.EnrollRateLimit, Total: cfg.EnrollRateLimitAll}}
 	if cfg.MaxReportBytes > 0 || cfg.MaxDecodedBytes > 0 {
 		opts.Limits = protocolLimits(cfg.MaxReportBytes, cfg.MaxDecodedBytes)
 	}
@@ -289,6 +298,9 @@ func merge(file, flags config, set map[string]bool) config {
 		"report-read-grace":        func() { out.ReportReadGrace = flags.ReportReadGrace },
 		"report-min-rate":          func() { out.ReportMinRate = flags.ReportMinRate },
 		"metrics-auth":             func() { out.MetricsAuth = flags.MetricsAuth },
+		"reenroll-policy":          func() { out.ReenrollPolicy = flags.ReenrollPolicy },
+		"enroll-rate-limit":        func() { out.EnrollRateLimit = flags.EnrollRateLimit },
+		"enroll-rate-limit-total":  func() { out.EnrollRateLimitAll = flags.EnrollRateLimitAll },
 	}
 	for name := range set {
 		if f, ok := pick[name]; ok {

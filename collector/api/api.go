@@ -145,6 +145,9 @@ func New(opts Options) (*API, error) {
 	a.mux.HandleFunc("GET /api/v1/hosts", a.admin(a.hosts))
 	a.mux.HandleFunc("GET /api/v1/hosts/{id}", a.admin(a.host))
 	a.mux.HandleFunc("DELETE /api/v1/hosts/{id}", a.write(a.deleteHost))
+	a.mux.HandleFunc("GET /api/v1/enrollments", a.admin(a.enrollments))
+	a.mux.HandleFunc("POST /api/v1/enrollments/{id}/approve", a.write(a.decide(true)))
+	a.mux.HandleFunc("POST /api/v1/enrollments/{id}/deny", a.write(a.decide(false)))
 	a.mux.HandleFunc("GET /api/v1/software", a.admin(a.software))
 	a.mux.HandleFunc("GET /api/v1/services", a.admin(a.services))
 	a.mux.HandleFunc("GET /api/v1/owners", a.admin(a.getOwners))
@@ -174,7 +177,8 @@ func New(opts Options) (*API, error) {
 // Routes lists the API's routes, for documentation checks.
 func Routes() []string {
 	return []string{"POST " + protocol.PathEnroll, "POST " + protocol.PathReport, "GET /api/v1/hosts", "GET /api/v1/hosts/{id}",
-		"DELETE /api/v1/hosts/{id}", "GET /api/v1/software", "GET /api/v1/services",
+		"DELETE /api/v1/hosts/{id}", "GET /api/v1/enrollments", "POST /api/v1/enrollments/{id}/approve",
+		"POST /api/v1/enrollments/{id}/deny", "GET /api/v1/software", "GET /api/v1/services",
 		"GET /api/v1/owners", "PUT /api/v1/owners/{id}", "DELETE /api/v1/owners/{id}",
 		"GET /api/v1/rules", "PUT /api/v1/rules/{id}", "DELETE /api/v1/rules/{id}",
 		"GET /api/v1/assignments", "PUT /api/v1/assignments", "DELETE /api/v1/assignments",
@@ -315,10 +319,18 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	resp, err := a.opts.Ingest.Enroll(r.Context(), &req)
+	resp, err := a.opts.Ingest.Enroll(r.Context(), &req, r.RemoteAddr)
 	if err != nil {
+		if d := ingest.RetryAfter(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+		}
 		a.logRefusal(r, err)
 		writeError(w, err)
+		return
+	}
+	if resp.Status == protocol.EnrollPending {
+		w.Header().Set("Retry-After", strconv.Itoa(int(a.opts.Ingest.PendingRetryAfter().Round(time.Second)/time.Second)))
+		writeJSON(w, http.StatusAccepted, resp)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)

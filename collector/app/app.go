@@ -55,6 +55,13 @@ type Options struct {
 	// SIGHUP and when it changes (checked every EnrollSecretCheckInterval, default 5 s).
 	EnrollSecretFile          string
 	EnrollSecretCheckInterval time.Duration
+	// ReenrollPolicy is what an enrollment of an enrolled host ID without its credential
+	// gets: approve (held for an admin, the default), refuse or allow (unsafe); see
+	// ingest.ReenrollPolicy. PendingRetryAfter is when such an agent asks again (30 s).
+	// EnrollRateLimit bounds failed enrollments per address and overall.
+	ReenrollPolicy    string
+	PendingRetryAfter time.Duration
+	EnrollRateLimit   ingest.RateLimit
 	// ReadToken, when set, authorizes the admin API's reads only.
 	ReadToken            string
 	StatusFlushInterval  time.Duration
@@ -172,6 +179,9 @@ func New(opts Options) (*Collector, error) {
 	if opts.EtcdQuotaBytes < 0 || opts.StoreTimeout < 0 {
 		return nil, errors.New("collector: --etcd-quota-bytes and --store-timeout cannot be negative")
 	}
+	if _, err := ingest.ParseReenrollPolicy(opts.ReenrollPolicy); err != nil {
+		return nil, fmt.Errorf("collector: --reenroll-policy: %w", err)
+	}
 	if opts.Prefix == "" {
 		opts.Prefix = store.DefaultPrefix
 	}
@@ -241,6 +251,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 	}()
 	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, EnrollSecrets: c.secrets, StatusFlushInterval: c.opts.StatusFlushInterval,
+		ReenrollPolicy: ingest.ReenrollPolicy(c.opts.ReenrollPolicy), PendingRetryAfter: c.opts.PendingRetryAfter, EnrollRateLimit: c.opts.EnrollRateLimit,
 		Logger: c.log.With("component", "ingest"), Registerer: reg})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,8 +87,11 @@ func TestEnrollSecretRotation(t *testing.T) {
 
 	// The old secret is retired: rewritten in place, the file takes effect at the next check.
 	writeFile(t, file, newSecret+"\n# "+oldSecret+" retired\n")
+	// Each probe is a host ID of its own: one enrolled already would need its credential.
+	probes := 0
 	waitUntil(t, "the old secret refused", func() bool {
-		code, _, _ := tryEnroll(t, url, "third-host", oldSecret)
+		probes++
+		code, _, _ := tryEnroll(t, url, fmt.Sprintf("probe-%d", probes), oldSecret)
 		return code == 401
 	})
 	_, _, msg = tryEnroll(t, url, "third-host", oldSecret)
@@ -112,7 +116,7 @@ func TestEnrollSecretRotation(t *testing.T) {
 		waitUntil(t, name+" file refused", func() bool {
 			return gauge(t, reg, "onus_collector_enroll_secrets_reload_success") == 0
 		})
-		if code, _, msg := tryEnroll(t, url, "fourth-host", newSecret); code != 200 {
+		if code, _, msg := tryEnroll(t, url, "fourth-host-"+strings.ReplaceAll(name, " ", "-"), newSecret); code != 200 {
 			t.Fatalf("%s file: enroll with the secret in effect: %d %s", name, code, msg)
 		}
 		writeFile(t, file, newSecret+"\n"+extra+"\n")

@@ -32,12 +32,12 @@ const Commands = `  owners apply -f FILE [--dry-run]   apply an owners.yaml (or 
                                       list assets with their owners (table, or --json)
   export --kind hosts|software [--format csv|json] [-o FILE]
                                       audit export (CIS Controls v8 1.1 and 2.1)
-` + adminCommands
+` + adminCommands + enrollmentCommands
 
 // Handles reports whether Run handles the command.
 func Handles(cmd string) bool {
 	switch cmd {
-	case "owners", "why", "coverage", "assets", "export", "backup", "hosts":
+	case "owners", "why", "coverage", "assets", "export", "backup", "hosts", "enrollments":
 		return true
 	}
 	return false
@@ -57,6 +57,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	args = args[1:]
 	if cmd == "backup" || cmd == "hosts" {
 		return runAdmin(cmd, args, stdout, stderr)
+	}
+	if cmd == "enrollments" {
+		return runEnrollments(args, stdout, stderr)
 	}
 	if cmd == "owners" {
 		if len(args) == 0 || (args[0] != "apply" && args[0] != "get") {

@@ -2,13 +2,26 @@
 // credentials, applies full reports and deltas to the host's record (compare-and-swap on the
 // record's revision), adds titles new to the fleet to the catalog, and batches liveness and
 // capacity into the status shards.
+//
+// Enrollment (enroll.go) admits new hosts with the fleet's enroll secret, but the secret,
+// which every host holds, never takes over a host ID that is enrolled already: that needs
+// proof, the host's current credential (the agent keeps it after a 401 and presents it),
+// upon which the credential is rotated. Without proof the re-enrollment policy decides:
+// approve (the default) holds the request as a pending enrollment (a leased etcd key with
+// the remote address, hostname, agent version, time and the hash of a token only the
+// requesting agent holds) until an admin approves it, when that agent's next request
+// with its token gets a credential and the old one stops working, or denies it; refuse
+// answers 409; allow replaces the credential as older releases did, which lets anyone with
+// the enroll secret pose as any host. Enrollment of a host ID that has no agent (new, or
+// deleted by an admin) needs the secret alone, which makes `hosts delete` a way back too.
+// Failed enrollments (a wrong secret, a held or refused takeover) are limited by token
+// buckets per remote address and overall (429 with Retry-After); successful ones give
+// their token back, so a fleet enrolling at once is not slowed.
 package ingest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -39,9 +52,14 @@ type Options struct {
 	EnrollSecrets []string
 	// StatusFlushInterval is how often liveness and capacity are written (default 30 s).
 	StatusFlushInterval time.Duration
-	Logger              *slog.Logger
-	Registerer          prometheus.Registerer
-	Now                 func() time.Time
+	// ReenrollPolicy, PendingRetryAfter and EnrollRateLimit govern enrollments of host
+	// IDs that are enrolled already, and failed enrollments (see enroll.go).
+	ReenrollPolicy    ReenrollPolicy
+	PendingRetryAfter time.Duration
+	EnrollRateLimit   RateLimit
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+	Now               func() time.Time
 }
 
 // Ingest handles agents' requests.
@@ -58,7 +76,8 @@ type Ingest struct {
 	mu    sync.Mutex
 	dirty map[string]map[string]store.HostStatus // shard → host → status
 
-	m *metrics
+	m   *metrics
+	enr *enrollState
 }
 
 // New validates opts and returns an Ingest. It starts nothing; Run flushes statuses.
@@ -84,6 +103,9 @@ func New(opts Options) (*Ingest, error) {
 			return nil, err
 		}
 	}
+	if err := g.initEnroll(opts); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -92,54 +114,6 @@ var (
 	errUnauthorized = protocol.Errorf(http.StatusUnauthorized, "unknown or revoked credential: enroll again")
 	errBadSecret    = protocol.Errorf(http.StatusUnauthorized, "wrong enroll secret: not one this collector accepts (it may have been rotated)")
 )
-
-// Enroll checks the enroll secret and issues a new credential for the host, replacing any
-// earlier one (an agent that lost its state directory enrolls again).
-func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest) (*protocol.EnrollResponse, error) {
-	for field, n := range protocol.CleanEnroll(req) {
-		g.m.cleaned.WithLabelValues(field).Add(float64(n))
-	}
-	if err := protocol.ValidateEnroll(req); err != nil {
-		g.m.enrollments.WithLabelValues("invalid").Inc()
-		return nil, err
-	}
-	if !g.acceptsSecret(req.EnrollSecret) {
-		g.m.enrollments.WithLabelValues("refused").Inc()
-		return nil, errBadSecret
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, err
-	}
-	cred := req.HostID + "." + base64.RawURLEncoding.EncodeToString(raw)
-	a := store.Agent{HostID: req.HostID, CredentialSHA256: store.HashCredential(cred), EnrolledAt: g.now().UTC(),
-		Hostname: req.Hostname, AgentVersion: req.AgentVersion}
-	val, err := jsonMarshal(a)
-	if err != nil {
-		return nil, err
-	}
-	lock := g.lock(req.HostID)
-	lock.Lock()
-	defer lock.Unlock()
-	for attempt := 0; ; attempt++ {
-		kv, err := g.current(ctx, store.KindAgent, req.HostID)
-		if err != nil {
-			return nil, g.storeErr("read agent", err)
-		}
-		rev, err := g.timedPut(ctx, "put_agent", store.KindAgent, req.HostID, val, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			return nil, g.storeErr("write agent", err)
-		}
-		g.ix.Observe(store.KV{Key: g.st.Key(store.KindAgent, req.HostID), Value: val, ModRevision: rev})
-		break
-	}
-	g.m.enrollments.WithLabelValues("ok").Inc()
-	g.log.Info("agent enrolled", "host_id", req.HostID, "hostname", req.Hostname)
-	return &protocol.EnrollResponse{HostID: req.HostID, Credential: cred}, nil
-}
 
 // Authenticate returns the host a credential belongs to.
 func (g *Ingest) Authenticate(ctx context.Context, cred string) (store.Agent, error) {

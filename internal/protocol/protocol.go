@@ -75,13 +75,46 @@ type EnrollRequest struct {
 	HostID       string `json:"host_id"`
 	Hostname     string `json:"hostname,omitempty"`
 	AgentVersion string `json:"agent_version,omitempty"`
+	// Credential is the host's current credential, the proof that the agent is the one
+	// enrolled for HostID when the host is enrolled already: the enroll secret alone never
+	// takes over an enrolled host ID.
+	Credential string `json:"credential,omitempty"`
+	// PendingToken is the token of an earlier enrollment the collector held for an admin's
+	// approval (EnrollResponse.PendingToken): asking again with it gets the credential once
+	// the enrollment is approved.
+	PendingToken string `json:"pending_token,omitempty"`
 }
 
-// EnrollResponse carries the credential the agent sends with every report, as
-// "Authorization: Bearer <credential>". The collector keeps only its hash.
+// Enrollment statuses.
+const (
+	// EnrollEnrolled: the answer (200) carries the credential.
+	EnrollEnrolled = "enrolled"
+	// EnrollPending: the host ID is enrolled and the request did not prove it is that host;
+	// the collector holds it (202, with Retry-After) until an admin approves or denies it.
+	EnrollPending = "pending"
+)
+
+// Why an enrollment is pending.
+const (
+	// PendingNoCredential: the request carried no credential.
+	PendingNoCredential = "no_credential"
+	// PendingCredentialUnknown: the request's credential is not the host's current one; it
+	// proves nothing any more and the agent may forget it.
+	PendingCredentialUnknown = "credential_unknown"
+)
+
+// EnrollResponse answers an enrollment. With status enrolled (200) it carries the
+// credential the agent sends with every report, as "Authorization: Bearer <credential>";
+// the collector keeps only its hash. With status pending (202) it carries the enrollment's
+// ID (what an admin approves) and the token the agent presents when it asks again.
 type EnrollResponse struct {
-	HostID     string `json:"host_id"`
-	Credential string `json:"credential"`
+	HostID       string `json:"host_id"`
+	Credential   string `json:"credential,omitempty"`
+	Status       string `json:"status,omitempty"`
+	EnrollmentID string `json:"enrollment_id,omitempty"`
+	PendingToken string `json:"pending_token,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Message      string `json:"message,omitempty"`
 }
 
 // Report is what an agent sends: one of a full state, a delta or a heartbeat, plus the

@@ -53,6 +53,12 @@ func ValidateEnroll(r *EnrollRequest) error {
 	if err := text("hostname", r.Hostname, MaxNameLen); err != nil {
 		return err
 	}
+	if len(r.Credential) > MaxCredentialLn {
+		return bad("credential: longer than %d bytes", MaxCredentialLn)
+	}
+	if len(r.PendingToken) > MaxCredentialLn {
+		return bad("pending_token: longer than %d bytes", MaxCredentialLn)
+	}
 	return text("agent_version", r.AgentVersion, MaxNameLen)
 }
 

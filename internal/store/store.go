@@ -11,6 +11,7 @@
 //	counters/builds          the highest build number handed out
 //	titles/<source>/<name>   a software title: first seen in the fleet, descriptive fields (JSON)
 //	status/<00..ff>          last seen and capacity of the hosts whose ID hashes to the shard (gzip JSON)
+//	enrollments/<host id>/<id>  an enrollment of an enrolled host ID awaiting an admin's decision (JSON, leased)
 //
 // A host record is written only when the host's inventory changes; heartbeats update the
 // status shards, which the collector flushes in batches, so the write rate does not grow with
