@@ -14,6 +14,7 @@ type metrics struct {
 	lastRefused  prometheus.Gauge
 	invalid      prometheus.Counter
 	doubtful     *prometheus.CounterVec
+	enrollWait   prometheus.Gauge // 1 while the collector holds the enrollment for an admin
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -26,7 +27,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from sending a report to the collector's answer (or the failure).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
-			Help: "Enrollment attempts, by result: ok, error (network or bad answer) or the HTTP status."}, []string{"result"}),
+			Help: "Enrollment attempts, by result: ok, pending (held for an admin's approval), error (network or bad answer) or the HTTP status (401 wrong secret, 403 denied, 409 refused, 429 rate-limited)."}, []string{"result"}),
+		enrollWait: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "enrollment_pending",
+			Help: "1 while the collector holds this agent's enrollment until an admin approves it (its host ID is enrolled and it has no accepted credential)."}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "inventory_passes_total",
 			Help: "Inventory collections, by what triggered them: startup, watch, heartbeat, full, confirm."}, []string{"trigger"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "software_events_total",
@@ -51,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid, m.doubtful} {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid, m.doubtful, m.enrollWait} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

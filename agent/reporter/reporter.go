@@ -178,6 +178,7 @@ type Reporter struct {
 	// Owned by the sender (and by restore, before it starts).
 	infl    *inflight
 	attempt int // consecutive failed attempts
+	enr     enrollment
 }
 
 // New validates opts and returns a Reporter. It starts nothing and touches no file but the

@@ -76,7 +76,9 @@ func (r *Reporter) send(ctx context.Context) time.Duration {
 				return 0
 			}
 			d := r.backoff(retryAfterOf(err))
-			r.log.Warn("enrollment failed", "err", err, "retry_in", d.Round(time.Millisecond))
+			if !errors.Is(err, errEnrollLogged) {
+				r.log.Warn("enrollment failed", "err", err, "retry_in", d.Round(time.Millisecond))
+			}
 			return d
 		}
 		if r.infl == nil || r.infl.refused {
@@ -124,10 +126,8 @@ func (r *Reporter) send(ctx context.Context) time.Duration {
 				result = "forbidden"
 			}
 			r.m.reports.WithLabelValues(kind, result).Inc()
-			r.log.Warn("collector refused the credential; enrolling again", "status", a.status, "error", a.msg)
-			if err := r.spool.RemoveCredential(); err != nil {
-				r.log.Warn("cannot remove the credential file", "err", err)
-			}
+			r.log.Warn("collector refused the credential; enrolling again with it as proof", "status", a.status, "error", a.msg)
+			r.enr.rejected = true
 			in.refused, r.forceFull = true, true
 			refusals++
 		case rejected:
@@ -277,49 +277,6 @@ func backoffDelay(randN func(n int64) int64, attempt int, lo, hi, retryAfter tim
 	}
 	d := time.Duration(randN(int64(ceiling) + 1))
 	return max(d, min(retryAfter, maxRetryAfter), 10*time.Millisecond)
-}
-
-// credential returns the host's credential, enrolling when there is none for hostID.
-func (r *Reporter) credential(ctx context.Context, hostID string) (string, error) {
-	if c, ok := r.spool.Credential(); ok && c.HostID == hostID {
-		return c.Credential, nil
-	}
-	req := protocol.EnrollRequest{EnrollSecret: r.opts.EnrollSecret, HostID: hostID, AgentVersion: version.Version}
-	if r.prev != nil {
-		req.Hostname = r.prev.Host.Hostname
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return "", err
-	}
-	status, data, hdr, err := r.do(ctx, protocol.PathEnroll, "", body, false)
-	if err != nil {
-		r.m.enrollments.WithLabelValues("error").Inc()
-		return "", err
-	}
-	if status != http.StatusOK {
-		r.m.enrollments.WithLabelValues(strconv.Itoa(status)).Inc()
-		err := fmt.Errorf("enroll: %s: %s", http.StatusText(status), errorMessage(data))
-		if status == http.StatusUnauthorized {
-			err = fmt.Errorf("enroll: the collector refused the enroll secret: %s", errorMessage(data))
-		}
-		return "", &httpError{err: err, retryAfter: parseRetryAfter(hdr.Get("Retry-After"), r.now())}
-	}
-	var resp protocol.EnrollResponse
-	if err := protocol.Decode(bytes.NewReader(data), "", protocol.Limits{Compressed: maxResponse, Decompressed: maxResponse}, &resp); err != nil {
-		r.m.enrollments.WithLabelValues("error").Inc()
-		return "", fmt.Errorf("enroll: bad answer: %w", err)
-	}
-	if resp.Credential == "" || resp.HostID != hostID {
-		r.m.enrollments.WithLabelValues("error").Inc()
-		return "", fmt.Errorf("enroll: answer for host %q without a credential or for another host", resp.HostID)
-	}
-	if err := r.spool.SaveCredential(spool.Credential{HostID: hostID, Credential: resp.Credential, EnrolledAt: r.now().UTC()}); err != nil {
-		r.log.Warn("cannot save the credential; enrolling again at the next start", "err", err)
-	}
-	r.m.enrollments.WithLabelValues("ok").Inc()
-	r.log.Info("enrolled with the collector", "host_id", hostID, "collector", r.base.Redacted())
-	return resp.Credential, nil
 }
 
 // post sends a report body and classifies the answer.

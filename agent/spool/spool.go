@@ -4,7 +4,10 @@
 // Layout of the state directory (mode 0700, every file 0600, every rewrite atomic: temporary
 // file, fsync, rename, fsync of the directory):
 //
-//	credential.json    the per-host credential from enrollment: {host_id, credential, enrolled_at}
+//	credential.json    the per-host credential from enrollment: {host_id, credential, enrolled_at};
+//	                   kept after a 401, as the proof a re-enrollment of the host ID needs
+//	enrollment.json    an enrollment the collector holds for an admin's decision: its ID and
+//	                   the token that claims it once approved
 //	accepted.json.gz   the last state the collector accepted, with its hash and report seq
 //	base.json.gz       the software (and source statuses) the event journal leads to: the
 //	                   base the next collection's install/remove events are computed against
@@ -46,6 +49,7 @@ import (
 // File names in the state directory.
 const (
 	CredentialFile = "credential.json"
+	EnrollmentFile = "enrollment.json"
 	AcceptedFile   = "accepted.json.gz"
 	BaseFile       = "base.json.gz"
 	JournalFile    = "journal.jsonl"
@@ -77,6 +81,15 @@ type Credential struct {
 	HostID     string    `json:"host_id"`
 	Credential string    `json:"credential"`
 	EnrolledAt time.Time `json:"enrolled_at"`
+}
+
+// Enrollment is an enrollment the collector holds for an admin's decision: the token is
+// what claims it once approved, so it outlives a restart of the agent.
+type Enrollment struct {
+	HostID      string    `json:"host_id"`
+	ID          string    `json:"id"`
+	Token       string    `json:"token"`
+	RequestedAt time.Time `json:"requested_at"`
 }
 
 // Accepted is the last state the collector accepted.
@@ -116,6 +129,7 @@ type Spool struct {
 	log *slog.Logger
 
 	cred     *Credential
+	enroll   *Enrollment
 	accepted *Accepted
 	base     *Base
 	pending  *Pending
@@ -161,6 +175,14 @@ func (s *Spool) load() {
 			s.quarantine(CredentialFile, errors.New("no credential or host ID in it"))
 		} else {
 			s.cred = &cred
+		}
+	}
+	var enr Enrollment
+	if s.readJSON(EnrollmentFile, &enr) {
+		if enr.Token == "" || !protocol.ValidHostID(enr.HostID) {
+			s.quarantine(EnrollmentFile, errors.New("no token or host ID in it"))
+		} else {
+			s.enroll = &enr
 		}
 	}
 	var acc Accepted
@@ -295,6 +317,36 @@ func (s *Spool) SaveCredential(c Credential) error {
 func (s *Spool) RemoveCredential() error {
 	s.cred = nil
 	return s.remove(CredentialFile)
+}
+
+// Enrollment returns the enrollment held for a decision, if any.
+func (s *Spool) Enrollment() (Enrollment, bool) {
+	if s.enroll == nil {
+		return Enrollment{}, false
+	}
+	return *s.enroll, true
+}
+
+// SaveEnrollment stores the enrollment held for a decision (mode 0600).
+func (s *Spool) SaveEnrollment(e Enrollment) error {
+	b, err := jsonBytes(e)
+	if err != nil {
+		return err
+	}
+	if err := s.write(EnrollmentFile, b); err != nil {
+		return err
+	}
+	s.enroll = &e
+	return nil
+}
+
+// RemoveEnrollment forgets the enrollment (claimed, or of another host ID).
+func (s *Spool) RemoveEnrollment() error {
+	if s.enroll == nil {
+		return nil
+	}
+	s.enroll = nil
+	return s.remove(EnrollmentFile)
 }
 
 // Accepted returns the last state the collector accepted, or nil.

@@ -226,3 +226,36 @@ func TestCredential(t *testing.T) {
 		t.Error("removed credential still there")
 	}
 }
+
+func TestEnrollment(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	if _, ok := s.Enrollment(); ok {
+		t.Fatal("an enrollment in a new state directory")
+	}
+	e := Enrollment{HostID: "h1", ID: "0a1b2c3d4e5f6071", Token: "token", RequestedAt: t0}
+	if err := s.SaveEnrollment(e); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, EnrollmentFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("enrollment file %v, %v", fi, err)
+	}
+	if got, ok := open(t, dir, 0).Enrollment(); !ok || got != e {
+		t.Errorf("enrollment %+v, %v", got, ok)
+	}
+	if err := s.RemoveEnrollment(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := open(t, dir, 0).Enrollment(); ok {
+		t.Error("removed enrollment still there")
+	}
+	// A damaged file is moved aside, not trusted.
+	os.WriteFile(filepath.Join(dir, EnrollmentFile), []byte(`{"host_id":"../x","token":"t"}`), 0o600)
+	if _, ok := open(t, dir, 0).Enrollment(); ok {
+		t.Error("an enrollment with a bad host ID was used")
+	}
+	if _, err := os.Stat(filepath.Join(dir, EnrollmentFile+".corrupt")); err != nil {
+		t.Errorf("bad enrollment file not moved aside: %v", err)
+	}
+}

@@ -684,8 +684,9 @@ func (r *runner) handle(j *job) {
 			h.forceFull = true
 			j.req = nil
 		case a.status == http.StatusUnauthorized:
+			// The refused credential is presented again: the proof that an enrolled host
+			// ID is this host's.
 			r.warn("the collector refused the credential; enrolling again", "host_id", h.id, "error", a.msg)
-			h.cred = ""
 			h.forceFull = true
 			j.req = nil
 			if ok, retryAfter, transient := r.enroll(h); !ok {
@@ -719,7 +720,8 @@ func (r *runner) handle(j *job) {
 // enroll gets h a credential. It says whether that worked, and whether a failure is worth
 // a retry (after retryAfter at least).
 func (r *runner) enroll(h *host) (ok bool, retryAfter time.Duration, transient bool) {
-	body, err := json.Marshal(protocol.EnrollRequest{EnrollSecret: r.g.opts.EnrollSecret, HostID: h.id, Hostname: h.facts.Hostname, AgentVersion: agentVersion})
+	body, err := json.Marshal(protocol.EnrollRequest{EnrollSecret: r.g.opts.EnrollSecret, HostID: h.id, Hostname: h.facts.Hostname, AgentVersion: agentVersion,
+		Credential: h.cred})
 	if err != nil {
 		return false, 0, false
 	}
