@@ -126,8 +126,6 @@ func (r *Reporter) credential(ctx context.Context, hostID string) (string, error
 // pending keeps the token of an enrollment the collector holds for an admin, and returns the
 // error that makes the agent ask again after Retry-After.
 func (r *Reporter) pending(hostID string, presented bool, resp *protocol.EnrollResponse, retryAfter time.Duration) error {
-	r.m.enrollments.WithLabelValues("pending").Inc()
-	r.m.enrollWait.Set(1)
 	if resp.PendingToken != "" {
 		held, ok := r.spool.Enrollment()
 		if !ok || held.Token != resp.PendingToken {
@@ -144,6 +142,8 @@ func (r *Reporter) pending(hostID string, presented bool, resp *protocol.EnrollR
 		}
 		r.enr.rejected = false
 	}
+	r.m.enrollments.WithLabelValues("pending").Inc()
+	r.m.enrollWait.Set(1)
 	if state := "pending:" + resp.EnrollmentID; r.enr.logged != state {
 		r.enr.logged = state
 		r.log.Warn("the collector holds this agent's enrollment until an admin approves it: its host ID is enrolled already and this agent has no credential the collector accepts; it keeps collecting and asks again",

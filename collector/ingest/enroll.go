@@ -148,7 +148,7 @@ func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, remote
 		return nil, err
 	}
 	addr := limitKey(remote)
-	ok, wait, first := g.enr.limit.take(addr)
+	ok, wait, first := g.enr.limit.allow(addr)
 	if !ok {
 		g.m.enrollments.WithLabelValues(resultRateLimited).Inc()
 		if first {
@@ -160,8 +160,8 @@ func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, remote
 	resp, result, err := g.enroll(ctx, req, remote)
 	g.m.enrollments.WithLabelValues(result).Inc()
 	switch result {
-	case resultOK, resultRotated, resultApproved, resultReplaced, resultError:
-		g.enr.limit.refund(addr)
+	case resultPending, resultWaiting, resultDenied, resultTakeoverRefused, resultRefused, resultRateLimited:
+		g.enr.limit.spend(addr)
 	}
 	return resp, err
 }
@@ -354,9 +354,17 @@ func (g *Ingest) findPending(ctx context.Context, hostID, token string) (*pendin
 
 // Enrollments returns the enrollments held for a decision, oldest first.
 func (g *Ingest) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
-	kvs, err := g.st.ListKind(ctx, store.KindEnrollment, "", 10*MaxPendingEnrollments)
+	out, err := g.enrollments(ctx)
 	if err != nil {
 		return nil, g.storeErr("read enrollments", err)
+	}
+	return out, nil
+}
+
+func (g *Ingest) enrollments(ctx context.Context) ([]store.Enrollment, error) {
+	kvs, err := g.st.ListKind(ctx, store.KindEnrollment, "", 10*MaxPendingEnrollments)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]store.Enrollment, 0, len(kvs))
 	pending := 0
@@ -443,7 +451,9 @@ func (p pendingGauge) Describe(ch chan<- *prometheus.Desc) { ch <- pendingDesc }
 func (p pendingGauge) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := p.g.Enrollments(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// A store that does not answer is already logged and counted by the requests that
+	// fail: the scrape keeps quiet and serves the last count.
+	if _, err := p.g.enrollments(ctx); err != nil {
 		p.g.log.Debug("pending enrollments not counted", "err", err)
 	}
 	p.g.enr.mu.Lock()

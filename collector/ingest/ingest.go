@@ -15,8 +15,8 @@
 // the enroll secret pose as any host. Enrollment of a host ID that has no agent (new, or
 // deleted by an admin) needs the secret alone, which makes `hosts delete` a way back too.
 // Failed enrollments (a wrong secret, a held or refused takeover) are limited by token
-// buckets per remote address and overall (429 with Retry-After); successful ones give
-// their token back, so a fleet enrolling at once is not slowed.
+// buckets per remote address and overall (429 with Retry-After); successful ones spend
+// nothing, so a fleet enrolling at once is not slowed.
 package ingest
 
 import (

@@ -10,9 +10,9 @@ import (
 
 // RateLimit bounds the enrollments that fail (a wrong enroll secret, a takeover held or
 // refused) with token buckets: one per remote address and one for all addresses together.
-// A request takes a token from both before anything is checked, and gives it back when it
-// enrolls a host, so a fleet enrolling at once is never limited, while guessing the secret
-// or flooding the pending list is. Rates are per second; each bucket holds Burst tokens
+// A request is let through while both hold a token, before anything is checked, and only a
+// failure spends one, so a fleet enrolling at once is never limited, while guessing the
+// secret or flooding the pending list is. Rates are per second; each bucket holds Burst tokens
 // (ten seconds' worth when 0). A negative rate disables that bucket; 0 means the default.
 type RateLimit struct {
 	PerAddress      float64
@@ -82,9 +82,12 @@ func newLimiter(l RateLimit, now func() time.Time) *limiter {
 		addrs: map[string]*bucket{}, now: now, addrOn: l.PerAddress > 0, totalOn: l.Total > 0}
 }
 
-// take takes a token for addr. When a bucket is empty it returns false, how long until a
-// token is there, and whether this starts a new episode of refusals for the address.
-func (l *limiter) take(addr string) (ok bool, wait time.Duration, first bool) {
+// allow says whether addr may try to enroll: both its bucket and the overall one hold a
+// whole token. It takes none: only a failure spends one (spend), so that concurrent good
+// enrollments, a fleet behind one NAT say, never wait for each other. When refused it also
+// returns how long until a token is there, and whether this starts a new episode of
+// refusals for the address.
+func (l *limiter) allow(addr string) (ok bool, wait time.Duration, first bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -109,25 +112,27 @@ func (l *limiter) take(addr string) (ok bool, wait time.Duration, first bool) {
 			first, l.total.throttled = !l.total.throttled, true
 			return false, l.total.wait(l.trate), first
 		}
-		l.total.tokens--
 		l.total.throttled = false
 	}
 	if b != nil {
-		b.tokens--
 		b.throttled = false
 	}
 	return true, 0, false
 }
 
-// refund gives back the token of a request that enrolled a host.
-func (l *limiter) refund(addr string) {
+// spend takes a token for a failed enrollment from addr. Failures let through together
+// may take a bucket below zero, down to minus its burst: the excess is waited off.
+func (l *limiter) spend(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if b := l.addrs[addr]; b != nil {
-		b.tokens = math.Min(l.burst, b.tokens+1)
+	now := l.now()
+	if b := l.addrs[addr]; b != nil && l.addrOn {
+		b.refill(now, l.rate, l.burst)
+		b.tokens = math.Max(-l.burst, b.tokens-1)
 	}
 	if l.totalOn {
-		l.total.tokens = math.Min(l.tburst, l.total.tokens+1)
+		l.total.refill(now, l.trate, l.tburst)
+		l.total.tokens = math.Max(-l.tburst, l.total.tokens-1)
 	}
 }
 
@@ -160,8 +165,9 @@ func limitKey(remote string) string {
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
+		if p, err := ip.WithZone("").Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return ip.String()
 }

@@ -48,7 +48,7 @@ func EnrollmentName(hostID, id string) string { return hostID + "/" + id }
 // ListKind returns up to limit keys of one kind whose names start with namePrefix (all of
 // the kind when empty), read at one revision.
 func (s *Store) ListKind(ctx context.Context, kind, namePrefix string, limit int64) ([]KV, error) {
-	resp, err := s.cli.Get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithLimit(limit))
+	resp, err := s.get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithLimit(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (s *Store) ListKind(ctx context.Context, kind, namePrefix string, limit int
 
 // CountKind returns how many keys of one kind have names starting with namePrefix.
 func (s *Store) CountKind(ctx context.Context, kind, namePrefix string) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := s.get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, err
 	}
@@ -71,20 +71,26 @@ func (s *Store) CountKind(ctx context.Context, kind, namePrefix string) (int64, 
 // CreateLeased writes a key that must not exist, attached to a new lease of ttl: etcd
 // deletes it when the lease expires. It returns the new ModRevision, or ErrConflict.
 func (s *Store) CreateLeased(ctx context.Context, kind, name string, value []byte, ttl time.Duration) (int64, error) {
-	lease, err := s.cli.Grant(ctx, int64(ttl/time.Second))
+	gctx, cancel := s.op(ctx)
+	lease, err := s.cli.Grant(gctx, int64(ttl/time.Second))
+	err = classify(gctx, err)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
 	key := s.Key(kind, name)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(value), clientv3.WithLease(lease.ID))).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(value), clientv3.WithLease(lease.ID)))
+	})
 	if err == nil && !resp.Succeeded {
 		err = ErrConflict
 	}
 	if err != nil {
 		// Best effort: an unused lease would only expire later.
-		_, _ = s.cli.Revoke(ctx, lease.ID)
+		rctx, cancel := s.op(ctx)
+		_, _ = s.cli.Revoke(rctx, lease.ID)
+		cancel()
 		return 0, err
 	}
 	return resp.Header.Revision, nil
@@ -96,9 +102,10 @@ func (s *Store) Update(ctx context.Context, kind, name string, value []byte, mod
 		return 0, fmt.Errorf("store: update of %s/%s without a revision", kind, name)
 	}
 	key := s.Key(kind, name)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-		Then(clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease())).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+			Then(clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease()))
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -113,9 +120,10 @@ func (s *Store) Update(ctx context.Context, kind, name string, value []byte, mod
 // up exactly when its credential is written.
 func (s *Store) PutAndDelete(ctx context.Context, kind, name string, value []byte, putRev int64, delKey string, delRev int64) (int64, error) {
 	key := s.Key(kind, name)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", putRev), clientv3.Compare(clientv3.ModRevision(delKey), "=", delRev)).
-		Then(clientv3.OpPut(key, string(value)), clientv3.OpDelete(delKey)).Commit()
+	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", putRev), clientv3.Compare(clientv3.ModRevision(delKey), "=", delRev)).
+			Then(clientv3.OpPut(key, string(value)), clientv3.OpDelete(delKey))
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -123,9 +131,4 @@ func (s *Store) PutAndDelete(ctx context.Context, kind, name string, value []byt
 		return 0, ErrConflict
 	}
 	return resp.Header.Revision, nil
-}
-
-// DeleteKey deletes a key if its ModRevision is still modRev.
-func (s *Store) DeleteKey(ctx context.Context, key string, modRev int64) error {
-	return s.Delete(ctx, map[string]int64{key: modRev})
 }
