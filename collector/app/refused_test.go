@@ -261,3 +261,65 @@ func TestRefusedReports(t *testing.T) {
 	}
 	waitMetrics(t, g, "onus_hosts_refused 0\nonus_hosts_refused_longest_seconds 0", "onus_hosts_refused", "onus_hosts_refused_longest_seconds")
 }
+
+// TestRefusedAcrossReplicas: a refusal made on one replica shows on the other (it travels
+// through the store's status shards) with the start of the episode kept whichever replica
+// refuses next, survives a restart of the collector, and an accepted report clears it.
+func TestRefusedAcrossReplicas(t *testing.T) {
+	dir := t.TempDir()
+	a := start(t, Options{DataDir: dir, EtcdClientURL: "http://127.0.0.1:0"})
+	b := start(t, Options{EtcdEndpoints: []string{endpoint(t, a)}})
+	inv := golden(t, "debian12")
+	id := inv.Host.ID
+	cred := enroll(t, a.url, id)
+	full, _ := fullReport(inv, 1)
+	report(t, a.url, cred, full)
+
+	bad, _ := fullReport(inv, 2)
+	bad.State.Software = bad.State.Software[1:] // the hash is the whole state's
+	code, msg := refuse(t, b.url, cred, "gzip", marshal(t, bad))
+	if code != 400 {
+		t.Fatalf("bad hash on the second replica: %d %q", code, msg)
+	}
+	var ref *refusalView
+	waitUntil(t, "the second replica's refusal on the first", func() bool {
+		if s := hostStatus(t, a.url, id); s != nil {
+			ref = s.Refused
+		}
+		return ref != nil
+	})
+	if ref.Status != 400 || ref.Reason != msg || ref.Seq != 2 {
+		t.Errorf("refusal on the first replica %+v, want 400 %q seq 2", ref, msg)
+	}
+	waitMetrics(t, gatherer(a), "onus_hosts_refused 1", "onus_hosts_refused")
+
+	// Refused again on the first replica: one episode, its start kept.
+	time.Sleep(1100 * time.Millisecond)
+	bad.Seq = 3
+	if code, _ := refuse(t, a.url, cred, "gzip", marshal(t, bad)); code != 400 {
+		t.Fatalf("bad hash on the first replica: %d", code)
+	}
+	waitUntil(t, "the first replica's refusal on the second", func() bool {
+		s := hostStatus(t, b.url, id)
+		return s != nil && s.Refused != nil && s.Refused.Seq == 3
+	})
+	if r := hostStatus(t, b.url, id).Refused; !r.Since.Equal(ref.Since) || !r.At.After(ref.At) {
+		t.Errorf("refusal %+v, want since %v kept", r, ref.Since)
+	}
+
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	again := start(t, Options{DataDir: dir})
+	if s := hostStatus(t, again.url, id); s == nil || s.Refused == nil || s.Refused.Seq != 3 || !s.Refused.Since.Equal(ref.Since) {
+		t.Fatalf("status after a restart %+v, want refused seq 3 since %v", s, ref.Since)
+	}
+	waitMetrics(t, gatherer(again), "onus_hosts_refused 1", "onus_hosts_refused")
+	good, _ := fullReport(inv, 4)
+	report(t, again.url, cred, good)
+	waitUntil(t, "the refusal cleared", func() bool { return hostStatus(t, again.url, id).Refused == nil })
+	waitMetrics(t, gatherer(again), "onus_hosts_refused 0\nonus_hosts_refused_longest_seconds 0", "onus_hosts_refused", "onus_hosts_refused_longest_seconds")
+}

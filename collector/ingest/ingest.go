@@ -559,9 +559,10 @@ func (g *Ingest) Flush(ctx context.Context) error {
 				g.dirty[shard] = m
 			}
 			for id, s := range hosts {
-				if cur, ok := m[id]; !ok || cur.LastSeen.Before(s.LastSeen) {
-					m[id] = s
+				if cur, ok := m[id]; ok {
+					s, _ = mergeStatus(s, cur)
 				}
+				m[id] = s
 			}
 			g.mu.Unlock()
 		}
@@ -576,10 +577,15 @@ func (g *Ingest) flushShard(ctx context.Context, shard string, hosts map[string]
 		merged := cur
 		changed := false
 		for id, s := range hosts {
-			if old, ok := merged[id]; !ok || !old.LastSeen.After(s.LastSeen) {
-				merged[id] = s
-				changed = true
+			old, ok := merged[id]
+			if ok {
+				var differs bool
+				if s, differs = mergeStatus(old, s); !differs {
+					continue
+				}
 			}
+			merged[id] = s
+			changed = true
 		}
 		if !changed {
 			return nil

@@ -84,3 +84,40 @@ func reportKind(kind string) string {
 	}
 	return "invalid"
 }
+
+// mergeStatus returns a host's status from the one held (in the store, or an older pending
+// one) and a pending one, and whether it differs from held. Liveness (last seen, seq,
+// capacity) is the later of the two, pending's on a tie. A refusal stays while no accepted
+// report came after it: a pending refusal as late as the last accepted report stays, a held
+// one only if later than a pending accepted report (times are in seconds, and within one
+// replica pending is what happened last). Two refusals of one episode keep its first start.
+func mergeStatus(held, pending store.HostStatus) (store.HostStatus, bool) {
+	out := pending
+	fromHeld := held.LastSeen.After(pending.LastSeen)
+	if fromHeld {
+		out.LastSeen, out.Seq, out.Capacity = held.LastSeen, held.Seq, held.Capacity
+	}
+	ref := pending.Refused
+	if ref != nil && ref.At.Before(out.LastSeen) {
+		ref = nil
+	}
+	if h := held.Refused; h != nil && (h.At.After(out.LastSeen) || fromHeld && h.At.Equal(out.LastSeen)) {
+		switch {
+		case ref == nil:
+			ref = h
+		case h.Since.Before(ref.Since) || h.At.After(ref.At):
+			merged := *ref
+			if h.At.After(ref.At) {
+				merged = *h
+			}
+			merged.Since = h.Since
+			if ref.Since.Before(h.Since) {
+				merged.Since = ref.Since
+			}
+			ref = &merged
+		}
+	}
+	out.Refused = ref
+	same := fromHeld && out.Seq == held.Seq && (ref == held.Refused || ref != nil && held.Refused != nil && *ref == *held.Refused)
+	return out, !same
+}
