@@ -535,6 +535,7 @@ func (g *Ingest) Run(ctx context.Context) error {
 		case <-t.C:
 			if err := g.Flush(ctx); err != nil && ctx.Err() == nil {
 				g.log.Warn("writing host statuses failed; keeping them for the next flush", "err", err)
+				_ = g.storeErr("flush statuses", err)
 			}
 		}
 	}

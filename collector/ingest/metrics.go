@@ -34,7 +34,7 @@ func newMetrics() *metrics {
 		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
 			Help: "Latency of etcd writes by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
-			Help: "etcd requests that failed (answered 503), by reason: unavailable (no quorum, timeout), nospace (NOSPACE alarm), other."}, []string{"reason"}),
+			Help: "etcd requests that failed (enrollments and reports answered 503, status flushes kept for the next), by reason: unavailable (no quorum, timeout), nospace (NOSPACE alarm), other."}, []string{"reason"}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_conflicts_total",
 			Help: "Compare-and-swap writes that lost to a concurrent write and were retried."}),
 		titles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "titles_created_total",
