@@ -70,7 +70,12 @@ func TestEtcdQuorum(t *testing.T) {
 		dpkgInstall(t, a.root, "member-down-tool", "1.0-1", at1)
 	}
 	took := everywhere("the install made with one member down on both replicas", 60*time.Second, func(d *hostDetail) (bool, string) {
-		return has(d, "deb:member-down-tool"), "no deb:member-down-tool"
+		for _, e := range d.Events {
+			if e.Type == protocol.EventInstalled && e.Name == "member-down-tool" {
+				return e.Time.Equal(at1), fmt.Sprintf("member-down-tool installed at %s, want dpkg's time %s", e.Time, at1)
+			}
+		}
+		return false, fmt.Sprintf("no install event of member-down-tool: %v", eventKeys(d.Events))
 	})
 	figure(t, "one member (the leader, %s) killed: installs on both replicas %s after the kill; %s", cl.members[lead].name,
 		took.Round(10*time.Millisecond), counts.delta(t))
