@@ -193,7 +193,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, grace time.Du
 			case errors.As(err, &mbe):
 				return nil, protocol.Errorf(http.StatusRequestEntityTooLarge, "body over the limit of %d bytes", mbe.Limit)
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				return nil, errSlow{fmt.Sprintf("report body too slow: %d bytes in %s; send at least %d bytes/s after the first %s, never pause for %s, and finish within %s",
+				return nil, errSlow{fmt.Sprintf("report body too slow: %d bytes in %s; send at least %d bytes/s after the first %s, never pause longer than %s, and finish within %s",
 					n, time.Since(start).Round(time.Millisecond), minRate, grace, grace, maxBodyTime)}
 			}
 			return nil, protocol.Errorf(http.StatusBadRequest, "reading body: %v", err)
