@@ -371,6 +371,10 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		a.logRefusal(r, err, "host_id", agent.HostID)
+		if pe := (*protocol.Error)(nil); errors.As(err, &pe) && pe.Status == http.StatusRequestEntityTooLarge {
+			// Too large is the host's report refused; a broken connection is not.
+			a.opts.Ingest.Refused(agent, nil, err)
+		}
 		writeError(w, err)
 		return
 	}

@@ -323,3 +323,25 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 	waitUntil(t, "the refusal cleared", func() bool { return hostStatus(t, again.url, id).Refused == nil })
 	waitMetrics(t, gatherer(again), "onus_hosts_refused 0\nonus_hosts_refused_longest_seconds 0", "onus_hosts_refused", "onus_hosts_refused_longest_seconds")
 }
+
+// TestRefusedTooLarge: a report body over the collector's compressed limit is refused with
+// 413 before it is decoded, and kept as the host's refusal (without kind or seq).
+func TestRefusedTooLarge(t *testing.T) {
+	c := start(t, Options{DataDir: t.TempDir(), Limits: protocol.Limits{Compressed: 64 << 10, Decompressed: protocol.DefaultLimits.Decompressed}})
+	inv := golden(t, "debian12")
+	cred := enroll(t, c.url, inv.Host.ID)
+	full, _ := fullReport(inv, 1)
+	report(t, c.url, cred, full)
+	code, msg := refuse(t, c.url, cred, "gzip", bytes.Repeat([]byte{0x1f}, 65<<10))
+	if code != 413 {
+		t.Fatalf("a body over the limit: %d %q, want 413", code, msg)
+	}
+	waitUntil(t, "the 413 in the host's record", func() bool {
+		s := hostStatus(t, c.url, inv.Host.ID)
+		return s != nil && s.Refused != nil
+	})
+	if r := hostStatus(t, c.url, inv.Host.ID).Refused; r.Status != 413 || r.Reason != msg || r.Kind != "" || r.Seq != 0 {
+		t.Errorf("refusal %+v, want 413 %q without kind or seq", r, msg)
+	}
+	waitMetrics(t, gatherer(c), "onus_hosts_refused 1", "onus_hosts_refused")
+}
