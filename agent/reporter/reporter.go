@@ -45,8 +45,10 @@
 // a lost answer never delivers events twice. Collections go on meanwhile and journal their
 // events; once the report is accepted the next one carries them. A report the collector
 // refused for sure (need_full, 400, 401, 403, 413, 415...) is rebuilt from the current state
-// as a full report with a new seq, carrying the same events; 401 and 403 enroll again first;
-// a refused full report backs off. Sequence numbers only grow, across restarts too (and jump
+// as a full report with a new seq, carrying the same events; 401 and 403 enroll again first,
+// presenting the refused credential as the proof an enrolled host ID needs (enroll.go: an
+// enrollment the collector holds for an admin is asked about again with its token, honouring
+// Retry-After, while collections go on); a refused full report backs off. Sequence numbers only grow, across restarts too (and jump
 // above the collector's when its answer shows it accepted higher ones).
 package reporter
 

@@ -1,6 +1,7 @@
-// Package cli is the client side of onus-collector's ownership commands: owners apply,
-// owners get, assets list, why, coverage and export talk to a collector's admin API with a
-// bearer token.
+// Package cli is the client side of onus-collector's ownership and operations commands:
+// owners apply, owners get, assets list, why, coverage, export, backup, hosts and
+// enrollments (the held enrollments of enrolled host IDs, approved or denied) talk to a
+// collector's admin API with a bearer token.
 package cli
 
 import (
