@@ -319,7 +319,13 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	resp, err := a.opts.Ingest.Enroll(r.Context(), &req, r.RemoteAddr)
+	from := ingest.Peer{Addr: r.RemoteAddr}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		// Only a certificate the client CA signed names the host (see --tls-client-auth).
+		leaf := r.TLS.VerifiedChains[0][0]
+		from.CertNames = append([]string{leaf.Subject.CommonName}, leaf.DNSNames...)
+	}
+	resp, err := a.opts.Ingest.Enroll(r.Context(), &req, from)
 	if err != nil {
 		if d := ingest.RetryAfter(err); d > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))

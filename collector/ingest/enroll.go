@@ -62,6 +62,7 @@ const DefaultPendingRetryAfter = 30 * time.Second
 const (
 	resultOK              = "ok"               // a host ID without an agent: new credential
 	resultRotated         = "rotated"          // proved with the current credential
+	resultCertificate     = "certificate"      // proved with a client certificate named after the host ID
 	resultApproved        = "approved"         // an approved pending enrollment claimed
 	resultReplaced        = "replaced"         // --reenroll-policy allow, without proof
 	resultPending         = "pending"          // held for an admin's decision
@@ -74,7 +75,7 @@ const (
 	resultError           = "error"
 )
 
-var enrollResults = []string{resultOK, resultRotated, resultApproved, resultReplaced, resultPending, resultWaiting, resultDenied,
+var enrollResults = []string{resultOK, resultRotated, resultCertificate, resultApproved, resultReplaced, resultPending, resultWaiting, resultDenied,
 	resultTakeoverRefused, resultRefused, resultRateLimited, resultInvalid, resultError}
 
 // enrollState is the enrollment side of an Ingest.
@@ -133,13 +134,22 @@ func retryErr(status int, after time.Duration, format string, args ...any) error
 	return &RetryError{Err: protocol.Errorf(status, format, args...), After: max(after, time.Second)}
 }
 
-// Enroll checks the enroll secret and gives the host a credential, remote being the
-// request's address. A host ID that is enrolled already is given a new credential only with
-// proof that the request comes from that host: its current credential, or the token of a
-// pending enrollment an admin approved. Without proof the policy decides: the enrollment
-// is held for an admin (status pending), refused (409), or, with PolicyAllow only, takes
-// the host over.
-func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, remote string) (*protocol.EnrollResponse, error) {
+// Peer is who sent an enrollment: its address, and the names (common name and DNS names)
+// of the TLS client certificate it presented, when one was verified against the
+// collector's client CA.
+type Peer struct {
+	Addr      string
+	CertNames []string
+}
+
+// Enroll checks the enroll secret and gives the host a credential. A host ID that is
+// enrolled already is given a new credential only with proof that the request comes from
+// that host: its current credential, a verified client certificate named after the host ID,
+// or the token of a pending enrollment an admin approved. Without proof the policy decides:
+// the enrollment is held for an admin (status pending), refused (409), or, with PolicyAllow
+// only, takes the host over.
+func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, from Peer) (*protocol.EnrollResponse, error) {
+	remote := from.Addr
 	for field, n := range protocol.CleanEnroll(req) {
 		g.m.cleaned.WithLabelValues(field).Add(float64(n))
 	}
@@ -157,7 +167,7 @@ func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, remote
 		}
 		return nil, retryErr(http.StatusTooManyRequests, wait, "too many failed enrollments from %s or from everywhere: try again later", addr)
 	}
-	resp, result, err := g.enroll(ctx, req, remote)
+	resp, result, err := g.enroll(ctx, req, from)
 	g.m.enrollments.WithLabelValues(result).Inc()
 	switch result {
 	case resultPending, resultWaiting, resultDenied, resultTakeoverRefused, resultRefused, resultRateLimited:
@@ -166,7 +176,8 @@ func (g *Ingest) Enroll(ctx context.Context, req *protocol.EnrollRequest, remote
 	return resp, err
 }
 
-func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, remote string) (*protocol.EnrollResponse, string, error) {
+func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from Peer) (*protocol.EnrollResponse, string, error) {
+	remote := from.Addr
 	if !g.acceptsSecret(req.EnrollSecret) {
 		g.log.Info("enrollment with a wrong enroll secret refused", "remote", remote, "host_id", req.HostID)
 		return nil, resultRefused, errBadSecret
@@ -206,6 +217,14 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, remote
 		}
 		g.log.Info("agent enrolled again with its credential; credential rotated", "host_id", req.HostID, "remote", remote)
 		return resp, resultRotated, nil
+	}
+	if slices.Contains(from.CertNames, req.HostID) {
+		resp, err := g.issue(ctx, req, kv.ModRevision, claim)
+		if err != nil {
+			return nil, resultError, err
+		}
+		g.log.Info("agent enrolled again with a client certificate named after its host ID; credential replaced", "host_id", req.HostID, "remote", remote)
+		return resp, resultCertificate, nil
 	}
 	reason := protocol.PendingNoCredential
 	if req.Credential != "" {

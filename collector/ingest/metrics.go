@@ -30,7 +30,7 @@ func newMetrics() *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "report_duration_seconds",
 			Help: "Time to apply an agent report, store writes included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"kind"}),
 		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
-			Help: "Agent enrollments by result: ok (new host), rotated (proved with its credential), approved (an approved pending enrollment claimed), replaced (policy allow), pending (held for an admin), waiting (asked again while held), denied, takeover_refused (policy refuse), refused (wrong enroll secret), rate_limited, invalid, error."}, []string{"result"}),
+			Help: "Agent enrollments by result: ok (new host), rotated (proved with its credential), certificate (proved with a client certificate named after the host ID), approved (an approved pending enrollment claimed), replaced (policy allow), pending (held for an admin), waiting (asked again while held), denied, takeover_refused (policy refuse), refused (wrong enroll secret), rate_limited, invalid, error."}, []string{"result"}),
 		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
 			Help: "Latency of etcd writes by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",

@@ -19,6 +19,7 @@ import (
 	"github.com/onus-project/onus/agent/spool"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
+	"github.com/onus-project/onus/internal/pki"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
@@ -335,4 +336,46 @@ func post(t *testing.T, url, cred string, v any) int {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// TestCertificateProvesHost: over mutual TLS, a client certificate of the collector's client
+// CA whose name is the host ID proves the host, so an agent holding it enrolls again without
+// its old credential or an admin; a certificate with another name proves nothing.
+func TestCertificateProvesHost(t *testing.T) {
+	p := newTestPKI(t)
+	p.issue(t, "agent-host", pki.Request{CommonName: hostID, Usage: pki.ClientAuth})
+	root := copyRoot(t, fixture.Root(t, "debian12"))
+	addr, _ := startCollectorOpts(t, app.Options{DataDir: t.TempDir(), TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"),
+		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven})
+	url := "https://" + addr
+	var logA logBuffer
+	stopA := startTLSAgent(t, root, t.TempDir(), url, p.cert("ca"), "", "", logA.logger())
+	waitLog(t, &logA, "agent A", "report accepted")
+	stopA()
+
+	// Another name: held like any request without proof.
+	var logW logBuffer
+	stopW := startTLSAgent(t, root, t.TempDir(), url, p.cert("ca"), p.cert("agent-web-01"), p.key("agent-web-01"), logW.logger())
+	waitLog(t, &logW, "an agent with a certificate of another name", "holds this agent's enrollment until an admin approves it")
+	stopW()
+
+	// The host's own name: enrolled at once, and its reports flow.
+	var logB logBuffer
+	startTLSAgent(t, root, t.TempDir(), url, p.cert("ca"), p.cert("agent-host"), p.key("agent-host"), logB.logger())
+	waitLog(t, &logB, "the agent with the host's certificate", "enrolled with the collector", "report accepted")
+	if strings.Contains(logB.String(), "holds this agent's enrollment") {
+		t.Fatalf("the agent with the host's certificate was held:\n%s", logB.String())
+	}
+	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	dpkgInstall(t, root, "cert-tool", "1.0-1", at)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if d, ok := p.getHost(url); ok && has(d, "deb:cert-tool") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the install of the agent with the host's certificate never arrived")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
