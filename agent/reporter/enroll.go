@@ -3,6 +3,8 @@ package reporter
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,13 @@ type enrollment struct {
 	// logged is the last state logged (pending:<id>, denied:<id>, refused), so that an
 	// agent waiting for an admin logs each change once, not each retry.
 	logged string
+}
+
+// newToken returns 32 random bytes in base64, the token of an enrollment.
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // errEnrollLogged marks an enrollment failure already logged for its state.
@@ -48,9 +57,16 @@ func (r *Reporter) credential(ctx context.Context, hostID string) (string, error
 		req.Credential = c.Credential
 	}
 	held, holding := r.spool.Enrollment()
-	if holding && held.HostID == hostID {
-		req.PendingToken = held.Token
+	if !holding || held.HostID != hostID {
+		// A token of this request, kept before it is sent: if the answer is lost, the retry
+		// presents it and the collector recognizes its own enrollment, not a takeover.
+		held = spool.Enrollment{HostID: hostID, Token: newToken(), RequestedAt: r.now().UTC()}
+		if err := r.spool.SaveEnrollment(held); err != nil {
+			r.log.Warn("cannot save the enrollment token; a lost answer would need an admin", "err", err)
+		}
+		holding = true
 	}
+	req.PendingToken = held.Token
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", err
@@ -128,7 +144,7 @@ func (r *Reporter) credential(ctx context.Context, hostID string) (string, error
 func (r *Reporter) pending(hostID string, presented bool, resp *protocol.EnrollResponse, retryAfter time.Duration) error {
 	if resp.PendingToken != "" {
 		held, ok := r.spool.Enrollment()
-		if !ok || held.Token != resp.PendingToken {
+		if !ok || held.Token != resp.PendingToken || held.ID != resp.EnrollmentID {
 			if err := r.spool.SaveEnrollment(spool.Enrollment{HostID: hostID, ID: resp.EnrollmentID, Token: resp.PendingToken, RequestedAt: r.now().UTC()}); err != nil {
 				r.log.Warn("cannot save the pending enrollment; a restart asks anew", "err", err)
 			}

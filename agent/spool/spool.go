@@ -6,8 +6,9 @@
 //
 //	credential.json    the per-host credential from enrollment: {host_id, credential, enrolled_at};
 //	                   kept after a 401, as the proof a re-enrollment of the host ID needs
-//	enrollment.json    an enrollment the collector holds for an admin's decision: its ID and
-//	                   the token that claims it once approved
+//	enrollment.json    the enrollment in progress: its token (kept before the first request,
+//	                   so a retry after a lost answer is recognized) and, once the collector
+//	                   holds it for an admin's decision, its ID
 //	accepted.json.gz   the last state the collector accepted, with its hash and report seq
 //	base.json.gz       the software (and source statuses) the event journal leads to: the
 //	                   base the next collection's install/remove events are computed against
@@ -83,8 +84,10 @@ type Credential struct {
 	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
-// Enrollment is an enrollment the collector holds for an admin's decision: the token is
-// what claims it once approved, so it outlives a restart of the agent.
+// Enrollment is the agent's enrollment in progress: the token it presents, kept before the
+// first request so that a retry after a lost answer is recognized, and, once the collector
+// holds the enrollment for an admin's decision, its ID; the token claims the approval, so it
+// outlives a restart of the agent.
 type Enrollment struct {
 	HostID      string    `json:"host_id"`
 	ID          string    `json:"id"`

@@ -162,6 +162,40 @@ func TestReenrollment(t *testing.T) {
 	}
 }
 
+// TestEnrollRetry: an enrollment whose answer was lost is retried with the agent's own
+// token, which the collector kept with the credential it made: the retry gets a new
+// credential, not a hold; another token does not.
+func TestEnrollRetry(t *testing.T) {
+	c := start(t, Options{DataDir: t.TempDir()})
+	token := strings.Repeat("t", 43)
+	code, _, first := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", PendingToken: token})
+	if code != 200 || first.Credential == "" {
+		t.Fatalf("first enrollment: %d %+v", code, first)
+	}
+	code, _, again := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", PendingToken: token})
+	if code != 200 || again.Credential == "" || again.Credential == first.Credential {
+		t.Fatalf("the retry: %d %+v", code, again)
+	}
+	if code := call(t, "POST", c.url+protocol.PathReport, first.Credential, marshal(t, &protocol.Report{HostID: "host-r"}), true, nil); code != 401 {
+		t.Fatalf("the lost answer's credential: %d, want 401", code)
+	}
+	// Until the credential is rotated with itself as proof, the token proves the
+	// enrollment (the retry's answer may be lost too); after that, nothing.
+	code, _, third := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", PendingToken: token})
+	if code != 200 || third.Credential == "" {
+		t.Fatalf("a second retry: %d %+v", code, third)
+	}
+	if code, _, e := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", Credential: third.Credential}); code != 200 || e.Credential == "" {
+		t.Fatalf("rotation with the credential: %d %+v", code, e)
+	}
+	if code, _, e := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", PendingToken: token}); code != 202 {
+		t.Fatalf("the token after the rotation: %d %+v", code, e)
+	}
+	if code, _, e := enrollAs(t, c.url, protocol.EnrollRequest{HostID: "host-r", PendingToken: strings.Repeat("u", 43)}); code != 202 {
+		t.Fatalf("another token: %d %+v", code, e)
+	}
+}
+
 // TestReenrollPolicies checks the refuse and allow policies.
 func TestReenrollPolicies(t *testing.T) {
 	id := golden(t, "debian12").Host.ID

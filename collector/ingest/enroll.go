@@ -55,6 +55,10 @@ const (
 	MaxPendingEnrollmentsPerHost = 10
 )
 
+// minClientToken is the shortest token of an agent's own that the collector keeps: 32
+// random bytes in base64 (onus-agent's) are 43 characters.
+const minClientToken = 32
+
 // DefaultPendingRetryAfter is the Retry-After of a pending enrollment's answer.
 const DefaultPendingRetryAfter = 30 * time.Second
 
@@ -196,8 +200,10 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 		}
 	}
 	if kv.Value == nil {
-		// Not enrolled (new, or deleted by an admin): the enroll secret is enough.
-		resp, err := g.issue(ctx, req, kv.ModRevision, claim)
+		// Not enrolled (new, or deleted by an admin): the enroll secret is enough. The
+		// request's own token is kept (hashed) with the agent: a retry whose answer was
+		// lost presents it again and gets a credential, not a hold.
+		resp, err := g.issue(ctx, req, kv.ModRevision, claim, claim == nil && len(req.PendingToken) >= minClientToken)
 		if err != nil {
 			return nil, resultError, err
 		}
@@ -209,9 +215,11 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 		// An unreadable agent key proves nothing either way: it is treated as enrolled.
 		g.log.Warn("unreadable agent key", "host_id", req.HostID, "err", err)
 	}
-	if req.Credential != "" && strings.HasPrefix(req.Credential, req.HostID+".") &&
+	retried := claim == nil && req.PendingToken != "" && cur.EnrollTokenSHA256 != "" &&
+		subtle.ConstantTimeCompare([]byte(store.HashCredential(req.PendingToken)), []byte(cur.EnrollTokenSHA256)) == 1
+	if retried || req.Credential != "" && strings.HasPrefix(req.Credential, req.HostID+".") &&
 		subtle.ConstantTimeCompare([]byte(store.HashCredential(req.Credential)), []byte(cur.CredentialSHA256)) == 1 {
-		resp, err := g.issue(ctx, req, kv.ModRevision, claim)
+		resp, err := g.issue(ctx, req, kv.ModRevision, claim, retried)
 		if err != nil {
 			return nil, resultError, err
 		}
@@ -219,7 +227,7 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 		return resp, resultRotated, nil
 	}
 	if slices.Contains(from.CertNames, req.HostID) {
-		resp, err := g.issue(ctx, req, kv.ModRevision, claim)
+		resp, err := g.issue(ctx, req, kv.ModRevision, claim, false)
 		if err != nil {
 			return nil, resultError, err
 		}
@@ -233,7 +241,7 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 	if claim != nil {
 		switch claim.e.State {
 		case store.EnrollmentApproved:
-			resp, err := g.issue(ctx, req, kv.ModRevision, claim)
+			resp, err := g.issue(ctx, req, kv.ModRevision, claim, false)
 			if err != nil {
 				return nil, resultError, err
 			}
@@ -249,7 +257,7 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 	}
 	switch g.enr.policy {
 	case PolicyAllow:
-		resp, err := g.issue(ctx, req, kv.ModRevision, nil)
+		resp, err := g.issue(ctx, req, kv.ModRevision, nil, false)
 		if err != nil {
 			return nil, resultError, err
 		}
@@ -284,11 +292,15 @@ func (g *Ingest) pendingAnswer(e store.Enrollment, token string) *protocol.Enrol
 }
 
 // issue writes a new credential for the host, replacing the agent key at agentRev (0: none)
-// and using up the claimed enrollment in the same transaction.
-func (g *Ingest) issue(ctx context.Context, req *protocol.EnrollRequest, agentRev int64, claim *pendingKV) (*protocol.EnrollResponse, error) {
+// and using up the claimed enrollment in the same transaction. keepToken keeps the hash of
+// the request's token with the agent, the proof a retry of this enrollment presents.
+func (g *Ingest) issue(ctx context.Context, req *protocol.EnrollRequest, agentRev int64, claim *pendingKV, keepToken bool) (*protocol.EnrollResponse, error) {
 	cred := req.HostID + "." + randomText(32)
 	a := store.Agent{HostID: req.HostID, CredentialSHA256: store.HashCredential(cred), EnrolledAt: g.now().UTC(),
 		Hostname: req.Hostname, AgentVersion: req.AgentVersion}
+	if keepToken {
+		a.EnrollTokenSHA256 = store.HashCredential(req.PendingToken)
+	}
 	val, err := json.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -330,7 +342,12 @@ func (g *Ingest) hold(ctx context.Context, req *protocol.EnrollRequest, remote, 
 		return store.Enrollment{}, "", retryErr(http.StatusTooManyRequests, g.enr.retryAfter,
 			"%d enrollments of host %s wait for an admin's decision already: try again later", n, req.HostID)
 	}
-	token := randomText(32)
+	// The agent's own token, when it sent one long enough, so that it keeps one token from
+	// its first request on; otherwise one made here.
+	token := req.PendingToken
+	if len(token) < minClientToken {
+		token = randomText(32)
+	}
 	e := store.Enrollment{ID: randomHex(8), HostID: req.HostID, State: store.EnrollmentPending, TokenSHA256: store.HashCredential(token),
 		Reason: reason, Remote: remote, Hostname: req.Hostname, AgentVersion: req.AgentVersion, RequestedAt: g.now().UTC()}
 	val, err := json.Marshal(e)

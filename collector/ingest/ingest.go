@@ -7,7 +7,8 @@
 // which every host holds, never takes over a host ID that is enrolled already: that needs
 // proof, the host's current credential (the agent keeps it after a 401 and presents it),
 // upon which the credential is rotated, or a verified client certificate named after the
-// host ID (the API passes the names of the certificate the client CA signed). Without proof the re-enrollment policy decides:
+// host ID (the API passes the names of the certificate the client CA signed), or the token
+// of the enrollment that made the credential (a retry whose answer was lost). Without proof the re-enrollment policy decides:
 // approve (the default) holds the request as a pending enrollment (a leased etcd key with
 // the remote address, hostname, agent version, time and the hash of a token only the
 // requesting agent holds) until an admin approves it, when that agent's next request

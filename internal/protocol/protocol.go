@@ -79,9 +79,10 @@ type EnrollRequest struct {
 	// enrolled for HostID when the host is enrolled already: the enroll secret alone never
 	// takes over an enrolled host ID.
 	Credential string `json:"credential,omitempty"`
-	// PendingToken is the token of an earlier enrollment the collector held for an admin's
-	// approval (EnrollResponse.PendingToken): asking again with it gets the credential once
-	// the enrollment is approved.
+	// PendingToken is the token of this enrollment: the agent makes one (32 random bytes)
+	// before its first request and presents it on every retry, so that a retry whose answer
+	// was lost gets a credential rather than a hold; and once the collector holds the
+	// enrollment for an admin, asking again with it gets the credential once approved.
 	PendingToken string `json:"pending_token,omitempty"`
 }
 

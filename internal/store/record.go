@@ -30,6 +30,10 @@ type Agent struct {
 	EnrolledAt       time.Time `json:"enrolled_at"`
 	Hostname         string    `json:"hostname,omitempty"`
 	AgentVersion     string    `json:"agent_version,omitempty"`
+	// EnrollTokenSHA256 is the hash of the token the agent sent with the enrollment that
+	// created this key: a retry of that enrollment, whose answer was lost, presents it and
+	// is not mistaken for a takeover.
+	EnrollTokenSHA256 string `json:"enroll_token_sha256,omitempty"`
 }
 
 // HashCredential returns the stored form of a credential.
