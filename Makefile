@@ -65,13 +65,13 @@ unit:
 ## collector, the OnusUnownedSoftwareInstalled alert firing in a real Prometheus and resolving
 ## after an owner rule (a little over a minute), every dashboard query and rule expression
 e2e:
-	$(GO) test -count=1 -v -run 'TestInstallShowsUpInSeconds|TestAlertFiresAndResolves|TestDashboardsAndRules' ./internal/e2e ./internal/promtest
+	$(GO) test -count=1 -v -run 'TestInstallShowsUpInSeconds|TestAlertFiresAndResolves|TestDashboardsAndRules' ./e2e ./e2e/monitoring
 
 ## cardinality: the /metrics series bound on the load generator's fleet of CARDINALITY_HOSTS
 ## hosts through the real report path (100,000 takes tens of minutes on 2 cores)
 CARDINALITY_HOSTS ?= 100000
 cardinality:
-	ONUS_CARDINALITY_HOSTS=$(CARDINALITY_HOSTS) $(GO) test -count=1 -v -timeout 3h -run TestMetricsCardinalityFleet ./internal/loadgen
+	ONUS_CARDINALITY_HOSTS=$(CARDINALITY_HOSTS) $(GO) test -count=1 -v -timeout 3h -run TestMetricsCardinalityFleet ./loadgen
 
 ## chaos: the fault campaign with real processes on 127.0.0.1 (chaos/; docs/operations.md):
 ## kill -9 of the collector under the load generator, a 3-member etcd cluster under two
@@ -134,4 +134,4 @@ clean:
 ## (/usr/bin/prometheus, Debian package) scraping a real collector, and time install → alert
 .PHONY: dashboards-test
 dashboards-test:
-	$(GO) test -count=1 -v -run TestDashboardsAndRules ./internal/promtest
+	$(GO) test -count=1 -v -run TestDashboardsAndRules ./e2e/monitoring

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onus-project/onus/internal/loadgen"
+	"github.com/onus-project/onus/loadgen"
 )
 
 // TestCollectorKill9 kills the collector (embedded etcd) with SIGKILL twice while the load

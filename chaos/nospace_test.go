@@ -16,8 +16,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/loadgen"
 )
 
 // quota is the backend quota of the out-of-space scenario's cluster: a few times what its

@@ -13,7 +13,7 @@
 //
 //	onus-loadgen --embedded-collector /tmp/onus-load --hosts 10000 --steady-duration 5m
 //
-// See package internal/loadgen for the simulated fleet.
+// See package loadgen (github.com/onus-project/onus/loadgen) for the simulated fleet.
 package main
 
 import (
@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/version"
+	"github.com/onus-project/onus/loadgen"
 )
 
 func main() {

@@ -43,7 +43,7 @@ func TestMetricsCardinalityFleet(t *testing.T) {
 	t.Parallel()
 	hosts := cardinalityHosts(t)
 	e := startCollector(t)
-	yml, err := os.ReadFile(filepath.Join("..", "..", "deploy", "owners.example.yaml"))
+	yml, err := os.ReadFile(filepath.Join("..", "deploy", "owners.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package promtest
+// Package monitoring checks what Onus ships for monitoring against a real Prometheus
+// (internal/promtest) scraping a real collector and onus-agent: every Grafana dashboard query
+// (deploy/grafana) and rule expression (deploy/prometheus/onus-rules.yml) runs on a collector
+// fed with golden inventories and the load generator's fleet, the unowned-software chain is
+// timed from install to alert, and promtool checks the collector's metric names.
+package monitoring
 
 import (
 	"bytes"
@@ -25,11 +30,12 @@ import (
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
-	"github.com/onus-project/onus/internal/loadgen"
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/promtest"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/loadgen"
 )
 
 const (
@@ -193,7 +199,7 @@ func startAgent(t *testing.T, base, fixtureName string) string {
 	bg.Go(t, "agent", r.Run)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(srv.Close)
-	WaitFor(t, "the agent's first accepted report", 20*time.Second, func() bool {
+	promtest.WaitFor(t, "the agent's first accepted report", 20*time.Second, func() bool {
 		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -344,11 +350,11 @@ func ruleExprs(t *testing.T, file string) []panelQuery {
 // and the OnusUnownedSoftwareInstalled alert, runs every dashboard panel query (each must
 // return data) and every rule expression (each must parse and evaluate without error), and
 // then applies an owner rule for the package and measures until the series disappears and
-// the alert resolves. (internal/e2e's TestAlertFiresAndResolves waits for the alert to fire,
+// the alert resolves. (e2e's TestAlertFiresAndResolves waits for the alert to fire,
 // with a real agent.)
 func TestDashboardsAndRules(t *testing.T) {
-	if _, err := os.Stat(Binary); err != nil {
-		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it)", Binary)
+	if _, err := os.Stat(promtest.Binary); err != nil {
+		t.Fatalf("%s not found: install the Debian package (apt-get install prometheus; .ci/run installs it)", promtest.Binary)
 	}
 	begin := time.Now()
 	addr := startCollector(t)
@@ -393,9 +399,9 @@ func TestDashboardsAndRules(t *testing.T) {
 	// A real agent on a fixture root, its metrics served on loopback for the agent alerts.
 	agentMetrics := startAgent(t, base, "alpine3")
 
-	prom := Start(t, RulesFile(t), map[string]string{"onus-collector": addr, "onus-agent": agentMetrics})
+	prom := promtest.Start(t, promtest.RulesFile(t), map[string]string{"onus-collector": addr, "onus-agent": agentMetrics})
 	t.Logf("Prometheus ready after %.2fs", time.Since(begin).Seconds())
-	WaitFor(t, "first scrape", 15*time.Second, func() bool {
+	promtest.WaitFor(t, "first scrape", 15*time.Second, func() bool {
 		return len(prom.Samples(t, `up == 1`)) == 2 && len(prom.Samples(t, `onus_assets{kind="host"}`)) == 1
 	})
 	if s := prom.Samples(t, `onus_assets{kind="host"}`); len(s) != 1 || s[0].Value[1] != fmt.Sprint(len(hosts)+fleetHosts+1) {
@@ -407,7 +413,7 @@ func TestDashboardsAndRules(t *testing.T) {
 	const info = `onus_software_unowned_new_info{title="deb:shadow-tool"}`
 	installed := time.Now()
 	hosts[0].install(t, base, "shadow-tool", installed.UTC().Truncate(time.Second))
-	toCollector := WaitFor(t, "collector metric", 10*time.Second, func() bool {
+	toCollector := promtest.WaitFor(t, "collector metric", 10*time.Second, func() bool {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -416,10 +422,10 @@ func TestDashboardsAndRules(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return bytes.Contains(b, []byte(`title="deb:shadow-tool"`))
 	})
-	toProm := WaitFor(t, "series in Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 1 })
+	toProm := promtest.WaitFor(t, "series in Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 1 })
 	toProm += toCollector
 	const alert = `ALERTS{alertname="OnusUnownedSoftwareInstalled",title="deb:shadow-tool"`
-	toPending := WaitFor(t, "alert pending", 10*time.Second, func() bool {
+	toPending := promtest.WaitFor(t, "alert pending", 10*time.Second, func() bool {
 		return len(prom.Samples(t, alert+`,alertstate="pending"}`)) == 1
 	})
 	toPending += toProm
@@ -428,7 +434,7 @@ func TestDashboardsAndRules(t *testing.T) {
 
 	// Every panel query returns data; every rule expression parses. A rate needs two scrapes
 	// in its window: wait for a few.
-	WaitFor(t, "scrapes for rates", 10*time.Second, func() bool {
+	promtest.WaitFor(t, "scrapes for rates", 10*time.Second, func() bool {
 		s := prom.Samples(t, `count_over_time(up{job="onus-collector"}[`+rateWindow+`])`)
 		return len(s) == 1 && s[0].Value[1] != "1" && s[0].Value[1] != "2"
 	})
@@ -453,7 +459,7 @@ func TestDashboardsAndRules(t *testing.T) {
 	}
 	// A recording rule returns data; an alert's expression returns data only while it fires,
 	// so every series it reads (metrics and recorded series) must have data instead.
-	for _, q := range ruleExprs(t, RulesFile(t)) {
+	for _, q := range ruleExprs(t, promtest.RulesFile(t)) {
 		n++
 		r := prom.Query(t, q.expr)
 		switch {
@@ -478,8 +484,8 @@ func TestDashboardsAndRules(t *testing.T) {
 	// An owner rule for the title: the info series disappears and the alert resolves.
 	owned := time.Now()
 	applyRegistry(t, base, registry+ownedRule)
-	gone := WaitFor(t, "series gone from Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 0 })
-	WaitFor(t, "alert resolved", 10*time.Second, func() bool { return len(prom.Samples(t, alert+"}")) == 0 })
+	gone := promtest.WaitFor(t, "series gone from Prometheus", 10*time.Second, func() bool { return len(prom.Samples(t, info)) == 0 })
+	promtest.WaitFor(t, "alert resolved", 10*time.Second, func() bool { return len(prom.Samples(t, alert+"}")) == 0 })
 	t.Logf("owner rule applied → series gone from Prometheus %.3fs, alert gone %.3fs after apply", gone.Seconds(), time.Since(owned).Seconds())
 	t.Logf("total %.2fs", time.Since(begin).Seconds())
 }

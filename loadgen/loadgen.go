@@ -18,6 +18,11 @@
 // A run has three phases, measured separately: enroll, ramp-up (the first full reports)
 // and steady state (heartbeats and churn deltas, paced at one report per host per
 // Interval, or as fast as the collector answers).
+//
+// The package sits at the top of the tree, beside collector/ and agent/, not in internal/:
+// it starts and drives a collector (Embedded uses collector/app), and internal/ holds only
+// what everything else builds on. Its command is collector/loadgen (onus-loadgen); the
+// fault campaign in chaos/ uses it as a library.
 package loadgen
 
 import (
