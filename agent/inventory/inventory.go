@@ -110,6 +110,17 @@ func (inv *Inventory) Sources() []string {
 	return out
 }
 
+// Traits returns what each source this Inventory runs says of itself (see source.TraitsOf),
+// in order: the agent learns from them which sources read package databases, what a failed
+// read keeps and which locks to wait for, instead of keeping lists of sources.
+func (inv *Inventory) Traits() []source.Traits {
+	out := make([]source.Traits, len(inv.sources))
+	for i, s := range inv.sources {
+		out[i] = source.TraitsOf(s)
+	}
+	return out
+}
+
 // WatchPaths returns, per source name, the paths whose change means the source must be read
 // again.
 func (inv *Inventory) WatchPaths() map[string][]string {

@@ -6,13 +6,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 )
-
-// packageFormats maps the package database sources to the Package.Source of what they
-// produce.
-var packageFormats = map[string]string{"dpkg": "deb", "rpm": "rpm", "apk": "apk", "pacman": "pacman"}
 
 // pass collects the inventory, carries over what failed sources produced last time, holds
 // back doubtful package database reads until a second read confirms them (see confirm), and
@@ -30,14 +27,14 @@ func (r *Reporter) pass(ctx context.Context, trigger string) error {
 	st, capa := protocol.FromInventory(inv)
 	// FromInventory normalized the state; only items carried over or held back need
 	// sorting in again.
-	carried := carryOver(r.prev, &st)
+	carried := carryOver(r.prev, &st, r.srcs)
 	if len(carried) > 0 {
 		r.log.Warn("inventory sources failed; keeping what they found last time", "sources", carried)
 	}
 	if r.confirm(&st) || len(carried) > 0 {
 		protocol.Normalize(&st)
 	}
-	events := softwareEvents(r.prev, &st, r.now())
+	events := softwareEvents(r.prev, &st, r.now(), r.srcs)
 	dropped, err := r.spool.Record(events, st.Software, st.Sources)
 	if err != nil {
 		r.log.Warn("cannot save the event journal; events are kept in memory", "err", err)
@@ -66,9 +63,11 @@ func (r *Reporter) pass(ctx context.Context, trigger string) error {
 
 // carryOver replaces what each source that failed in this pass produced by what it produced
 // in the previous one, so that a momentarily unreadable database does not look like every
-// package removed. It returns the names of the sources it carried over. Without a previous
-// pass that ran the source, the failed source's partial result stays.
-func carryOver(prev, st *protocol.State) (carried []string) {
+// package removed. What a source produced is what it says of itself (srcs): the packages of
+// its format, the parts it produces; a source that says nothing keeps its partial result. It
+// returns the names of the sources it carried over. Without a previous pass that ran the
+// source, the failed source's partial result stays.
+func carryOver(prev, st *protocol.State, srcs sourceTraits) (carried []string) {
 	if prev == nil {
 		return nil
 	}
@@ -76,9 +75,9 @@ func carryOver(prev, st *protocol.State) (carried []string) {
 		if s.State != "error" || !slices.ContainsFunc(prev.Sources, func(p model.SourceStatus) bool { return p.Name == s.Name }) {
 			continue
 		}
-		f, isPackages := packageFormats[s.Name]
-		switch {
-		case isPackages:
+		t := srcs[s.Name]
+		did := false
+		if f := t.PackageFormat; f != "" {
 			keep := slices.DeleteFunc(slices.Clone(st.Software), func(p model.Package) bool { return p.Source == f })
 			for _, p := range prev.Software {
 				if p.Source == f {
@@ -86,23 +85,27 @@ func carryOver(prev, st *protocol.State) (carried []string) {
 				}
 			}
 			st.Software = keep
-		case s.Name == "systemd":
+			did = true
+		}
+		if t.Produces&source.PartServices != 0 {
 			st.Services = slices.Clone(prev.Services)
-		case s.Name == "ports":
+			did = true
+		}
+		if t.Produces&source.PartListeners != 0 {
 			st.Listeners = slices.Clone(prev.Listeners)
-		case s.Name == "host":
-			if prev.Host.ID == "" {
-				continue
-			}
+			did = true
+		}
+		if t.Produces&source.PartHost != 0 && prev.Host.ID != "" {
 			labels := st.Host.Labels
 			st.Host = prev.Host
 			st.Host.Filesystems = slices.Clone(prev.Host.Filesystems)
 			st.Host.Interfaces = slices.Clone(prev.Host.Interfaces)
 			st.Host.Labels = labels
-		default:
-			continue
+			did = true
 		}
-		carried = append(carried, s.Name)
+		if did {
+			carried = append(carried, s.Name)
+		}
 	}
 	return carried
 }
@@ -113,12 +116,16 @@ func carryOver(prev, st *protocol.State) (carried []string) {
 // nothing to carry over; otherwise its first good read would report every package as
 // installed. The first pass (no prev) yields none either: what a host has at enrollment is
 // discovered, not installed.
-func softwareEvents(prev, st *protocol.State, detected time.Time) []protocol.Event {
+func softwareEvents(prev, st *protocol.State, detected time.Time, srcs sourceTraits) []protocol.Event {
 	if prev == nil {
 		return nil
 	}
 	unknown := map[string]bool{}
-	for name, f := range packageFormats {
+	for name, t := range srcs {
+		f := t.PackageFormat
+		if f == "" {
+			continue
+		}
 		if sourceState(st, name) == "error" ||
 			(sourceState(prev, name) == "error" && !slices.ContainsFunc(prev.Software, func(p model.Package) bool { return p.Source == f })) {
 			unknown[f] = true

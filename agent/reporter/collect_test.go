@@ -5,9 +5,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onus-project/onus/agent/source/apk"
+	"github.com/onus-project/onus/agent/source/dpkg"
+	"github.com/onus-project/onus/agent/source/host"
+	"github.com/onus-project/onus/agent/source/pacman"
+	"github.com/onus-project/onus/agent/source/ports"
+	"github.com/onus-project/onus/agent/source/rpm"
+	"github.com/onus-project/onus/agent/source/systemd"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 )
+
+// testSources are the sources the states of these tests come from, as the reporter learns
+// them from its inventory.
+var testSources = traitsOf(host.New(host.Options{}), dpkg.New("/"), rpm.New("/"), apk.New("/"), pacman.New("/"),
+	systemd.New(systemd.Options{}), ports.New("/"))
 
 func pkg(source, name, version string) model.Package {
 	return model.Package{Source: source, Name: name, Version: version, Arch: "amd64"}
@@ -67,7 +79,7 @@ func TestCarryOverAndEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.next
 			st.Software = slices.Clone(st.Software)
-			carried := carryOver(prev, &st)
+			carried := carryOver(prev, &st, testSources)
 			protocol.Normalize(&st)
 			if !slices.Equal(carried, tt.carried) {
 				t.Errorf("carried %v, want %v", carried, tt.carried)
@@ -80,7 +92,7 @@ func TestCarryOverAndEvents(t *testing.T) {
 				t.Errorf("software %v, want %v", sw, tt.software)
 			}
 			var evs []string
-			for _, e := range softwareEvents(prev, &st, now) {
+			for _, e := range softwareEvents(prev, &st, now, testSources) {
 				evs = append(evs, e.Type+" "+e.Title())
 			}
 			if !slices.Equal(evs, tt.events) {
@@ -104,10 +116,10 @@ func TestCarryOverAndEvents(t *testing.T) {
 func TestNoEventsForAnUnknownSource(t *testing.T) {
 	prev := &protocol.State{Sources: []model.SourceStatus{{Name: "dpkg", State: "error"}}}
 	next := &protocol.State{Software: []model.Package{pkg("deb", "bash", "5.2")}, Sources: []model.SourceStatus{{Name: "dpkg", State: "ok"}}}
-	if ev := softwareEvents(prev, next, time.Now()); len(ev) != 0 {
+	if ev := softwareEvents(prev, next, time.Now(), testSources); len(ev) != 0 {
 		t.Errorf("events %+v", ev)
 	}
-	if ev := softwareEvents(nil, next, time.Now()); len(ev) != 0 {
+	if ev := softwareEvents(nil, next, time.Now(), testSources); len(ev) != 0 {
 		t.Errorf("first pass events %+v", ev)
 	}
 }

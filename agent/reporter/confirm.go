@@ -38,7 +38,11 @@ func (r *Reporter) confirm(st *protocol.State) (changed bool) {
 	if r.prev == nil {
 		return false
 	}
-	for name, f := range packageFormats {
+	for name, t := range r.srcs {
+		f := t.PackageFormat
+		if f == "" {
+			continue
+		}
 		cur := sourceStatus(st, name)
 		if cur == nil || cur.State == "error" {
 			// Carried over, or not run: this read says nothing, and the next good one is

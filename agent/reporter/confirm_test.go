@@ -17,13 +17,18 @@ import (
 // a read that loses half the packages is held back, a second read that agrees confirms it
 // once Settle has passed, and one that disagrees discards it.
 func TestConfirmEverySource(t *testing.T) {
-	for name, f := range packageFormats {
+	names := testSources.packageSources()
+	if len(names) != 4 {
+		t.Fatalf("package sources %v", names)
+	}
+	for _, name := range names {
+		f := testSources[name].PackageFormat
 		t.Run(name, func(t *testing.T) {
-			m, err := newMetrics(nil)
+			m, err := newMetrics(nil, names)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &Reporter{opts: Options{Settle: 50 * time.Millisecond}, log: slog.New(slog.DiscardHandler), m: m, held: map[string]*heldRead{}}
+			r := &Reporter{opts: Options{Settle: 50 * time.Millisecond}, log: slog.New(slog.DiscardHandler), m: m, held: map[string]*heldRead{}, srcs: testSources}
 			var all []model.Package
 			for i := range 20 {
 				all = append(all, pkg(f, fmt.Sprintf("p%02d", i), "1"))

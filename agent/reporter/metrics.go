@@ -17,7 +17,9 @@ type metrics struct {
 	enrollWait   prometheus.Gauge // 1 while the collector holds the enrollment for an admin
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics makes the reporter's metrics, with the doubtful read counts of each of the
+// packageSources at zero from the start.
+func newMetrics(reg prometheus.Registerer, packageSources []string) (*metrics, error) {
 	const ns, sub = "onus", "agent"
 	m := &metrics{
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "reports_total",
@@ -48,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Package database reads held back until a second read confirmed them (they skipped malformed records or lost many packages at once), by source and result: confirmed (they became events) or discarded (the next read disagreed)."},
 			[]string{"source", "result"}),
 	}
-	for name := range packageFormats {
+	for _, name := range packageSources {
 		for _, result := range []string{"confirmed", "discarded"} {
 			m.doubtful.WithLabelValues(name, result)
 		}

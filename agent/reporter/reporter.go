@@ -176,6 +176,7 @@ type Reporter struct {
 
 	// Owned by the collection loop.
 	held map[string]*heldRead // package source → its doubtful read waiting for confirmation
+	srcs sourceTraits         // what the inventory's sources say of themselves; read-only
 
 	// Owned by the sender (and by restore, before it starts).
 	infl    *inflight
@@ -262,11 +263,12 @@ func New(opts Options) (*Reporter, error) {
 		log:    log,
 		now:    opts.Now,
 		held:   map[string]*heldRead{},
+		srcs:   newSourceTraits(opts.Inventory.Traits()),
 	}
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if r.m, err = newMetrics(opts.Registerer); err != nil {
+	if r.m, err = newMetrics(opts.Registerer, r.srcs.packageSources()); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -292,7 +294,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 	defer cancel()
 
 	changed := make(chan struct{}, 1)
-	w, err := newWatcher(r.opts.Inventory.WatchPaths(), r.opts.HostRoot, r.opts.Debounce, r.opts.LockWait, r.log)
+	w, err := newWatcher(r.opts.Inventory.WatchPaths(), r.srcs.locks(), r.opts.HostRoot, r.opts.Debounce, r.opts.LockWait, r.log)
 	if err != nil {
 		r.log.Warn("cannot watch the package databases; changes are seen at the next heartbeat", "err", err)
 	} else {

@@ -14,6 +14,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
 )
 
 // lockPoll is how often a held package manager lock is looked at again.
@@ -31,26 +32,20 @@ type watcher struct {
 	mu      sync.Mutex
 	wanted  map[string][]string // directory → sources, watched or not (yet)
 	watched map[string]bool
-	locks   map[string][]lock // source → its package manager's locks
-}
-
-// lock is one way a package manager shows it is at work.
-type lock struct {
-	path  string
-	fcntl bool // a POSIX or OFD lock on path; else the file's existence
+	locks   map[string][]source.Lock // source → its package manager's locks
 }
 
 // newWatcher prepares watches for the directories of the paths each source named.
 // A path that is a directory is watched; a file is watched through its directory (dpkg
 // renames status-new over status); a path that does not exist yet is watched once it does
-// (see refresh).
-func newWatcher(paths map[string][]string, root hostfs.Root, debounce, lockWait time.Duration, log *slog.Logger) (*watcher, error) {
+// (see refresh). locks are, per source, its package manager's locks (see source.Locker).
+func newWatcher(paths map[string][]string, locks map[string][]source.Lock, root hostfs.Root, debounce, lockWait time.Duration, log *slog.Logger) (*watcher, error) {
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
 	w := &watcher{fsw: fsw, log: log, debounce: debounce, lockWait: lockWait,
-		wanted: map[string][]string{}, watched: map[string]bool{}, locks: map[string][]lock{}}
+		wanted: map[string][]string{}, watched: map[string]bool{}, locks: map[string][]source.Lock{}}
 	for src, ps := range paths {
 		for _, p := range ps {
 			p = underRoot(root, p)
@@ -61,7 +56,11 @@ func newWatcher(paths map[string][]string, root hostfs.Root, debounce, lockWait 
 			if !slices.Contains(w.wanted[dir], src) {
 				w.wanted[dir] = append(w.wanted[dir], src)
 			}
-			w.locks[src] = append(w.locks[src], locksOf(src, p)...)
+		}
+	}
+	for src, ls := range locks {
+		for _, l := range ls {
+			w.locks[src] = append(w.locks[src], source.Lock{Path: underRoot(root, l.Path), Fcntl: l.Fcntl})
 		}
 	}
 	return w, nil
@@ -76,24 +75,6 @@ func underRoot(root hostfs.Root, p string) string {
 		return p
 	}
 	return root.Path(p)
-}
-
-// locksOf returns the locks a package manager holds while it writes its database, given a
-// directory its source watches. dpkg (and apt before it) and rpm hold fcntl locks; pacman
-// creates db.lck beside its database. apk takes a flock, which cannot be looked at without
-// taking it, so apk changes are only debounced.
-func locksOf(src, p string) []lock {
-	switch src {
-	case "dpkg":
-		if filepath.Base(p) == "dpkg" {
-			return []lock{{path: filepath.Join(p, "lock-frontend"), fcntl: true}, {path: filepath.Join(p, "lock"), fcntl: true}}
-		}
-	case "rpm":
-		return []lock{{path: filepath.Join(p, ".rpm.lock"), fcntl: true}}
-	case "pacman":
-		return []lock{{path: filepath.Join(filepath.Dir(p), "db.lck")}}
-	}
-	return nil
 }
 
 // refresh watches the wanted directories that exist and are not watched yet (they did not
@@ -197,14 +178,14 @@ func (w *watcher) run(ctx context.Context, changed chan<- struct{}) {
 func (w *watcher) held(srcs map[string]bool) string {
 	for src := range srcs {
 		for _, l := range w.locks[src] {
-			if l.fcntl {
-				if h, err := lockHeld(l.path); err == nil && h {
-					return l.path
+			if l.Fcntl {
+				if h, err := lockHeld(l.Path); err == nil && h {
+					return l.Path
 				}
 				continue
 			}
-			if _, err := os.Lstat(l.path); err == nil {
-				return l.path
+			if _, err := os.Lstat(l.Path); err == nil {
+				return l.Path
 			}
 		}
 	}

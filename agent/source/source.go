@@ -47,3 +47,73 @@ type Source interface {
 type Watcher interface {
 	WatchPaths() []string
 }
+
+// The optional interfaces below tell the agent what it must know of a source beyond what
+// Collect returns, so that nothing outside the source's own package keeps a list of sources:
+// a new source is its package and one line in the platform's list (inventory.Sources).
+
+// PackageSource is implemented by the sources of package databases.
+type PackageSource interface {
+	Source
+	// PackageFormat is the Package.Source of every package the source produces ("deb" for
+	// dpkg). It names the version ordering the collector applies to them
+	// (protocol.CompareVersions), and when a read fails, the agent keeps the previous
+	// read's packages of this format instead.
+	PackageFormat() string
+}
+
+// Parts are parts of the inventory other than packages, as a set.
+type Parts uint8
+
+// The parts a source may produce.
+const (
+	PartHost      Parts = 1 << iota // the host's facts (its labels come from the configuration)
+	PartServices                    // all the services
+	PartListeners                   // all the listening sockets
+)
+
+// Producer is implemented by sources that produce parts of the inventory other than
+// packages. When one of their reads fails, the agent keeps the previous read's parts
+// instead, so that a momentarily unreadable subsystem does not look like everything it knows
+// of gone. Those parts are taken whole: one source produces each.
+type Producer interface {
+	Produces() Parts
+}
+
+// Lock is one way a package manager shows that it is writing its database.
+type Lock struct {
+	// Path is absolute, under the host root.
+	Path string
+	// Fcntl: a POSIX or OFD lock on Path shows it. Otherwise Path's existence does.
+	Fcntl bool
+}
+
+// Locker is implemented by sources whose package manager takes locks while it writes its
+// database: after a change of the watch paths, the agent reads again only once none of them
+// is held (or after a bounded wait), not halfway through a transaction.
+type Locker interface {
+	Locks() []Lock
+}
+
+// Traits is what the optional interfaces of one source say, gathered once.
+type Traits struct {
+	Name          string
+	PackageFormat string // "" for a source of no packages
+	Produces      Parts
+	Locks         []Lock
+}
+
+// TraitsOf returns what s says of itself through the optional interfaces it implements.
+func TraitsOf(s Source) Traits {
+	t := Traits{Name: s.Name()}
+	if p, ok := s.(PackageSource); ok {
+		t.PackageFormat = p.PackageFormat()
+	}
+	if p, ok := s.(Producer); ok {
+		t.Produces = p.Produces()
+	}
+	if l, ok := s.(Locker); ok {
+		t.Locks = l.Locks()
+	}
+	return t
+}

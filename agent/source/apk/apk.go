@@ -60,6 +60,10 @@ func New(root hostfs.Root) *Source { return &Source{root: root} }
 // Name implements source.Source.
 func (*Source) Name() string { return "apk" }
 
+// PackageFormat implements source.PackageSource. apk has no source.Locker: it takes a flock,
+// which cannot be looked at without taking it, so its changes are only debounced.
+func (*Source) PackageFormat() string { return "apk" }
+
 // WatchPaths implements source.Watcher: apk writes the installed database to a temporary file
 // in this directory and renames it over the old one.
 func (s *Source) WatchPaths() []string { return []string{s.root.Path(dbDir)} }

@@ -51,6 +51,15 @@ func New(root hostfs.Root) *Source { return &Source{root: root} }
 // Name implements source.Source.
 func (*Source) Name() string { return "dpkg" }
 
+// PackageFormat implements source.PackageSource.
+func (*Source) PackageFormat() string { return "deb" }
+
+// Locks implements source.Locker: apt holds lock-frontend for a whole transaction and dpkg
+// holds lock while it writes, both as fcntl locks.
+func (s *Source) Locks() []source.Lock {
+	return []source.Lock{{Path: s.root.Path("/var/lib/dpkg/lock-frontend"), Fcntl: true}, {Path: s.root.Path("/var/lib/dpkg/lock"), Fcntl: true}}
+}
+
 // WatchPaths implements source.Watcher: dpkg renames status-new over status when it commits.
 func (s *Source) WatchPaths() []string {
 	return []string{s.root.Path("/var/lib/dpkg"), s.root.Path(statusDDir)}

@@ -62,6 +62,9 @@ func New(opts Options) *Source {
 // Name implements source.Source.
 func (*Source) Name() string { return "host" }
 
+// Produces implements source.Producer.
+func (*Source) Produces() source.Parts { return source.PartHost }
+
 // Collect implements source.Source. Facts that cannot be read are left empty and reported
 // together in the error, so one unreadable file does not hide the rest.
 func (s *Source) Collect(ctx context.Context) (source.Result, error) {

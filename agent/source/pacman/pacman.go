@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,15 @@ func New(root hostfs.Root) *Source { return &Source{root: root} }
 
 // Name implements source.Source.
 func (*Source) Name() string { return "pacman" }
+
+// PackageFormat implements source.PackageSource.
+func (*Source) PackageFormat() string { return "pacman" }
+
+// Locks implements source.Locker: pacman creates db.lck beside its local database for the
+// length of a transaction.
+func (s *Source) Locks() []source.Lock {
+	return []source.Lock{{Path: filepath.Join(filepath.Dir(s.root.Path(DBDir)), "db.lck")}}
+}
 
 // WatchPaths implements source.Watcher: pacman adds and removes a directory in the local
 // database for every package it installs, upgrades or removes.

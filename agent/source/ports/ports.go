@@ -71,6 +71,9 @@ func New(root hostfs.Root) *Source {
 // Name returns "ports".
 func (s *Source) Name() string { return "ports" }
 
+// Produces implements source.Producer.
+func (*Source) Produces() source.Parts { return source.PartListeners }
+
 // table is one socket table file.
 type table struct {
 	file  string // "tcp", "tcp6", "udp", "udp6"

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -77,6 +78,19 @@ func New(root hostfs.Root) *Source { return &Source{root: root} }
 
 // Name implements source.Source.
 func (*Source) Name() string { return "rpm" }
+
+// PackageFormat implements source.PackageSource.
+func (*Source) PackageFormat() string { return "rpm" }
+
+// Locks implements source.Locker: rpm holds an fcntl lock on .rpm.lock in its database
+// directory while it writes.
+func (s *Source) Locks() []source.Lock {
+	var out []source.Lock
+	for _, p := range s.WatchPaths() {
+		out = append(out, source.Lock{Path: filepath.Join(p, ".rpm.lock"), Fcntl: true})
+	}
+	return out
+}
 
 // WatchPaths implements source.Watcher: the database directories, with their links resolved
 // (rpm replaces files in them when it rebuilds the database).

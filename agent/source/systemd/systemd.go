@@ -86,6 +86,9 @@ func New(opts Options) *Source {
 // Name returns "systemd".
 func (s *Source) Name() string { return "systemd" }
 
+// Produces implements source.Producer.
+func (*Source) Produces() source.Parts { return source.PartServices }
+
 // WatchPaths returns the unit directories whose change means units were added, removed,
 // enabled, disabled or masked: the administrator's and the runtime ones, and the vendor one
 // packages install into. Active states change without any file changing; only a new Collect

@@ -1,0 +1,53 @@
+package inventory
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
+)
+
+// TestLinuxSourceTraits pins what each Linux source says of itself: the package format it
+// produces, the parts a failed read keeps, the locks its package manager holds. The agent
+// knows these from the sources alone, so a source that stopped saying one would silently lose
+// its carry-over or its lock wait.
+func TestLinuxSourceTraits(t *testing.T) {
+	root := t.TempDir()
+	inv, err := New(Options{Root: hostfs.Root(root), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	under := func(p string) string { return filepath.Join(root, p) }
+	want := map[string]source.Traits{
+		"host": {Produces: source.PartHost},
+		"dpkg": {PackageFormat: "deb", Locks: []source.Lock{
+			{Path: under("/var/lib/dpkg/lock-frontend"), Fcntl: true}, {Path: under("/var/lib/dpkg/lock"), Fcntl: true}}},
+		"rpm": {PackageFormat: "rpm", Locks: []source.Lock{
+			{Path: under("/usr/lib/sysimage/rpm/.rpm.lock"), Fcntl: true}, {Path: under("/var/lib/rpm/.rpm.lock"), Fcntl: true}}},
+		"apk":     {PackageFormat: "apk"},
+		"pacman":  {PackageFormat: "pacman", Locks: []source.Lock{{Path: under("/var/lib/pacman/db.lck")}}},
+		"systemd": {Produces: source.PartServices},
+		"ports":   {Produces: source.PartListeners},
+	}
+	got := inv.Traits()
+	if len(got) != len(want) {
+		t.Errorf("%d sources, want %d", len(got), len(want))
+	}
+	for _, g := range got {
+		w, ok := want[g.Name]
+		if !ok {
+			t.Errorf("source %q: pin its traits here", g.Name)
+			continue
+		}
+		w.Name = g.Name
+		if g.PackageFormat != w.PackageFormat || g.Produces != w.Produces || !slices.Equal(g.Locks, w.Locks) {
+			t.Errorf("source %q says %+v, want %+v", g.Name, g, w)
+		}
+		// Every source produces something a failed read must keep.
+		if g.PackageFormat == "" && g.Produces == 0 {
+			t.Errorf("source %q produces nothing a failed read keeps", g.Name)
+		}
+	}
+}
