@@ -7,6 +7,7 @@ import (
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // TestLinuxSourceTraits pins what each Linux source says of itself: the package format it
@@ -49,5 +50,29 @@ func TestLinuxSourceTraits(t *testing.T) {
 		if g.PackageFormat == "" && g.Produces == 0 {
 			t.Errorf("source %q produces nothing a failed read keeps", g.Name)
 		}
+	}
+}
+
+// TestLinuxPackageFormatsHaveVersionOrder: the collector orders each package format's
+// versions by the ordering registered for it in internal/protocol; a package source whose
+// format has none would have its upgrades and downgrades told apart by the plain segment
+// ordering instead of its package manager's.
+func TestLinuxPackageFormatsHaveVersionOrder(t *testing.T) {
+	inv, err := New(Options{Root: hostfs.Root(t.TempDir()), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range inv.Traits() {
+		if s.PackageFormat == "" {
+			continue
+		}
+		n++
+		if _, ok := protocol.VersionOrder(s.PackageFormat); !ok {
+			t.Errorf("source %q produces %q packages, which have no version ordering registered in protocol.CompareVersions", s.Name, s.PackageFormat)
+		}
+	}
+	if n == 0 {
+		t.Error("no package source in the Linux list")
 	}
 }

@@ -5,23 +5,87 @@ import (
 	"strings"
 )
 
-// CompareVersions compares two versions of a package from the given source the way its
-// package manager does: dpkg's algorithm for deb, apk-tools' for apk, pacman's vercmp for
-// pacman and rpm's for rpm and any other source. It returns -1, 0 or +1.
+// versionOrders is the version ordering of each package format (Package.Source) whose
+// package manager the agent reads, written the way that package manager orders its own
+// versions. A package source of the agent produces one of these formats; that each has its
+// ordering here is checked by the agent's tests, so that forgetting one fails a test instead of
+// ordering its versions by another package manager's rules.
+var versionOrders = map[string]func(a, b string) int{
+	"deb":    compareDeb,    // dpkg
+	"rpm":    compareRPM,    // rpm's rpmverCmp
+	"apk":    compareAPK,    // apk-tools
+	"pacman": comparePacman, // pacman's vercmp
+}
+
+// VersionOrder returns the version ordering registered for the package format, and false
+// when none is: CompareVersions then orders the format's versions by CompareSegments.
+func VersionOrder(format string) (func(a, b string) int, bool) {
+	f, ok := versionOrders[format]
+	return f, ok
+}
+
+// CompareVersions compares two versions of a package of the given format (Package.Source)
+// the way its package manager does (see versionOrders): dpkg's algorithm for deb, apk-tools'
+// for apk, pacman's vercmp for pacman, rpm's for rpm. A format without an ordering of its own
+// is ordered by CompareSegments, which no package manager uses but which orders the usual
+// dotted versions right: it decides only whether a changed version is an upgrade or a
+// downgrade. It returns -1, 0 or +1.
 //
 // Unlike the package managers, which compare only versions their own databases accept,
 // CompareVersions takes any string and stays consistent: CompareVersions(s, a, a) is 0 and
 // CompareVersions(s, a, b) is -CompareVersions(s, b, a).
-func CompareVersions(source, a, b string) int {
-	switch source {
-	case "deb":
-		return compareDeb(a, b)
-	case "apk":
-		return compareAPK(a, b)
-	case "pacman":
-		return comparePacman(a, b)
+func CompareVersions(format, a, b string) int {
+	if f, ok := versionOrders[format]; ok {
+		return f(a, b)
 	}
-	return compareRPM(a, b)
+	return CompareSegments(a, b)
+}
+
+// CompareSegments is the plain ordering of versions of no known package manager. It splits
+// each version into segments, maximal runs of ASCII digits and maximal runs of anything
+// else, and compares them in turn: two runs of digits as numbers (leading zeros aside), two
+// other runs byte by byte, and a run of digits after any other run. When one version's
+// segments are the first of the other's, the shorter sorts first ("1.0" < "1.0.1"). It
+// returns -1, 0 or +1, and is a total preorder on all strings: versions that differ only in
+// leading zeros compare equal.
+func CompareSegments(a, b string) int {
+	for a != "" && b != "" {
+		var sa, sb string
+		sa, a = segment(a)
+		sb, b = segment(b)
+		da, db := isDigit(sa[0]), isDigit(sb[0])
+		var c int
+		switch {
+		case da && db:
+			c = compareNum(sa, sb)
+		case da:
+			c = 1
+		case db:
+			c = -1
+		default:
+			c = strings.Compare(sa, sb)
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "":
+		return -1
+	}
+	return 1
+}
+
+// segment splits the leading run of digits, or of other bytes, off s (not empty).
+func segment(s string) (seg, rest string) {
+	d := isDigit(s[0])
+	i := 1
+	for i < len(s) && isDigit(s[i]) == d {
+		i++
+	}
+	return s[:i], s[i:]
 }
 
 // compareDeb implements dpkg's version ordering: epoch, then upstream version, then

@@ -171,13 +171,55 @@ func TestCompareVersions(t *testing.T) {
 	t.Run("rpm", func(t *testing.T) { testVersionCases(t, "rpm", rpmCases) })
 	t.Run("pacman", func(t *testing.T) { testVersionCases(t, "pacman", pacmanCases) })
 	t.Run("apk", func(t *testing.T) { testVersionCases(t, "apk", apkCases) })
-	// Sources without an algorithm of their own get rpm's.
-	t.Run("other", func(t *testing.T) { testVersionCases(t, "zypper", rpmCases[:5]) })
+	// Formats without an ordering of their own get the plain segment ordering, not another
+	// package manager's.
+	t.Run("other", func(t *testing.T) { testVersionCases(t, "tgz", segmentCases) })
+}
+
+// segmentCases follow CompareSegments, the ordering of formats no package manager's
+// ordering is registered for.
+var segmentCases = []versionCase{
+	{"equal", "1.0", "1.0", 0},
+	{"more segments", "1.0", "1.0.1", -1},
+	{"numbers as numbers", "1.9", "1.10", -1},
+	{"leading zeros aside", "1.01", "1.1", 0},
+	{"letters byte by byte", "1.0a", "1.0b", -1},
+	{"uppercase first", "1.0A", "1.0a", -1},
+	{"letters after the end", "1.0a", "1.0", 1},
+	{"digits after other bytes", "a1", "1a", -1},
+	{"a longer run of other bytes", "1.a", "1.1", 1},
+	{"separators byte by byte", "1-0", "1.0", -1},
+	{"no tilde rule", "1.0~rc1", "1.0", 1},
+	{"empty first", "", "0", -1},
+	{"both empty", "", "", 0},
+	{"long numbers", "20240101123456789012", "20240101123456789013", -1},
+	{"not rpm's: letters before a dot", "2.0a", "2.0.1", 1},
+}
+
+// TestUnregisteredFormatIsNotRPM: a format without an ordering of its own is ordered by
+// CompareSegments, where rpm's ordering answers differently, and has no ordering registered.
+func TestUnregisteredFormatIsNotRPM(t *testing.T) {
+	if _, ok := VersionOrder("tgz"); ok {
+		t.Fatal("tgz has an ordering registered")
+	}
+	for _, f := range []string{"deb", "rpm", "apk", "pacman"} {
+		if _, ok := VersionOrder(f); !ok {
+			t.Errorf("%s has no ordering registered", f)
+		}
+	}
+	if a, b := "2.0a", "2.0.1"; CompareVersions("tgz", a, b) != CompareSegments(a, b) || CompareVersions("tgz", a, b) == CompareVersions("rpm", a, b) {
+		t.Errorf("tgz %q vs %q: %d, segments %d, rpm %d", a, b, CompareVersions("tgz", a, b), CompareSegments(a, b), CompareVersions("rpm", a, b))
+	}
 }
 
 // realVersions are versions from the fixture hosts and their distributions' archives, some
 // versions of the same package, some not.
 var realVersions = map[string][]string{
+	// A format without an ordering of its own: a mix from every package manager.
+	"tgz": {
+		"1.0", "1.0.1", "1.0a", "1.01", "1.0~rc1", "1.0-1", "1.0^git1", "1:1.0-1", "2.0a", "2.0.1", "5.2.15-2+b2",
+		"1.0_p1-r0", "20230506", "2024.04.07-1", "", "0", "00", "a", "A", "1a", "a1", "1.9", "1.10",
+	},
 	"deb": {
 		"12.4+deb12u5", "12.5", "5.2.15-2+b2", "5.2.15-2", "5.2.15-3", "9.1-1", "7.88.1-10+deb12u6",
 		"7.88.1-10+deb12u5", "7.88.1-10", "5:26.1.4-1~debian.12~bookworm", "5:26.1.3-1~debian.12~bookworm",
@@ -365,7 +407,7 @@ func FuzzCompareVersions(f *testing.F) {
 			f.Add(c.a, c.b)
 		}
 	}
-	sources := []string{"deb", "rpm", "apk", "pacman"}
+	sources := []string{"deb", "rpm", "apk", "pacman", "tgz"}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		for _, s := range sources {
 			if c := CompareVersions(s, a, a); c != 0 {
