@@ -6,8 +6,9 @@
 // When it collects:
 //   - at start;
 //   - a Debounce after a package database changed (fsnotify on the directories the inventory
-//     sources name), once the package manager's lock is free, or LockWait after the first
-//     change at the latest, so that a long dpkg run still reports within LockWait;
+//     sources name), once the package manager's locks (those the source names, see
+//     source.Locker) are free, or LockWait after the first change at the latest, so that a
+//     long dpkg run still reports within LockWait;
 //   - every HeartbeatInterval, which also picks up services and listeners, which no file
 //     watch sees;
 //   - every FullInterval (with 10% jitter), followed by a full report as a safety net.
@@ -17,7 +18,11 @@
 // at once — is held back: the source keeps its previous packages until a second read, Settle
 // later, agrees (then its changes become events) or disagrees (then it is discarded, counted
 // and logged, and the later read is judged on its own). Events are differences between
-// reads, so discarding one loses no real change: the next read carries it.
+// reads, so discarding one loses no real change: the next read carries it. A source whose
+// read fails keeps what it produced in the previous read instead, and yields no events until
+// it reads again. The reporter knows no source by name: which sources read package databases,
+// of which format, and what a failed read keeps, each source says itself (source.PackageSource,
+// source.Producer), so a new source needs no change here.
 //
 // What it sends: a full report first (and after need_full, a new credential or a refused
 // report), a delta against the last accepted state when the state changed, a heartbeat
