@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // TestEtcdQuorum runs two collector replicas on a 3-member etcd cluster with four real
@@ -67,7 +68,7 @@ func TestEtcdQuorum(t *testing.T) {
 	cl.members[lead].Kill(t)
 	at1 := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	for _, a := range agents {
-		dpkgInstall(t, a.root, "member-down-tool", "1.0-1", at1)
+		fixture.DpkgInstall(t, a.root, "member-down-tool", "1.0-1", at1)
 	}
 	took := everywhere("the install made with one member down on both replicas", 60*time.Second, func(d *hostDetail) (bool, string) {
 		for _, e := range d.Events {
@@ -121,11 +122,11 @@ func TestEtcdQuorum(t *testing.T) {
 	at2 := time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second)
 	removedFrom := time.Now()
 	for _, a := range agents {
-		dpkgInstall(t, a.root, "outage-tool", "2.0-1", at2)
+		fixture.DpkgInstall(t, a.root, "outage-tool", "2.0-1", at2)
 	}
 	time.Sleep(1500 * time.Millisecond) // a separate change, noticed on its own
 	for _, a := range agents {
-		dpkgRemove(t, a.root, "curl")
+		fixture.DpkgRemove(t, a.root, "curl")
 	}
 	for _, a := range agents {
 		eventually(t, 30*time.Second, a.name+" keeping the outage's events in its journal", func() (bool, string) {

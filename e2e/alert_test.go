@@ -75,7 +75,7 @@ func TestAlertFiresAndResolves(t *testing.T) {
 		t.Skip("waits for the alert's for: 1m")
 	}
 	t.Parallel()
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	col := startCollector(t, t.TempDir(), "")
 	applyOwners(t, col.url, alertRegistry)
 	startAgent(t, root, t.TempDir(), col.url)
@@ -93,7 +93,7 @@ func TestAlertFiresAndResolves(t *testing.T) {
 	const title = "deb:shadow-tool"
 	const info = `onus_software_unowned_new_info{title="` + title + `"}`
 	installed := time.Now()
-	dpkgInstall(t, root, "shadow-tool", "1.0-1", installed.Add(-time.Second).UTC().Truncate(time.Second))
+	fixture.DpkgInstall(t, root, "shadow-tool", "1.0-1", installed.Add(-time.Second).UTC().Truncate(time.Second))
 	toCollector := promtest.WaitFor(t, "collector metric", 15*time.Second, func() bool {
 		resp, err := http.Get(col.url + "/metrics")
 		if err != nil {

@@ -5,13 +5,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -66,101 +61,6 @@ func startAgent(t *testing.T, root, stateDir, url string) func() {
 		t.Fatal(err)
 	}
 	return bg.Go(t, "agent", r.Run).Stop
-}
-
-// copyRoot copies a fixture root, keeping modification times and symbolic links.
-func copyRoot(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, out)
-		case info.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(out, b, info.Mode().Perm()); err != nil {
-				return err
-			}
-			return os.Chtimes(out, info.ModTime(), info.ModTime())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-// dpkgInstall adds a package to the root's dpkg database the way dpkg does: the file list is
-// written first, then status-new is written, synced, and renamed over status.
-func dpkgInstall(t *testing.T, root, name, version string, at time.Time) {
-	t.Helper()
-	info := filepath.Join(root, "var/lib/dpkg/info", name+".list")
-	if err := os.WriteFile(info, []byte("/.\n/usr/bin/"+name+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(info, at, at); err != nil {
-		t.Fatal(err)
-	}
-	stanza := fmt.Sprintf("Package: %s\nStatus: install ok installed\nPriority: optional\nSection: utils\nInstalled-Size: 120\n"+
-		"Maintainer: Nobody <nobody@example.com>\nArchitecture: amd64\nVersion: %s\nDescription: %s, installed by hand\n", name, version, name)
-	rewriteStatus(t, root, func(s string) string { return strings.TrimRight(s, "\n") + "\n\n" + stanza })
-}
-
-// dpkgRemove removes a package's stanza the same way.
-func dpkgRemove(t *testing.T, root, name string) {
-	t.Helper()
-	rewriteStatus(t, root, func(s string) string {
-		var kept []string
-		for _, st := range strings.Split(strings.TrimRight(s, "\n"), "\n\n") {
-			if !strings.HasPrefix(st, "Package: "+name+"\n") {
-				kept = append(kept, st)
-			}
-		}
-		return strings.Join(kept, "\n\n") + "\n"
-	})
-	os.Remove(filepath.Join(root, "var/lib/dpkg/info", name+".list"))
-}
-
-func rewriteStatus(t *testing.T, root string, edit func(string) string) {
-	t.Helper()
-	dir := filepath.Join(root, "var/lib/dpkg")
-	old, err := os.ReadFile(filepath.Join(dir, "status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, "status-new"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(edit(string(old))); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := os.Rename(filepath.Join(dir, "status-new"), filepath.Join(dir, "status")); err != nil {
-		t.Fatal(err)
-	}
 }
 
 type hostDetail struct {
@@ -224,14 +124,14 @@ const hostID = "5c0f5d2e8f6a4b1c9e3d7a2b4c6d8e0f" // the debian12 fixture's mach
 // TestInstallShowsUpInSeconds enrolls an agent on a Debian fixture root, installs a package
 // the way dpkg does, and expects the collector to show it, as installed, within seconds.
 func TestInstallShowsUpInSeconds(t *testing.T) {
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	col := startCollector(t, t.TempDir(), "")
 	startAgent(t, root, t.TempDir(), col.url)
 	first := waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 
 	at := time.Now().Add(-time.Second).UTC().Truncate(time.Second)
 	start := time.Now()
-	dpkgInstall(t, root, "shadow-tool", "1.0-1", at)
+	fixture.DpkgInstall(t, root, "shadow-tool", "1.0-1", at)
 	d := waitHost(t, col.url, hostID, 10*time.Second, "shadow-tool installed", func(d *hostDetail) bool { return has(d, "deb:shadow-tool") })
 	t.Logf("install visible in the collector after %s", time.Since(start).Round(time.Millisecond))
 	if d.Hash == first.Hash || len(d.Software) != len(first.Software)+1 {
@@ -250,7 +150,7 @@ func TestInstallShowsUpInSeconds(t *testing.T) {
 // TestCollectorDownLosesNothing stops the collector, changes packages, restarts it, and
 // expects every change to arrive with its original time.
 func TestCollectorDownLosesNothing(t *testing.T) {
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	data := t.TempDir()
 	col := startCollector(t, data, "")
 	startAgent(t, root, t.TempDir(), col.url)
@@ -259,12 +159,12 @@ func TestCollectorDownLosesNothing(t *testing.T) {
 	col.stop()
 	t1 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	t2 := t1.Add(10 * time.Minute)
-	dpkgInstall(t, root, "tool-one", "2.0-1", t1)
+	fixture.DpkgInstall(t, root, "tool-one", "2.0-1", t1)
 	time.Sleep(400 * time.Millisecond) // a separate change, noticed on its own
-	dpkgRemove(t, root, "curl")
+	fixture.DpkgRemove(t, root, "curl")
 	time.Sleep(400 * time.Millisecond)
-	dpkgInstall(t, root, "tool-two", "3.1-2", t2)
-	dpkgRemove(t, root, "tool-one")
+	fixture.DpkgInstall(t, root, "tool-two", "3.1-2", t2)
+	fixture.DpkgRemove(t, root, "tool-one")
 	time.Sleep(time.Second) // the agent notices the changes and journals them
 
 	again := startCollector(t, data, col.addr)

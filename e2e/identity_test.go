@@ -150,12 +150,12 @@ func pendingEnrollments(t *testing.T, url string) []listedEnrollment {
 // and denies it, after which the impostor gets 403.
 func TestImpostorIsHeld(t *testing.T) {
 	col := startIdentCollector(t)
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	startIdentAgent(t, root, t.TempDir(), col.url)
 	first := waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 
-	fake := copyRoot(t, fixture.Root(t, "debian12"))
-	rewriteStatus(t, fake, func(string) string {
+	fake := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
+	fixture.RewriteDpkgStatus(t, fake, func(string) string {
 		return "Package: decoy\nStatus: install ok installed\nPriority: optional\nSection: utils\nMaintainer: Nobody <nobody@example.com>\n" +
 			"Architecture: amd64\nVersion: 1.0\nDescription: nothing to see\n"
 	})
@@ -167,7 +167,7 @@ func TestImpostorIsHeld(t *testing.T) {
 
 	// The real agent keeps reporting what changes on its host.
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	dpkgInstall(t, root, "real-tool", "2.0-1", at)
+	fixture.DpkgInstall(t, root, "real-tool", "2.0-1", at)
 	d := waitHost(t, col.url, hostID, 15*time.Second, "the real host's install", func(d *hostDetail) bool { return has(d, "deb:real-tool") })
 	if has(d, "deb:decoy") || len(d.Software) != len(first.Software)+1 {
 		t.Fatalf("the real host's inventory: %d packages (had %d), decoy %v", len(d.Software), len(first.Software), has(d, "deb:decoy"))
@@ -204,7 +204,7 @@ func TestImpostorIsHeld(t *testing.T) {
 	if got := metric(t, col.reg, "onus_collector_enrollments_pending"); got != 0 {
 		t.Fatalf("onus_collector_enrollments_pending after the denial = %v", got)
 	}
-	dpkgRemove(t, root, "real-tool")
+	fixture.DpkgRemove(t, root, "real-tool")
 	d = waitHost(t, col.url, hostID, 15*time.Second, "the real host's removal", func(d *hostDetail) bool { return !has(d, "deb:real-tool") })
 	if has(d, "deb:decoy") || len(d.Software) != len(first.Software) {
 		t.Fatalf("the real host's inventory after the denial: %d packages, decoy %v", len(d.Software), has(d, "deb:decoy"))
@@ -219,7 +219,7 @@ func TestImpostorIsHeld(t *testing.T) {
 // the collector says it is unknown.
 func TestLostStateDirectory(t *testing.T) {
 	col := startIdentCollector(t)
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	stateA := t.TempDir()
 	a := startIdentAgent(t, root, stateA, col.url)
 	waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
@@ -240,7 +240,7 @@ func TestLostStateDirectory(t *testing.T) {
 		t.Fatalf("agent B's held enrollment: %v %+v", err, heldB)
 	}
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	dpkgInstall(t, root, "while-held", "1.0-1", at)
+	fixture.DpkgInstall(t, root, "while-held", "1.0-1", at)
 	waitFor(t, "the install journaled while held", 15*time.Second, func() bool {
 		return metric(t, b.reg, "onus_agent_journal_events") >= 1
 	})
@@ -308,7 +308,7 @@ func TestLostStateDirectory(t *testing.T) {
 	if out := adminCLI(t, col.url, 0, "hosts", "delete", hostID); !strings.Contains(out, "deleted host "+hostID) {
 		t.Fatalf("hosts delete: %s", out)
 	}
-	dpkgInstall(t, root, "after-delete", "1.0-1", at)
+	fixture.DpkgInstall(t, root, "after-delete", "1.0-1", at)
 	waitHost(t, col.url, hostID, 20*time.Second, "agent B back after the delete", func(d *hostDetail) bool {
 		return has(d, "deb:after-delete") && has(d, "deb:while-held")
 	})
@@ -344,7 +344,7 @@ func post(t *testing.T, url, cred string, v any) int {
 func TestCertificateProvesHost(t *testing.T) {
 	p := newTestPKI(t)
 	p.issue(t, "agent-host", pki.Request{CommonName: hostID, Usage: pki.ClientAuth})
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	addr, _ := startCollectorOpts(t, app.Options{DataDir: t.TempDir(), TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"),
 		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven})
 	url := "https://" + addr
@@ -367,7 +367,7 @@ func TestCertificateProvesHost(t *testing.T) {
 		t.Fatalf("the agent with the host's certificate was held:\n%s", logB.String())
 	}
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	dpkgInstall(t, root, "cert-tool", "1.0-1", at)
+	fixture.DpkgInstall(t, root, "cert-tool", "1.0-1", at)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if d, ok := p.getHost(url); ok && has(d, "deb:cert-tool") {

@@ -190,7 +190,7 @@ func (p *testPKI) get(url, certBase string) (int, string, error) {
 // what it kept, install time and all. The CLI and a scrape need a certificate as well.
 func TestMutualTLS(t *testing.T) {
 	p := newTestPKI(t)
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	data, state := t.TempDir(), t.TempDir()
 	tlsOpts := app.Options{DataDir: data, TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"), TLSClientCAFile: p.cert("ca")}
 
@@ -210,7 +210,7 @@ func TestMutualTLS(t *testing.T) {
 	opts.TLSClientAuth, opts.ListenAddress, opts.Logger = app.ClientAuthRequire, addr, colLog.logger()
 	startCollectorOpts(t, opts)
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	dpkgInstall(t, root, "mtls-tool", "1.0-1", at)
+	fixture.DpkgInstall(t, root, "mtls-tool", "1.0-1", at)
 	waitLog(t, &agentLog, "agent without a certificate", "software change", "mtls-tool",
 		"the collector refused the TLS handshake: it requires a client certificate (--tls-cert-file, --tls-key-file)")
 	waitLog(t, &colLog, "collector", "TLS handshake error", "client didn't provide a certificate")

@@ -245,7 +245,7 @@ const hostileID = "0badc0de0badc0de0badc0de0badc0de" // the hostile fixture's ma
 // the collector had nothing left to clean, since the agent cleans where it reads; an
 // install on that host arrives within 5 s.
 func TestHostileHost(t *testing.T) {
-	root := copyRoot(t, fixture.Root(t, "hostile"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "hostile"))
 	// A unit named with systemd's escape for '-' (a backslash cannot be in a file name the
 	// repository holds).
 	unit := filepath.Join(root, `etc/systemd/system/evil\x2dname.service`)
@@ -315,7 +315,7 @@ func TestHostileHost(t *testing.T) {
 		}
 	}
 
-	dpkgInstall(t, root, "after-hostile", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
+	fixture.DpkgInstall(t, root, "after-hostile", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
 	waitFullHost(t, url, hostileID, 5*time.Second, "install on the hostile host", func(d *fullHost) bool { return d.installed("deb:after-hostile") })
 	if n := cleanedTotal(t, reg); n != 0 {
 		t.Errorf("the collector cleaned %v values of a current agent's reports, want 0: agent and collector disagree", n)
@@ -329,7 +329,7 @@ func TestHostileHost(t *testing.T) {
 // per fact it could not read; the agent still reports, the error is stored on one line with
 // its newlines escaped, and an install arrives within 5 s.
 func TestHostRootWithoutProc(t *testing.T) {
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	if err := os.RemoveAll(filepath.Join(root, "proc")); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestHostRootWithoutProc(t *testing.T) {
 	if !strings.Contains(hostErr, `\n`) || strings.ContainsAny(hostErr, "\n\r") {
 		t.Errorf("host source error stored as %q, want several lines joined by an escaped newline", hostErr)
 	}
-	dpkgInstall(t, root, "no-proc-tool", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
+	fixture.DpkgInstall(t, root, "no-proc-tool", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
 	waitFullHost(t, url, hostID, 5*time.Second, "install on a root without /proc", func(d *fullHost) bool { return d.installed("deb:no-proc-tool") })
 	if n := cleanedTotal(t, reg); n != 0 {
 		t.Errorf("the collector cleaned %v values, want 0", n)
@@ -358,7 +358,7 @@ func TestHostRootWithoutProc(t *testing.T) {
 func TestProcessNamedWithEscape(t *testing.T) {
 	const name = "\x1b[31mevil"
 	port := startNamedListener(t, name)
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	url, _ := startTextCollector(t)
 	startTextAgent(t, root, url, []source.Source{
 		host.New(host.Options{Root: hostfs.Root(root)}), dpkg.New(hostfs.Root(root)), ports.New("/")})
@@ -373,6 +373,6 @@ func TestProcessNamedWithEscape(t *testing.T) {
 		}
 		return false
 	})
-	dpkgInstall(t, root, "beside-evil", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
+	fixture.DpkgInstall(t, root, "beside-evil", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
 	waitFullHost(t, url, hostID, 5*time.Second, "install beside the process", func(d *fullHost) bool { return d.installed("deb:beside-evil") })
 }

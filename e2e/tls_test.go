@@ -67,7 +67,7 @@ func TestTLS(t *testing.T) {
 	}
 	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
 	url := "https://" + c.Addr()
-	root := copyRoot(t, fixture.Root(t, "debian12"))
+	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 
 	run := func(caFile string) (*reporter.Reporter, string) {
 		state := t.TempDir()
