@@ -74,7 +74,8 @@ type hostDetail struct {
 	Events []protocol.Event `json:"events"`
 }
 
-func getHost(t *testing.T, url, id string) (*hostDetail, bool) {
+// getHost reads a host's detail from the collector's API into a T (the part a test reads).
+func getHost[T any](t *testing.T, url, id string) (*T, bool) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url+"/api/v1/hosts/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+admin)
@@ -87,23 +88,25 @@ func getHost(t *testing.T, url, id string) (*hostDetail, bool) {
 	if resp.StatusCode != 200 {
 		return nil, false
 	}
-	var d hostDetail
+	var d T
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatal(err)
 	}
 	return &d, true
 }
 
-// waitHost polls the collector until cond holds for the host, or fails after timeout.
-func waitHost(t *testing.T, url, id string, timeout time.Duration, what string, cond func(*hostDetail) bool) *hostDetail {
+// waitHost polls the collector until cond holds for the host, says how long it took, or
+// fails after timeout.
+func waitHost[T any](t *testing.T, url, id string, timeout time.Duration, what string, cond func(*T) bool) *T {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
 	for {
-		if d, ok := getHost(t, url, id); ok && cond(d) {
+		if d, ok := getHost[T](t, url, id); ok && cond(d) {
+			t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 			return d
 		}
-		if time.Now().After(deadline) {
-			d, _ := getHost(t, url, id)
+		if time.Since(start) > timeout {
+			d, _ := getHost[T](t, url, id)
 			t.Fatalf("after %s: %s never held; host: %+v", timeout, what, d)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,43 +153,6 @@ type fullHost struct {
 	Events    []protocol.Event     `json:"events"`
 }
 
-func getFullHost(t *testing.T, url, id string) (*fullHost, bool) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/api/v1/hosts/"+id, nil)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return nil, false
-	}
-	var d fullHost
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	return &d, true
-}
-
-// waitFullHost polls the collector until cond holds for the host, and says how long it took.
-func waitFullHost(t *testing.T, url, id string, timeout time.Duration, what string, cond func(*fullHost) bool) *fullHost {
-	t.Helper()
-	start := time.Now()
-	for {
-		if d, ok := getFullHost(t, url, id); ok && cond(d) {
-			t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
-			return d
-		}
-		if time.Since(start) > timeout {
-			d, _ := getFullHost(t, url, id)
-			t.Fatalf("after %s: %s never held; host: %+v", timeout, what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func (d *fullHost) installed(title string) bool {
 	for _, s := range d.Software {
 		if s.Title == title && s.Installed {
@@ -254,7 +215,7 @@ func TestHostileHost(t *testing.T) {
 	}
 	url, reg := startTextCollector(t)
 	areg := startTextAgent(t, root, url, nil)
-	d := waitFullHost(t, url, hostileID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
+	d := waitHost(t, url, hostileID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 
 	checks := []struct{ what, got, want string }{
 		{"hostname", d.Host.Hostname, `evil\x1b[31mhost`},
@@ -316,7 +277,7 @@ func TestHostileHost(t *testing.T) {
 	}
 
 	fixture.DpkgInstall(t, root, "after-hostile", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
-	waitFullHost(t, url, hostileID, 5*time.Second, "install on the hostile host", func(d *fullHost) bool { return d.installed("deb:after-hostile") })
+	waitHost(t, url, hostileID, 5*time.Second, "install on the hostile host", func(d *fullHost) bool { return d.installed("deb:after-hostile") })
 	if n := cleanedTotal(t, reg); n != 0 {
 		t.Errorf("the collector cleaned %v values of a current agent's reports, want 0: agent and collector disagree", n)
 	}
@@ -335,7 +296,7 @@ func TestHostRootWithoutProc(t *testing.T) {
 	}
 	url, reg := startTextCollector(t)
 	startTextAgent(t, root, url, nil)
-	d := waitFullHost(t, url, hostID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
+	d := waitHost(t, url, hostID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 	var hostErr string
 	for _, s := range d.Sources {
 		if s.Name == "host" {
@@ -346,7 +307,7 @@ func TestHostRootWithoutProc(t *testing.T) {
 		t.Errorf("host source error stored as %q, want several lines joined by an escaped newline", hostErr)
 	}
 	fixture.DpkgInstall(t, root, "no-proc-tool", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
-	waitFullHost(t, url, hostID, 5*time.Second, "install on a root without /proc", func(d *fullHost) bool { return d.installed("deb:no-proc-tool") })
+	waitHost(t, url, hostID, 5*time.Second, "install on a root without /proc", func(d *fullHost) bool { return d.installed("deb:no-proc-tool") })
 	if n := cleanedTotal(t, reg); n != 0 {
 		t.Errorf("the collector cleaned %v values, want 0", n)
 	}
@@ -362,7 +323,7 @@ func TestProcessNamedWithEscape(t *testing.T) {
 	url, _ := startTextCollector(t)
 	startTextAgent(t, root, url, []source.Source{
 		host.New(host.Options{Root: hostfs.Root(root)}), dpkg.New(hostfs.Root(root)), ports.New("/")})
-	waitFullHost(t, url, hostID, 5*time.Second, "report with the escaped process", func(d *fullHost) bool {
+	waitHost(t, url, hostID, 5*time.Second, "report with the escaped process", func(d *fullHost) bool {
 		for _, l := range d.Listeners {
 			if int(l.Port) == port && l.Address == "127.0.0.1" {
 				if l.Process != `\x1b[31mevil` {
@@ -374,5 +335,5 @@ func TestProcessNamedWithEscape(t *testing.T) {
 		return false
 	})
 	fixture.DpkgInstall(t, root, "beside-evil", "1.0-1", time.Now().Add(-time.Second).UTC().Truncate(time.Second))
-	waitFullHost(t, url, hostID, 5*time.Second, "install beside the process", func(d *fullHost) bool { return d.installed("deb:beside-evil") })
+	waitHost(t, url, hostID, 5*time.Second, "install beside the process", func(d *fullHost) bool { return d.installed("deb:beside-evil") })
 }
