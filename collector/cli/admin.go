@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/onus-project/onus/internal/owners"
@@ -132,23 +130,8 @@ type hostItem struct {
 }
 
 func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
-	all, err := c.listAll("/api/v1/hosts", q)
-	if err != nil {
-		return err
-	}
-	if jsonOut {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(all)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	// The reason comes last: it is the one long cell.
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSOFTWARE\tLAST SEEN\tOWNER\tREFUSED")
-	for _, raw := range all {
-		var h hostItem
-		if err := json.Unmarshal(raw, &h); err != nil {
-			return err
-		}
+	return printList(c, w, "/api/v1/hosts", q, jsonOut, "ID\tHOSTNAME\tOS\tSOFTWARE\tLAST SEEN\tOWNER\tREFUSED", func(tw io.Writer, h *hostItem) {
 		seen := "-"
 		if h.Status != nil && !h.Status.LastSeen.IsZero() {
 			seen = h.Status.LastSeen.UTC().Format(time.RFC3339)
@@ -159,8 +142,7 @@ func (c *Client) hostsList(w io.Writer, q url.Values, jsonOut bool) error {
 			refused = fmt.Sprintf("%d since %s: %s", ref.Status, ref.Since.UTC().Format(time.RFC3339), ref.Reason)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", h.ID, dash(h.Hostname), dash(h.OS), h.Software, seen, ownerText(&h.Resolution), refused)
-	}
-	return tw.Flush()
+	})
 }
 
 // hostsDelete removes hosts, stopping at the first failure.

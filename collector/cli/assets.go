@@ -102,29 +102,16 @@ type asset struct {
 // assets reads every page of a list and prints it.
 func (c *Client) assets(w io.Writer, q assetsQuery, jsonOut bool) error {
 	path, v := q.path()
-	all, err := c.listAll(path, v)
-	if err != nil {
-		return err
-	}
-	if jsonOut {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(all)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var header string
 	switch q.kind {
 	case "host":
-		fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tOWNER\tDECIDED BY")
+		header = "ID\tHOSTNAME\tOS\tOWNER\tDECIDED BY"
 	case "software":
-		fmt.Fprintln(tw, "TITLE\tHOSTS\tFIRST SEEN\tOWNER\tDECIDED BY")
+		header = "TITLE\tHOSTS\tFIRST SEEN\tOWNER\tDECIDED BY"
 	case "service":
-		fmt.Fprintln(tw, "TITLE\tKIND\tHOSTS")
+		header = "TITLE\tKIND\tHOSTS"
 	}
-	for _, raw := range all {
-		var a asset
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return err
-		}
+	return printList(c, w, path, v, jsonOut, header, func(tw io.Writer, a *asset) {
 		switch q.kind {
 		case "host":
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Hostname, dash(a.OS), ownerText(&a.Resolution), decidedBy(&a.Resolution))
@@ -137,6 +124,29 @@ func (c *Client) assets(w io.Writer, q assetsQuery, jsonOut bool) error {
 		case "service":
 			fmt.Fprintf(tw, "%s\t%s\t%d\n", a.Title, a.Kind, a.Hosts)
 		}
+	})
+}
+
+// printList reads every page of a list and prints it as indented JSON (the items as the API
+// gave them), or as a table: header, then one row per item decoded as a T.
+func printList[T any](c *Client, w io.Writer, path string, q url.Values, jsonOut bool, header string, row func(io.Writer, *T)) error {
+	all, err := c.listAll(path, q)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, raw := range all {
+		var item T
+		if err := json.Unmarshal(raw, &item); err != nil {
+			return err
+		}
+		row(tw, &item)
 	}
 	return tw.Flush()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"text/tabwriter"
 	"time"
 )
 
@@ -82,26 +81,10 @@ func (c *Client) enrollmentsList(w io.Writer, state string, jsonOut bool) error 
 	if state != "" {
 		q.Set("state", state)
 	}
-	all, err := c.listAll("/api/v1/enrollments", q)
-	if err != nil {
-		return err
-	}
-	if jsonOut {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(all)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOST ID\tSTATE\tREASON\tREMOTE\tHOSTNAME\tENROLLED HOSTNAME\tREQUESTED")
-	for _, raw := range all {
-		var e enrollmentItem
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return err
-		}
+	return printList(c, w, "/api/v1/enrollments", q, jsonOut, "ID\tHOST ID\tSTATE\tREASON\tREMOTE\tHOSTNAME\tENROLLED HOSTNAME\tREQUESTED", func(tw io.Writer, e *enrollmentItem) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.HostID, e.State, dash(e.Reason), dash(e.Remote), dash(e.Hostname),
 			dash(e.EnrolledHostname), e.RequestedAt.UTC().Format(time.RFC3339))
-	}
-	return tw.Flush()
+	})
 }
 
 // decide approves or denies enrollments, stopping at the first failure.
