@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
+	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
@@ -26,40 +27,76 @@ const (
 	admin  = "e2e-admin-token-0123456789"
 )
 
+// collector is a collector run by a test, with a registry of its own.
 type collector struct {
 	url  string
 	addr string
+	reg  *prometheus.Registry
 	stop func()
 }
 
-func startCollector(t *testing.T, dataDir, addr string) *collector {
+// runCollector runs a collector with opts, given the tests' secrets, a registry of its own
+// and, where unset, 127.0.0.1:0 and host status flushed every 100 ms, until the test ends or
+// stop is called.
+func runCollector(t *testing.T, opts app.Options) *collector {
 	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
 	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: addr, InsecureHTTP: true, DataDir: dataDir, EnrollSecret: secret, AdminToken: admin,
-		StatusFlushInterval: 100 * time.Millisecond, Registerer: reg, Gatherer: reg})
+	opts.Registerer, opts.Gatherer, opts.EnrollSecret, opts.AdminToken = reg, reg, secret, admin
+	if opts.StatusFlushInterval == 0 {
+		opts.StatusFlushInterval = 100 * time.Millisecond
+	}
+	if opts.ListenAddress == "" {
+		opts.ListenAddress = "127.0.0.1:0"
+	}
+	c, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	task := bg.Go(t, "collector", c.Run)
 	task.Wait(c.Ready(), 30*time.Second)
-	return &collector{url: "http://" + c.Addr(), addr: c.Addr(), stop: task.Stop}
+	scheme := "https://"
+	if opts.InsecureHTTP {
+		scheme = "http://"
+	}
+	return &collector{url: scheme + c.Addr(), addr: c.Addr(), reg: reg, stop: task.Stop}
+}
+
+func startCollector(t *testing.T, dataDir, addr string) *collector {
+	t.Helper()
+	return runCollector(t, app.Options{ListenAddress: addr, InsecureHTTP: true, DataDir: dataDir})
+}
+
+// newReporter makes an agent reporting root (through sources; none: the platform's) to
+// opts.CollectorURL, with opts.StateDir, the tests' enroll secret and, where unset, the short
+// intervals these tests wait on.
+func newReporter(t *testing.T, root string, opts reporter.Options, sources ...source.Source) *reporter.Reporter {
+	t.Helper()
+	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: opts.StateDir, Sources: sources})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Inventory, opts.HostRoot, opts.EnrollSecret = inv, hostfs.Root(root), secret
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&opts.HeartbeatInterval, time.Second}, {&opts.Debounce, 100 * time.Millisecond}, {&opts.LockWait, 2 * time.Second},
+		{&opts.BackoffMin, 50 * time.Millisecond}, {&opts.BackoffMax, 300 * time.Millisecond}, {&opts.HTTPTimeout, 5 * time.Second},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	r, err := reporter.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func startAgent(t *testing.T, root, stateDir, url string) func() {
 	t.Helper()
-	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: stateDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reporter.New(reporter.Options{CollectorURL: url, InsecureHTTP: true, EnrollSecret: secret, StateDir: stateDir,
-		Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second, Debounce: 100 * time.Millisecond,
-		LockWait: 2 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond, HTTPTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newReporter(t, root, reporter.Options{CollectorURL: url, InsecureHTTP: true, StateDir: stateDir})
 	return bg.Go(t, "agent", r.Run).Stop
 }
 

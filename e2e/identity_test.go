@@ -13,8 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/onus-project/onus/agent/hostfs"
-	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/agent/spool"
 	"github.com/onus-project/onus/collector/app"
@@ -25,24 +23,6 @@ import (
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
-// identCollector is a collector whose held enrollments are asked about again every second.
-type identCollector struct {
-	url string
-	reg *prometheus.Registry
-}
-
-func startIdentCollector(t *testing.T) *identCollector {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(), EnrollSecret: secret, AdminToken: admin,
-		StatusFlushInterval: 100 * time.Millisecond, PendingRetryAfter: time.Second, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
-	return &identCollector{url: "http://" + c.Addr(), reg: reg}
-}
-
 // identAgent is a running agent with its metrics and log.
 type identAgent struct {
 	reg  *prometheus.Registry
@@ -52,18 +32,8 @@ type identAgent struct {
 
 func startIdentAgent(t *testing.T, root, state, url string) *identAgent {
 	t.Helper()
-	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := &identAgent{reg: prometheus.NewRegistry(), log: &logBuffer{}}
-	r, err := reporter.New(reporter.Options{CollectorURL: url, InsecureHTTP: true, EnrollSecret: secret, StateDir: state,
-		Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second, Debounce: 100 * time.Millisecond,
-		LockWait: 2 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond, HTTPTimeout: 5 * time.Second,
-		Registerer: a.reg, Logger: a.log.logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newReporter(t, root, reporter.Options{CollectorURL: url, InsecureHTTP: true, StateDir: state, Registerer: a.reg, Logger: a.log.logger()})
 	a.stop = bg.Go(t, "agent", r.Run).Stop
 	return a
 }
@@ -149,7 +119,7 @@ func pendingEnrollments(t *testing.T, url string) []listedEnrollment {
 // its own and its agent keeps reporting changes; the admin sees the request with its address
 // and denies it, after which the impostor gets 403.
 func TestImpostorIsHeld(t *testing.T) {
-	col := startIdentCollector(t)
+	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir(), PendingRetryAfter: time.Second})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	startIdentAgent(t, root, t.TempDir(), col.url)
 	first := waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
@@ -218,7 +188,7 @@ func TestImpostorIsHeld(t *testing.T) {
 // And an agent whose credential was replaced presents it after the 401, and forgets it once
 // the collector says it is unknown.
 func TestLostStateDirectory(t *testing.T) {
-	col := startIdentCollector(t)
+	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir(), PendingRetryAfter: time.Second})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	stateA := t.TempDir()
 	a := startIdentAgent(t, root, stateA, col.url)
@@ -345,8 +315,8 @@ func TestCertificateProvesHost(t *testing.T) {
 	p := newTestPKI(t)
 	p.issue(t, "agent-host", pki.Request{CommonName: hostID, Usage: pki.ClientAuth})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
-	addr, _ := startCollectorOpts(t, app.Options{DataDir: t.TempDir(), TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"),
-		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven})
+	addr := runCollector(t, app.Options{DataDir: t.TempDir(), TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"),
+		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven}).addr
 	url := "https://" + addr
 	var logA logBuffer
 	stopA := startTLSAgent(t, root, t.TempDir(), url, p.cert("ca"), "", "", logA.logger())

@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/onus-project/onus/agent/hostfs"
-	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/agent/spool"
 	"github.com/onus-project/onus/collector/app"
@@ -121,39 +117,11 @@ func (p *testPKI) write(t *testing.T, pair *pki.Pair, base string) {
 func (p *testPKI) cert(base string) string { return filepath.Join(p.dir, base+".pem") }
 func (p *testPKI) key(base string) string  { return filepath.Join(p.dir, base+"-key.pem") }
 
-// startCollectorOpts runs a collector with opts (a fresh registry, short status flushes)
-// until the test ends or stop is called.
-func startCollectorOpts(t *testing.T, opts app.Options) (addr string, stop func()) {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	opts.Registerer, opts.Gatherer, opts.EnrollSecret, opts.AdminToken = reg, reg, secret, admin
-	opts.StatusFlushInterval = 100 * time.Millisecond
-	if opts.ListenAddress == "" {
-		opts.ListenAddress = "127.0.0.1:0"
-	}
-	c, err := app.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := bg.Go(t, "collector", c.Run)
-	task.Wait(c.Ready(), 30*time.Second)
-	return c.Addr(), task.Stop
-}
-
 // startTLSAgent runs an agent that trusts caFile and presents certFile/keyFile (when set).
 func startTLSAgent(t *testing.T, root, state, url, caFile, certFile, keyFile string, log *slog.Logger) func() {
 	t.Helper()
-	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := reporter.New(reporter.Options{CollectorURL: url, CAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile,
-		EnrollSecret: secret, StateDir: state, Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second,
-		Debounce: 100 * time.Millisecond, LockWait: 2 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
-		HTTPTimeout: 5 * time.Second, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newReporter(t, root, reporter.Options{CollectorURL: url, CAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile,
+		StateDir: state, Logger: log})
 	return bg.Go(t, "agent", r.Run).Stop
 }
 
@@ -197,7 +165,8 @@ func TestMutualTLS(t *testing.T) {
 	// verify-if-given: an agent without a certificate enrolls and reports.
 	opts := tlsOpts
 	opts.TLSClientAuth = app.ClientAuthVerifyIfGiven
-	addr, stopCollector := startCollectorOpts(t, opts)
+	col := runCollector(t, opts)
+	addr, stopCollector := col.addr, col.stop
 	url := "https://" + addr
 	var agentLog logBuffer
 	stopAgent := startTLSAgent(t, root, state, url, p.cert("ca"), "", "", agentLog.logger())
@@ -208,7 +177,7 @@ func TestMutualTLS(t *testing.T) {
 	var colLog logBuffer
 	opts = tlsOpts
 	opts.TLSClientAuth, opts.ListenAddress, opts.Logger = app.ClientAuthRequire, addr, colLog.logger()
-	startCollectorOpts(t, opts)
+	runCollector(t, opts)
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	fixture.DpkgInstall(t, root, "mtls-tool", "1.0-1", at)
 	waitLog(t, &agentLog, "agent without a certificate", "software change", "mtls-tool",

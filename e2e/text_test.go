@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/onus-project/onus/agent/hostfs"
-	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/dpkg"
@@ -102,37 +101,12 @@ func startNamedListener(t *testing.T, name string) int {
 	return port
 }
 
-// startTextCollector is startCollector with the collector's registry, to read its metrics.
-func startTextCollector(t *testing.T) (url string, reg *prometheus.Registry) {
-	t.Helper()
-	reg = prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(), EnrollSecret: secret, AdminToken: admin,
-		StatusFlushInterval: 100 * time.Millisecond, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := bg.Go(t, "collector", c.Run)
-	task.Wait(c.Ready(), 30*time.Second)
-	return "http://" + c.Addr(), reg
-}
-
 // startTextAgent runs a real agent whose inventory runs sources (nil: the platform's, on
 // root), watching root, and returns its registry.
 func startTextAgent(t *testing.T, root, url string, sources []source.Source) *prometheus.Registry {
 	t.Helper()
-	state := t.TempDir()
-	inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state, Sources: sources})
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	r, err := reporter.New(reporter.Options{CollectorURL: url, InsecureHTTP: true, EnrollSecret: secret, StateDir: state,
-		Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second, Debounce: 100 * time.Millisecond,
-		LockWait: 2 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 300 * time.Millisecond, HTTPTimeout: 5 * time.Second,
-		Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newReporter(t, root, reporter.Options{CollectorURL: url, InsecureHTTP: true, StateDir: t.TempDir(), Registerer: reg}, sources...)
 	bg.Go(t, "agent", r.Run)
 	return reg
 }
@@ -213,7 +187,8 @@ func TestHostileHost(t *testing.T) {
 	if err := os.WriteFile(unit, []byte("[Unit]\nDescription=\x1b]0;owned\x07 escaped\n[Service]\nExecStart=/bin/true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url, reg := startTextCollector(t)
+	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()})
+	url, reg := col.url, col.reg
 	areg := startTextAgent(t, root, url, nil)
 	d := waitHost(t, url, hostileID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 
@@ -294,7 +269,8 @@ func TestHostRootWithoutProc(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(root, "proc")); err != nil {
 		t.Fatal(err)
 	}
-	url, reg := startTextCollector(t)
+	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()})
+	url, reg := col.url, col.reg
 	startTextAgent(t, root, url, nil)
 	d := waitHost(t, url, hostID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 	var hostErr string
@@ -320,7 +296,7 @@ func TestProcessNamedWithEscape(t *testing.T) {
 	const name = "\x1b[31mevil"
 	port := startNamedListener(t, name)
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
-	url, _ := startTextCollector(t)
+	url := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()}).url
 	startTextAgent(t, root, url, []source.Source{
 		host.New(host.Options{Root: hostfs.Root(root)}), dpkg.New(hostfs.Root(root)), ports.New("/")})
 	waitHost(t, url, hostID, 5*time.Second, "report with the escaped process", func(d *fullHost) bool {

@@ -19,13 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/onus-project/onus/agent/hostfs"
-	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
-	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -59,28 +54,12 @@ func selfSigned(t *testing.T, dir string) (cert, key string) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", TLSCertFile: cert, TLSKeyFile: key, DataDir: t.TempDir(),
-		EnrollSecret: secret, AdminToken: admin, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
-	url := "https://" + c.Addr()
+	url := runCollector(t, app.Options{TLSCertFile: cert, TLSKeyFile: key, DataDir: t.TempDir()}).url
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 
 	run := func(caFile string) (*reporter.Reporter, string) {
 		state := t.TempDir()
-		inv, err := inventory.New(inventory.Options{Root: hostfs.Root(root), StateDir: state})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := reporter.New(reporter.Options{CollectorURL: url, CAFile: caFile, EnrollSecret: secret, StateDir: state,
-			Inventory: inv, HostRoot: hostfs.Root(root), HeartbeatInterval: time.Second, BackoffMin: 50 * time.Millisecond,
-			BackoffMax: 200 * time.Millisecond, HTTPTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := newReporter(t, root, reporter.Options{CollectorURL: url, CAFile: caFile, StateDir: state, BackoffMax: 200 * time.Millisecond})
 		return r, state
 	}
 	// Without the CA, the agent cannot enroll.
