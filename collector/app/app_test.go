@@ -80,6 +80,16 @@ func start(t *testing.T, opts Options) *running {
 // call sends a request and decodes the JSON answer into out (if not nil), returning the status.
 func call(t *testing.T, method, url, token string, body []byte, gz bool, out any) int {
 	t.Helper()
+	encoding := ""
+	if gz {
+		encoding = "gzip"
+	}
+	return callEncoded(t, method, url, token, body, encoding, out)
+}
+
+// callEncoded is call with the body's Content-Encoding (none if empty).
+func callEncoded(t *testing.T, method, url, token string, body []byte, encoding string, out any) int {
+	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +98,8 @@ func call(t *testing.T, method, url, token string, body []byte, gz bool, out any
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if gz {
-		req.Header.Set("Content-Encoding", "gzip")
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,23 +61,9 @@ func listed(t *testing.T, url, q string) []hostStatusView {
 // refuse sends a report the collector must refuse and returns the answer's status and error.
 func refuse(t *testing.T, url, cred, encoding string, body []byte) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("POST", url+protocol.PathReport, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+cred)
-	req.Header.Set("Content-Type", "application/json")
-	if encoding != "" {
-		req.Header.Set("Content-Encoding", encoding)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var e protocol.ErrorResponse
-	json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e.Error
+	code := callEncoded(t, "POST", url+protocol.PathReport, cred, body, encoding, &e)
+	return code, e.Error
 }
 
 func gaugeValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
