@@ -181,31 +181,28 @@ func (p *proc) Stop() {
 
 // Exited says whether the process ended by itself.
 func (p *proc) Exited() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	started, ended := p.status()
+	return started && ended
 }
 
 // running says whether the process was started and has not ended.
 func (p *proc) running() bool {
+	started, ended := p.status()
+	return started && !ended
+}
+
+// status says whether the process was started (and not stopped since) and whether it ended.
+func (p *proc) status() (started, ended bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {
-		return false
+		return false, false
 	}
 	select {
 	case <-p.done:
-		return false
+		return true, true
 	default:
-		return true
+		return true, false
 	}
 }
 
