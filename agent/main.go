@@ -4,14 +4,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,11 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
+	"github.com/onus-project/onus/internal/cliconf"
 	"github.com/onus-project/onus/internal/version"
 )
 
@@ -89,7 +87,8 @@ func inventoryCmd(args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "/var/lib/onus-agent", "the agent's state directory (keeps a generated host ID)")
 	only := fs.String("sources", "", "comma-separated sources to run (default: all of this platform's)")
 	compact := fs.Bool("compact", false, "print the JSON on one line")
-	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	logLevel := "warn"
+	cliconf.BindLog(fs, &logLevel, nil)
 	labels := labelFlag{}
 	fs.Var(labels, "label", "a host label key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -99,12 +98,11 @@ func inventoryCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-agent inventory: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "onus-agent inventory: --log-level: %v\n", err)
+	log, err := cliconf.NewLogger(stderr, logLevel, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent inventory: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := inventory.Options{Root: hostfs.Root(*root), StateDir: *stateDir, Labels: labels, Logger: log}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
@@ -166,11 +164,19 @@ func defaultRunConfig() runConfig {
 	}
 }
 
+// runCommand reads the settings of "onus-agent run": defaults, --config, flags.
+var runCommand = cliconf.Command[runConfig]{
+	Name:        "run",
+	ConfigUsage: "a YAML file with these settings as snake_case keys (flags override it)",
+	Defaults:    defaultRunConfig,
+	Bind:        runFlags,
+}
+
 // runFlags binds the flags of "onus-agent run" to cfg.
-func runFlags(cfg *runConfig, configFile *string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(configFile, "config", *configFile, "a YAML file with these settings as snake_case keys (flags override it)")
+func runFlags(fs *flag.FlagSet, cfg *runConfig) {
+	if cfg.Labels == nil { // a file's "labels:" with no value
+		cfg.Labels = map[string]string{}
+	}
 	fs.StringVar(&cfg.CollectorURL, "collector-url", cfg.CollectorURL, "the collector's URL, https://HOST:PORT (required)")
 	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", cfg.EnrollSecretFile, "a file holding the fleet's enroll secret (required)")
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "the agent's state directory: credential, last accepted state, event journal")
@@ -183,40 +189,17 @@ func runFlags(cfg *runConfig, configFile *string, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", cfg.HeartbeatInterval, "how often to collect everything and report, changed or not")
 	fs.DurationVar(&cfg.FullInterval, "full-interval", cfg.FullInterval, "how often to send a full report as a safety net")
 	fs.DurationVar(&cfg.BackoffMax, "backoff-max", cfg.BackoffMax, "the longest wait between retries while the collector is unreachable (default: the heartbeat interval, at most 5m)")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	cliconf.BindLog(fs, &cfg.LogLevel, nil)
 	fs.StringVar(&cfg.MetricsAddress, "metrics-address", cfg.MetricsAddress, "HOST:PORT to serve the agent's /metrics on (empty: off)")
-	return fs
 }
 
 // loadRunConfig parses the flags of "onus-agent run" and the YAML file --config names.
 func loadRunConfig(args []string, stderr io.Writer) (runConfig, error) {
-	cfg, configFile := defaultRunConfig(), ""
-	fs := runFlags(&cfg, &configFile, stderr)
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	parsed, _, err := runCommand.Parse(args, stderr)
+	if err != nil {
+		return runConfig{}, err
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if configFile != "" {
-		data, err := os.ReadFile(configFile)
-		if err != nil {
-			return cfg, fmt.Errorf("--config: %w", err)
-		}
-		cfg = defaultRunConfig()
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("--config %s: %w", configFile, err)
-		}
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		// The flags given win over the file.
-		if err := runFlags(&cfg, &configFile, io.Discard).Parse(args); err != nil {
-			return cfg, err
-		}
-	}
+	cfg := *parsed
 	switch {
 	case cfg.CollectorURL == "":
 		return cfg, errors.New("--collector-url is required")
@@ -238,12 +221,11 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		fmt.Fprintf(stderr, "onus-agent run: --log-level: %v\n", err)
+	log, err := cliconf.NewLogger(stderr, cfg.LogLevel, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-agent run: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	secret, err := os.ReadFile(cfg.EnrollSecretFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-agent run: --enroll-secret-file: %v\n", err)

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -16,13 +15,12 @@ import (
 	"syscall"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/onus-project/onus/collector/api"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/collector/ingest"
 	"github.com/onus-project/onus/collector/metrics"
+	"github.com/onus-project/onus/internal/cliconf"
 	"github.com/onus-project/onus/internal/store"
 	"github.com/onus-project/onus/internal/version"
 )
@@ -108,40 +106,48 @@ type config struct {
 	EnrollRateLimitAll  float64       `yaml:"enroll_rate_limit_total"`
 }
 
-func serve(args []string, stderr io.Writer) int {
-	cfg := config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
+// serveCommand reads the settings of "onus-collector serve": defaults, --config, flags.
+var serveCommand = cliconf.Command[config]{
+	Name:        "serve",
+	ConfigUsage: "YAML configuration file (flags override it)",
+	Defaults:    defaultConfig,
+	Bind:        bindServe,
+}
+
+func defaultConfig() config {
+	return config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
 		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
-		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter,
+		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter, TLSClientAuth: app.ClientAuthNone,
 		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate,
 		MetricsAuth:    api.MetricsAuthNone,
 		ReenrollPolicy: string(ingest.PolicyApprove), EnrollRateLimit: ingest.DefaultEnrollRatePerAddress, EnrollRateLimitAll: ingest.DefaultEnrollRateTotal}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "YAML configuration file (flags override it)")
-	endpoints := ""
+}
+
+// bindServe defines the flags of serve, each writing into cfg.
+func bindServe(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.ListenAddress, "listen-address", cfg.ListenAddress, "address of the API (HOST:PORT)")
-	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "TLS certificate (PEM) of the API")
-	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "TLS private key (PEM) of the API")
-	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", "", "CA certificate(s) (PEM) that sign the clients' TLS certificates")
-	fs.StringVar(&cfg.TLSClientAuth, "tls-client-auth", "none", "client certificates: none, verify-if-given or require (agents, CLI and Prometheus alike)")
-	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP without TLS (local use only)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "TLS certificate (PEM) of the API")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "TLS private key (PEM) of the API")
+	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", cfg.TLSClientCAFile, "CA certificate(s) (PEM) that sign the clients' TLS certificates")
+	fs.StringVar(&cfg.TLSClientAuth, "tls-client-auth", cfg.TLSClientAuth, "client certificates: none, verify-if-given or require (agents, CLI and Prometheus alike)")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", cfg.InsecureHTTP, "serve plain HTTP without TLS (local use only)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the embedded etcd")
-	fs.StringVar(&cfg.EtcdClientURL, "etcd-client-url", "", "also serve the embedded etcd's client API on this URL (default: a random loopback port)")
-	fs.StringVar(&endpoints, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (instead of the embedded store)")
-	fs.StringVar(&cfg.EtcdCAFile, "etcd-ca-file", "", "CA certificate of the external etcd cluster")
-	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", "", "client certificate for the external etcd cluster")
-	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", "", "client key for the external etcd cluster")
+	fs.StringVar(&cfg.EtcdClientURL, "etcd-client-url", cfg.EtcdClientURL, "also serve the embedded etcd's client API on this URL (default: a random loopback port)")
+	fs.Var(commaList{&cfg.EtcdEndpoints}, "etcd-endpoints", "comma-separated URLs of an external etcd cluster (instead of the embedded store)")
+	fs.StringVar(&cfg.EtcdCAFile, "etcd-ca-file", cfg.EtcdCAFile, "CA certificate of the external etcd cluster")
+	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", cfg.EtcdCertFile, "client certificate for the external etcd cluster")
+	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", cfg.EtcdKeyFile, "client key for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "key prefix of Onus's data in etcd")
 	fs.Int64Var(&cfg.EtcdQuotaBytes, "etcd-quota-bytes", cfg.EtcdQuotaBytes, "backend quota of the embedded etcd in bytes (0: etcd's 2 GiB); at the quota etcd refuses writes (NOSPACE)")
 	fs.DurationVar(&cfg.StoreTimeout, "store-timeout", cfg.StoreTimeout, "deadline of each etcd request; past it the client gets 503 with Retry-After")
-	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", "", "file holding the enroll secrets agents may present, one per line (re-read on SIGHUP and when it changes)")
-	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token")
-	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding a read-only token of the admin API (GET requests only)")
+	fs.StringVar(&cfg.EnrollSecretFile, "enroll-secret-file", cfg.EnrollSecretFile, "file holding the enroll secrets agents may present, one per line (re-read on SIGHUP and when it changes)")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", cfg.AdminTokenFile, "file holding the admin API's bearer token")
+	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", cfg.ReadTokenFile, "file holding a read-only token of the admin API (GET requests only)")
 	fs.DurationVar(&cfg.StatusFlushInterval, "status-flush-interval", cfg.StatusFlushInterval, "how often host liveness and capacity are written")
 	fs.IntVar(&cfg.UnownedNewLimit, "unowned-new-metric-limit", cfg.UnownedNewLimit, "most series of onus_software_unowned_new_info, the most widespread titles first (-1: no cap)")
 	fs.Var(days{&cfg.NewSoftwareWindow}, "new-software-window", "how recently software first seen in the fleet counts as new in the metrics (e.g. 7d, 36h)")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "a host that has not reported for longer counts as stale (three heartbeat intervals)")
-	fs.IntVar(&cfg.StaleTolerated, "stale-hosts-tolerated", 0, "stale hosts the OnusHostsStale alert tolerates before it fires (0: any stale host), shown as onus_hosts_stale_tolerated")
+	fs.IntVar(&cfg.StaleTolerated, "stale-hosts-tolerated", cfg.StaleTolerated, "stale hosts the OnusHostsStale alert tolerates before it fires (0: any stale host), shown as onus_hosts_stale_tolerated")
 	fs.Int64Var(&cfg.MaxReportMemory, "max-report-memory", cfg.MaxReportMemory, "bytes all reports in flight may hold at once (compressed bodies plus three times the decompressed ones); more get 429")
 	fs.DurationVar(&cfg.ReportReadGrace, "report-read-grace", cfg.ReportReadGrace, "time a report's body may take before --report-min-rate applies, and the longest pause within it")
 	fs.Int64Var(&cfg.ReportMinRate, "report-min-rate", cfg.ReportMinRate, "bytes per second a report's body must average after --report-read-grace, else 408")
@@ -149,33 +155,21 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.ReenrollPolicy, "reenroll-policy", cfg.ReenrollPolicy, "enrollment of an enrolled host ID without its credential: approve (held for an admin), refuse, or allow (unsafe: the enroll secret takes over any host)")
 	fs.Float64Var(&cfg.EnrollRateLimit, "enroll-rate-limit", cfg.EnrollRateLimit, "failed enrollments (wrong secret, held or refused takeover) allowed per second from one address, bursts of ten seconds' worth (-1: no limit)")
 	fs.Float64Var(&cfg.EnrollRateLimitAll, "enroll-rate-limit-total", cfg.EnrollRateLimitAll, "failed enrollments allowed per second from all addresses together (-1: no limit)")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
-	if err := fs.Parse(args); err != nil {
+	cliconf.BindLog(fs, &cfg.LogLevel, &cfg.LogFormat)
+}
+
+func serve(args []string, stderr io.Writer) int {
+	parsed, _, err := serveCommand.Parse(args, stderr)
+	var flagErr *cliconf.FlagError
+	if errors.As(err, &flagErr) {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "onus-collector serve: unexpected argument %q\n", fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
 		return 2
 	}
-	if *configFile != "" {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		fileCfg := cfg
-		if err := loadConfig(*configFile, &fileCfg); err != nil {
-			fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
-			return 2
-		}
-		// Flags given on the command line win over the file.
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		cfg = merge(fileCfg, cfg, set)
-	}
-	if endpoints != "" {
-		cfg.EtcdEndpoints = strings.Split(endpoints, ",")
-	}
-	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	cfg := *parsed
+	log, err := cliconf.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
 		return 2
@@ -224,6 +218,24 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// commaList is a flag of comma-separated values, such as URLs.
+type commaList struct{ p *[]string }
+
+func (v commaList) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v commaList) Set(s string) error {
+	*v.p = nil
+	if s != "" {
+		*v.p = strings.Split(s, ",")
+	}
+	return nil
+}
+
 // days is a duration flag that also takes a number of days ("7d").
 type days struct{ d *time.Duration }
 
@@ -252,63 +264,8 @@ func (v days) Set(s string) error {
 	return nil
 }
 
-func loadConfig(path string, cfg *config) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(io.LimitReader(f, 1<<20))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
-}
-
-// merge takes the file's settings, then the flags that were given.
-func merge(file, flags config, set map[string]bool) config {
-	out := file
-	pick := map[string]func(){
-		"listen-address":           func() { out.ListenAddress = flags.ListenAddress },
-		"tls-cert-file":            func() { out.TLSCertFile = flags.TLSCertFile },
-		"tls-key-file":             func() { out.TLSKeyFile = flags.TLSKeyFile },
-		"tls-client-ca-file":       func() { out.TLSClientCAFile = flags.TLSClientCAFile },
-		"tls-client-auth":          func() { out.TLSClientAuth = flags.TLSClientAuth },
-		"insecure-http":            func() { out.InsecureHTTP = flags.InsecureHTTP },
-		"data-dir":                 func() { out.DataDir = flags.DataDir },
-		"etcd-client-url":          func() { out.EtcdClientURL = flags.EtcdClientURL },
-		"etcd-ca-file":             func() { out.EtcdCAFile = flags.EtcdCAFile },
-		"etcd-cert-file":           func() { out.EtcdCertFile = flags.EtcdCertFile },
-		"etcd-key-file":            func() { out.EtcdKeyFile = flags.EtcdKeyFile },
-		"etcd-prefix":              func() { out.EtcdPrefix = flags.EtcdPrefix },
-		"etcd-quota-bytes":         func() { out.EtcdQuotaBytes = flags.EtcdQuotaBytes },
-		"store-timeout":            func() { out.StoreTimeout = flags.StoreTimeout },
-		"enroll-secret-file":       func() { out.EnrollSecretFile = flags.EnrollSecretFile },
-		"admin-token-file":         func() { out.AdminTokenFile = flags.AdminTokenFile },
-		"read-token-file":          func() { out.ReadTokenFile = flags.ReadTokenFile },
-		"status-flush-interval":    func() { out.StatusFlushInterval = flags.StatusFlushInterval },
-		"log-level":                func() { out.LogLevel = flags.LogLevel },
-		"log-format":               func() { out.LogFormat = flags.LogFormat },
-		"unowned-new-metric-limit": func() { out.UnownedNewLimit = flags.UnownedNewLimit },
-		"new-software-window":      func() { out.NewSoftwareWindow = flags.NewSoftwareWindow },
-		"stale-after":              func() { out.StaleAfter = flags.StaleAfter },
-		"stale-hosts-tolerated":    func() { out.StaleTolerated = flags.StaleTolerated },
-		"max-report-memory":        func() { out.MaxReportMemory = flags.MaxReportMemory },
-		"report-read-grace":        func() { out.ReportReadGrace = flags.ReportReadGrace },
-		"report-min-rate":          func() { out.ReportMinRate = flags.ReportMinRate },
-		"metrics-auth":             func() { out.MetricsAuth = flags.MetricsAuth },
-		"reenroll-policy":          func() { out.ReenrollPolicy = flags.ReenrollPolicy },
-		"enroll-rate-limit":        func() { out.EnrollRateLimit = flags.EnrollRateLimit },
-		"enroll-rate-limit-total":  func() { out.EnrollRateLimitAll = flags.EnrollRateLimitAll },
-	}
-	for name := range set {
-		if f, ok := pick[name]; ok {
-			f()
-		}
-	}
-	return out
-}
+// loadConfig decodes the YAML file at path onto cfg strictly, as serve does.
+func loadConfig(path string, cfg *config) error { return cliconf.LoadFile(path, cfg) }
 
 func readSecret(path, flagName string) (string, error) {
 	if path == "" {
@@ -323,19 +280,4 @@ func readSecret(path, flagName string) (string, error) {
 		return "", fmt.Errorf("%s: %s holds %d characters; use at least 16 (e.g. openssl rand -hex 32)", flagName, path, len(s))
 	}
 	return s, nil
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,22 +61,32 @@ func TestConfigFileAndFlags(t *testing.T) {
 	if c.EtcdQuotaBytes != 8<<30 || c.StoreTimeout != 2*time.Second {
 		t.Fatalf("store settings from the file: %+v", c)
 	}
-	if q := merge(c, config{EtcdQuotaBytes: 1 << 30}, map[string]bool{"etcd-quota-bytes": true}); q.EtcdQuotaBytes != 1<<30 || q.StoreTimeout != 2*time.Second {
+	parse := func(flags ...string) config {
+		t.Helper()
+		got, _, err := serveCommand.Parse(append([]string{"--config", cfgFile}, flags...), io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", flags, err)
+		}
+		return *got
+	}
+	if q := parse("--etcd-quota-bytes", "1073741824"); q.EtcdQuotaBytes != 1<<30 || q.StoreTimeout != 2*time.Second {
 		t.Fatalf("--etcd-quota-bytes over the file: %+v", q)
 	}
 	if c.TLSClientCAFile != "/etc/onus/ca.pem" || c.TLSClientAuth != "require" {
 		t.Fatalf("TLS client settings from the file: %+v", c)
 	}
-	tls := merge(c, config{TLSClientCAFile: "/other/ca.pem", TLSClientAuth: "verify-if-given"}, map[string]bool{"tls-client-auth": true})
-	if tls.TLSClientAuth != "verify-if-given" || tls.TLSClientCAFile != "/etc/onus/ca.pem" {
+	if tls := parse("--tls-client-auth", "verify-if-given"); tls.TLSClientAuth != "verify-if-given" || tls.TLSClientCAFile != "/etc/onus/ca.pem" {
 		t.Fatalf("--tls-client-auth over the file: %+v", tls)
 	}
-	if tls := merge(c, config{TLSClientCAFile: "/other/ca.pem"}, map[string]bool{"tls-client-ca-file": true}); tls.TLSClientCAFile != "/other/ca.pem" || tls.TLSClientAuth != "require" {
+	if tls := parse("--tls-client-ca-file", "/other/ca.pem"); tls.TLSClientCAFile != "/other/ca.pem" || tls.TLSClientAuth != "require" {
 		t.Fatalf("--tls-client-ca-file over the file: %+v", tls)
 	}
-	got := merge(c, config{ListenAddress: "127.0.0.1:1", LogLevel: "info"}, map[string]bool{"listen-address": true})
+	got := parse("--listen-address", "127.0.0.1:1")
 	if got.ListenAddress != "127.0.0.1:1" || got.DataDir != "/srv/onus" || got.LogLevel != "debug" || len(got.EtcdEndpoints) != 1 {
 		t.Fatalf("merged config: %+v", got)
+	}
+	if e := parse("--etcd-endpoints", "https://a:2379,https://b:2379").EtcdEndpoints; len(e) != 2 || e[1] != "https://b:2379" {
+		t.Fatalf("--etcd-endpoints over the file: %q", e)
 	}
 }
 
