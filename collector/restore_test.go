@@ -17,6 +17,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 const (
@@ -70,14 +71,7 @@ func request(t *testing.T, method, url, token string, body []byte) (int, []byte)
 // report; it returns the inventory and the host's credential.
 func enrollAndReport(t *testing.T, url string) (*model.Inventory, string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "agent", "inventory", "testdata", "debian12.golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inv model.Inventory
-	if err := json.Unmarshal(b, &inv); err != nil {
-		t.Fatal(err)
-	}
+	inv := fixture.Golden(t, "debian12")
 	body, err := protocol.Marshal(protocol.EnrollRequest{EnrollSecret: testSecret, HostID: inv.Host.ID, Hostname: inv.Host.Hostname})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +81,7 @@ func enrollAndReport(t *testing.T, url string) (*model.Inventory, string) {
 	if code != 200 || json.Unmarshal(out, &er) != nil {
 		t.Fatalf("enroll: %d %s", code, out)
 	}
-	st, capa := protocol.FromInventory(&inv)
+	st, capa := protocol.FromInventory(inv)
 	rep := protocol.Report{HostID: inv.Host.ID, Seq: 1, Kind: protocol.KindFull, SentAt: time.Now().UTC(), Hash: protocol.Hash(&st), State: &st, Capacity: capa}
 	if body, err = protocol.Marshal(&rep); err != nil {
 		t.Fatal(err)
@@ -95,7 +89,7 @@ func enrollAndReport(t *testing.T, url string) (*model.Inventory, string) {
 	if code, out := request(t, "POST", url+protocol.PathReport, er.Credential, body); code != 200 {
 		t.Fatalf("report: %d %s", code, out)
 	}
-	return &inv, er.Credential
+	return inv, er.Credential
 }
 
 // heartbeat sends a heartbeat with cred and returns the status and body.

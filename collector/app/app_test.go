@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 const (
@@ -142,19 +141,6 @@ func enroll(t *testing.T, url, hostID string) string {
 	return resp.Credential
 }
 
-func golden(t *testing.T, name string) *model.Inventory {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "agent", "inventory", "testdata", name+".golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inv model.Inventory
-	if err := json.Unmarshal(b, &inv); err != nil {
-		t.Fatal(err)
-	}
-	return &inv
-}
-
 func fullReport(inv *model.Inventory, seq uint64) (*protocol.Report, protocol.State) {
 	st, c := protocol.FromInventory(inv)
 	return &protocol.Report{HostID: inv.Host.ID, Seq: seq, Kind: protocol.KindFull, SentAt: time.Now().UTC(), Hash: protocol.Hash(&st), State: &st, Capacity: c}, st
@@ -202,7 +188,7 @@ type titles struct {
 // error paths against a collector with an embedded etcd, over real HTTP.
 func TestReportFlow(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir()})
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	id := inv.Host.ID
 
 	var e protocol.ErrorResponse
@@ -322,7 +308,7 @@ func TestReportFlow(t *testing.T) {
 // TestRefusals sends bad requests and checks each gets its 4xx and changes nothing.
 func TestRefusals(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir(), Limits: protocol.Limits{Compressed: 256 << 10, Decompressed: 2 << 20}})
-	a, b := golden(t, "debian12"), golden(t, "rocky9")
+	a, b := fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9")
 	credA := enroll(t, c.url, a.Host.ID)
 	credB := enroll(t, c.url, b.Host.ID)
 	fullA, _ := fullReport(a, 1)
@@ -394,7 +380,7 @@ func TestReplicasAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	first := start(t, Options{DataDir: dir, EtcdClientURL: "http://127.0.0.1:0"})
 	second := start(t, Options{EtcdEndpoints: []string{endpoint(t, first)}})
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	for i, inv := range invs {
 		// Enroll and report through alternating replicas.
 		via := []*running{first, second}[i%2]

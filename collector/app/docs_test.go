@@ -11,6 +11,7 @@ import (
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 	"github.com/onus-project/onus/internal/testutil/mddoc"
 )
 
@@ -26,7 +27,7 @@ func TestMetricsDoc(t *testing.T) {
 	}
 	c := start(t, Options{DataDir: t.TempDir(), EnrollSecretFile: secrets})
 	for _, name := range []string{"debian12", "rocky9"} {
-		inv := golden(t, name)
+		inv := fixture.Golden(t, name)
 		cred := enroll(t, c.url, inv.Host.ID)
 		full, st := fullReport(inv, 1)
 		report(t, c.url, cred, full)

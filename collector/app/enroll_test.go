@@ -13,6 +13,7 @@ import (
 
 	"github.com/onus-project/onus/collector/ingest"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 const reader = "test-read-token-0123456789"
@@ -71,7 +72,7 @@ type enrollmentList struct {
 func TestReenrollment(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir(), ReadToken: reader, PendingRetryAfter: 3 * time.Second})
 	reg := gatherer(c).(*prometheus.Registry)
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	id := inv.Host.ID
 	cred1 := enroll(t, c.url, id)
 	full, _ := fullReport(inv, 1)
@@ -198,7 +199,7 @@ func TestEnrollRetry(t *testing.T) {
 
 // TestReenrollPolicies checks the refuse and allow policies.
 func TestReenrollPolicies(t *testing.T) {
-	id := golden(t, "debian12").Host.ID
+	id := fixture.Golden(t, "debian12").Host.ID
 	t.Run("refuse", func(t *testing.T) {
 		c := start(t, Options{DataDir: t.TempDir(), ReenrollPolicy: "refuse"})
 		cred := enroll(t, c.url, id)

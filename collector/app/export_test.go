@@ -16,6 +16,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // fleet starts a collector fed with the debian12, rocky9 and arch golden inventories (the
@@ -24,7 +25,7 @@ import (
 func fleet(t *testing.T, edit func([]*model.Inventory)) (*running, []*model.Inventory) {
 	t.Helper()
 	c := start(t, Options{DataDir: t.TempDir()})
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	invs[0].Host.Interfaces = []model.Interface{
 		{Name: "lo", MAC: "00:00:00:00:00:00", Up: true, Addrs: []string{"127.0.0.1/8", "::1/128"}},
 		{Name: "eth0", MAC: "52:54:00:12:34:56", Up: true, Addrs: []string{"192.0.2.10/24", "2001:db8::10/64"}},

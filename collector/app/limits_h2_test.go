@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // TestSlowBodyHTTP2 cuts off a slow report body over HTTP/2 (TLS) as over HTTP/1.1: the
@@ -81,7 +82,7 @@ func TestSlowBodyHTTP2(t *testing.T) {
 		return er.Credential
 	}
 	slowCred := enrollH2("slow-h2")
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	goodCred := enrollH2(inv.Host.ID)
 
 	pr, pw := io.Pipe()

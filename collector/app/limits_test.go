@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // slowReport opens a connection to the collector at addr, sends a report's headers with
@@ -77,7 +78,7 @@ func TestSlowBodiesDoNotStopTheFleet(t *testing.T) {
 	}
 	var goods []goodHost
 	for i, name := range []string{"debian12", "rocky9", "arch"}[:good] {
-		inv := golden(t, name)
+		inv := fixture.Golden(t, name)
 		inv.Host.ID = fmt.Sprintf("good-%d", i)
 		full, _ := fullReport(inv, 1)
 		goods = append(goods, goodHost{enroll(t, c.url, inv.Host.ID), full})
@@ -211,7 +212,7 @@ func TestReportMemoryBudget(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir(), Limits: lim, MaxReportMemory: lim.Compressed + 3*lim.Decompressed,
 		ReportReadGrace: 2 * time.Second, ReportMinRate: 1024})
 	slowCred := enroll(t, c.url, "slow-0")
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	full, _ := fullReport(inv, 1)
 	cred := enroll(t, c.url, inv.Host.ID)
 	// 900 KB of JSON, most of it white space after the value: it decodes to a 1 MiB buffer.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // waitMetrics waits until the metrics called names that g gathers are exactly the sample
@@ -59,7 +60,7 @@ func TestFleetMetrics(t *testing.T) {
 	a := start(t, Options{DataDir: t.TempDir(), EtcdClientURL: "http://127.0.0.1:0"})
 	b := start(t, Options{EtcdEndpoints: []string{endpoint(t, a)}, UnownedNewMetricLimit: 1, StaleAfter: 3 * time.Second})
 	const gib = 1 << 30
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	fs := [][]model.Filesystem{
 		{{Mountpoint: "/", TotalBytes: 100 * gib, UsedBytes: 95 * gib, FreeBytes: 5 * gib}, {Mountpoint: "/boot/efi", TotalBytes: gib, UsedBytes: gib / 8}},
 		{{Mountpoint: "/", TotalBytes: 50 * gib, UsedBytes: 10 * gib, FreeBytes: 40 * gib}},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // TestNoSpaceRecovery fills a collector's embedded etcd, given a small quota, with reports:
@@ -31,7 +32,7 @@ func TestNoSpaceRecovery(t *testing.T) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 	reg := c.opts.Registerer.(*prometheus.Registry)
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	cred := enroll(t, c.url, inv.Host.ID)
 	base, _ := fullReport(inv, 1)
 	// Each report carries 300 services with random descriptions: a host record that does

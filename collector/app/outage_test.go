@@ -19,6 +19,7 @@ import (
 	"github.com/onus-project/onus/internal/etcdtest"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // syncBuffer is a log destination that goroutines share.
@@ -94,7 +95,7 @@ func TestQuorumLostAndBack(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	hc := &http.Client{Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	cred := enroll(t, c.url, inv.Host.ID)
 	full, _ := fullReport(inv, 1)
 	report(t, c.url, cred, full)

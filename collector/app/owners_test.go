@@ -16,6 +16,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -89,7 +90,7 @@ func TestOwnership(t *testing.T) {
 	const reader = "test-read-token-0123456789"
 	a := start(t, Options{DataDir: t.TempDir(), EtcdClientURL: "http://127.0.0.1:0", ReadToken: reader})
 	b := start(t, Options{EtcdEndpoints: []string{endpoint(t, a)}})
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	deb, rocky, arch := invs[0].Host.ID, invs[1].Host.ID, invs[2].Host.ID
 	creds := map[string]string{}
 	states := map[string]protocol.State{}

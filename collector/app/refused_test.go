@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // refusalView is what the API shows of a refusal.
@@ -95,7 +96,7 @@ func TestRefusedReports(t *testing.T) {
 	if v := gaugeValue(t, g, "onus_hosts_stale_tolerated"); v != 4 {
 		t.Errorf("onus_hosts_stale_tolerated = %v, want the configured 4", v)
 	}
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	id := inv.Host.ID
 	cred := enroll(t, c.url, id)
 	full, _ := fullReport(inv, 1)
@@ -148,7 +149,7 @@ func TestRefusedReports(t *testing.T) {
 	}
 
 	// The host list shows it, and lists it alone when asked for refused hosts.
-	other := golden(t, "rocky9")
+	other := fixture.Golden(t, "rocky9")
 	otherCred := enroll(t, c.url, other.Host.ID)
 	otherFull, _ := fullReport(other, 1)
 	report(t, c.url, otherCred, otherFull)
@@ -185,7 +186,7 @@ func TestRefusedReports(t *testing.T) {
 	}
 
 	// An enrolled host whose very first report is refused has no record, but counts.
-	third := golden(t, "arch")
+	third := fixture.Golden(t, "arch")
 	thirdCred := enroll(t, c.url, third.Host.ID)
 	thirdFull, _ := fullReport(third, 1)
 	thirdFull.State.Software[0].Name = "changed-after-hashing"
@@ -254,7 +255,7 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 	dir := t.TempDir()
 	a := start(t, Options{DataDir: dir, EtcdClientURL: "http://127.0.0.1:0"})
 	b := start(t, Options{EtcdEndpoints: []string{endpoint(t, a)}})
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	id := inv.Host.ID
 	cred := enroll(t, a.url, id)
 	full, _ := fullReport(inv, 1)
@@ -313,7 +314,7 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 // 413 before it is decoded, and kept as the host's refusal (without kind or seq).
 func TestRefusedTooLarge(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir(), Limits: protocol.Limits{Compressed: 64 << 10, Decompressed: protocol.DefaultLimits.Decompressed}})
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	cred := enroll(t, c.url, inv.Host.ID)
 	full, _ := fullReport(inv, 1)
 	report(t, c.url, cred, full)

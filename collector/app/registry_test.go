@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/collector/api"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // send sends a JSON request with a token and an optional If-Match, and returns the status,
@@ -54,7 +55,7 @@ func TestRegistryItems(t *testing.T) {
 	const reader = "test-read-token-0123456789"
 	a := start(t, Options{DataDir: t.TempDir(), EtcdClientURL: "http://127.0.0.1:0", ReadToken: reader})
 	b := start(t, Options{EtcdEndpoints: []string{endpoint(t, a)}})
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	deb, arch := invs[0].Host.ID, invs[2].Host.ID
 	var cred string
 	for _, inv := range invs {

@@ -22,6 +22,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // cutProxy forwards TCP connections to an etcd member until it is cut: then it closes them
@@ -103,7 +104,7 @@ func TestWatchedListedRelistedAgree(t *testing.T) {
 	relisted := start(t, Options{EtcdEndpoints: []string{proxy.URL()}, Now: clock, StoreProbeInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&relistLog, nil))})
 
-	invs := []*model.Inventory{golden(t, "debian12"), golden(t, "rocky9"), golden(t, "arch")}
+	invs := []*model.Inventory{fixture.Golden(t, "debian12"), fixture.Golden(t, "rocky9"), fixture.Golden(t, "arch")}
 	creds := map[string]string{}
 	states := map[string]protocol.State{}
 	seqs := map[string]uint64{}

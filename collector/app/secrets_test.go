@@ -13,6 +13,7 @@ import (
 
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // startWithSecretsFile runs a collector whose only enroll secrets are those of file.
@@ -73,7 +74,7 @@ func TestEnrollSecretRotation(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "enroll-secret")
 	writeFile(t, file, "# the fleet's enroll secrets\n"+oldSecret+"\n\n  "+newSecret+"  \n")
 	url, reg := startWithSecretsFile(t, file, 50*time.Millisecond)
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 
 	code, cred, msg := tryEnroll(t, url, inv.Host.ID, oldSecret)
 	if code != 200 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // rawState is the state an agent that does not clean would send: normalized and hashed
@@ -44,7 +45,7 @@ func dirtyHost(inv *model.Inventory) {
 func TestDirtyReportFromAnOlderAgent(t *testing.T) {
 	c := start(t, Options{DataDir: t.TempDir()})
 	reg := c.opts.Registerer.(*prometheus.Registry)
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	dirtyHost(inv)
 	id := inv.Host.ID
 	cred := enroll(t, c.url, id)
@@ -154,7 +155,7 @@ func TestDirtyReportFromAnOlderAgent(t *testing.T) {
 
 	// Invalid UTF-8 alone: the JSON decoder replaced it, so nothing is left to clean, yet the
 	// agent hashed the raw bytes. Stored, not refused with a hash mismatch.
-	inv2 := golden(t, "rocky9")
+	inv2 := fixture.Golden(t, "rocky9")
 	inv2.Listeners = append(inv2.Listeners, model.Listener{Protocol: "tcp", Address: "127.0.0.1", Port: 4446, PID: 9, Process: "\xff\xfeproc"})
 	cred2 := enroll(t, c.url, inv2.Host.ID)
 	st2 := rawState(inv2)
@@ -179,7 +180,7 @@ func TestDirtyReportFromAnOlderAgent(t *testing.T) {
 	}
 
 	// Structure is still checked strictly: a clean state under a hash that is not its own.
-	clean, _ := fullReport(golden(t, "debian12"), 5)
+	clean, _ := fullReport(fixture.Golden(t, "debian12"), 5)
 	clean.Hash = strings.Repeat("0", 64)
 	var e protocol.ErrorResponse
 	if code := call(t, "POST", c.url+protocol.PathReport, cred, marshal(t, clean), true, &e); code != 400 || !strings.Contains(e.Error, "hash:") {

@@ -126,19 +126,6 @@ func applyRegistry(t *testing.T, base, yml string) {
 	}
 }
 
-func golden(t *testing.T, name string) *model.Inventory {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "agent", "inventory", "testdata", name+".golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inv model.Inventory
-	if err := json.Unmarshal(b, &inv); err != nil {
-		t.Fatal(err)
-	}
-	return &inv
-}
-
 // host is an enrolled golden host whose reports the test sends.
 type host struct {
 	id, cred, hash string
@@ -364,7 +351,7 @@ func TestDashboardsAndRules(t *testing.T) {
 	// web-01's 95 % full (disk pressure).
 	const gib = 1 << 30
 	for i, name := range []string{"debian12", "rocky9", "arch"} {
-		inv := golden(t, name)
+		inv := fixture.Golden(t, name)
 		size := []uint64{100, 50, 200}[i] * gib
 		used := []uint64{95, 10, 100}[i] * gib
 		for j, f := range inv.Host.Filesystems {
@@ -502,8 +489,8 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	addr := startCollector(t)
 	base := "http://" + addr
-	h := enrollAndReport(t, base, golden(t, "debian12"))
-	enrollAndReport(t, base, golden(t, "rocky9"))
+	h := enrollAndReport(t, base, fixture.Golden(t, "debian12"))
+	enrollAndReport(t, base, fixture.Golden(t, "rocky9"))
 	applyRegistry(t, base, registry)
 	h.install(t, base, "shadow-tool", time.Now().UTC().Truncate(time.Second))
 	resp, err := http.Get(base + "/metrics")

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // bigInventory is the debian12 fixture grown to n packages, the size of a busy server.
 func bigInventory(tb testing.TB, n int) *model.Inventory {
-	inv := golden(tb, "debian12")
+	inv := fixture.Golden(tb, "debian12")
 	base := inv.Software
 	for i := len(base); i < n; i++ {
 		p := base[i%len(base)]

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 func TestCleanText(t *testing.T) {
@@ -395,7 +396,7 @@ func TestCleanReportDirtyHost(t *testing.T) {
 // characters hashes the same on the agent, which cleans it in FromInventory, and on the
 // collector, which decodes, cleans again and normalizes what arrived.
 func TestFromInventoryHashesWhatTheCollectorHashes(t *testing.T) {
-	inv := golden(t, "debian12")
+	inv := fixture.Golden(t, "debian12")
 	inv.Listeners = append(inv.Listeners,
 		model.Listener{Protocol: "tcp", Address: "127.0.0.1", Port: 4444, PID: 7, Process: "d\xe6mon\x1b[0m"},
 		model.Listener{Protocol: "tcp", Address: "127.0.0.1", Port: 4445, PID: 8, Process: "\xff\xfe"})

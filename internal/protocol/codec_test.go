@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 func gzipped(tb testing.TB, b []byte) []byte {
@@ -42,8 +44,8 @@ func gunzipped(tb testing.TB, b []byte) []byte {
 // testReports returns a full report, a delta and a heartbeat of the debian12 host.
 func testReports(tb testing.TB) map[string]*Report {
 	tb.Helper()
-	full := reportFor(tb, golden(tb, "debian12"))
-	inv := golden(tb, "debian12")
+	full := reportFor(tb, fixture.Golden(tb, "debian12"))
+	inv := fixture.Golden(tb, "debian12")
 	inv.Software[0].Version += ".1"
 	inv.Software[0].InstallTime = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
 	inv.Host.Labels["team"] = "web"

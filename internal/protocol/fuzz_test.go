@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // FuzzDecodeReport feeds request bodies through what the collector does with them: Decode,
@@ -36,7 +38,7 @@ func FuzzDecodeReport(f *testing.F) {
 	for _, s := range small {
 		f.Add([]byte(s), false)
 	}
-	base := stateOf(golden(f, "debian12"))
+	base := stateOf(fixture.Golden(f, "debian12"))
 	lim := Limits{Compressed: 1 << 20, Decompressed: 4 << 20}
 	f.Fuzz(func(t *testing.T, body []byte, gz bool) {
 		encoding := ""

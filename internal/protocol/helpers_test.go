@@ -3,9 +3,6 @@ package protocol
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,26 +11,6 @@ import (
 
 // goldenNames are the fixture hosts whose full inventories the agent's golden tests keep.
 var goldenNames = []string{"alpine3", "arch", "centos7", "debian12", "distroless", "opensuse15", "rocky9"}
-
-var goldenFiles sync.Map // name → []byte
-
-// golden returns a fresh copy of a fixture host's inventory.
-func golden(tb testing.TB, name string) *model.Inventory {
-	tb.Helper()
-	b, ok := goldenFiles.Load(name)
-	if !ok {
-		data, err := os.ReadFile(filepath.Join("..", "..", "agent", "inventory", "testdata", name+".golden.json"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		b, _ = goldenFiles.LoadOrStore(name, data)
-	}
-	var inv model.Inventory
-	if err := json.Unmarshal(b.([]byte), &inv); err != nil {
-		tb.Fatalf("%s: %v", name, err)
-	}
-	return &inv
-}
 
 // cloneJSON returns a deep copy of v made by encoding and decoding it.
 func cloneJSON[T any](tb testing.TB, v *T) *T {

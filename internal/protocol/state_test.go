@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 // withCapacity gives an inventory volatile figures to move: the fixtures record none on
@@ -29,7 +30,7 @@ func withCapacity(inv *model.Inventory) {
 func TestFromInventory(t *testing.T) {
 	for _, name := range goldenNames {
 		t.Run(name, func(t *testing.T) {
-			inv := golden(t, name)
+			inv := fixture.Golden(t, name)
 			withCapacity(inv)
 			inv.Host.Interfaces = []model.Interface{
 				{Name: "eth1", Up: true, Addrs: []string{"198.51.100.7/24", "192.0.2.10/24"}},
@@ -181,13 +182,13 @@ func TestHashStable(t *testing.T) {
 		}},
 	}
 	for _, name := range goldenNames {
-		want := hashOf(golden(t, name))
+		want := hashOf(fixture.Golden(t, name))
 		for _, tc := range same {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
-				inv := golden(t, name)
+				inv := fixture.Golden(t, name)
 				want := want
 				if tc.name == "no labels" {
-					ref := golden(t, name)
+					ref := fixture.Golden(t, name)
 					ref.Host.Labels = nil
 					want = hashOf(ref)
 				}
@@ -219,10 +220,10 @@ func TestHashStable(t *testing.T) {
 		{"filesystem size", func(inv *model.Inventory) { inv.Host.Filesystems[0].TotalBytes++ }},
 		{"memory size", func(inv *model.Inventory) { inv.Host.Memory.TotalBytes += 4096 }},
 	}
-	want := hashOf(golden(t, "debian12"))
+	want := hashOf(fixture.Golden(t, "debian12"))
 	for _, tc := range differ {
 		t.Run("debian12/"+tc.name, func(t *testing.T) {
-			inv := golden(t, "debian12")
+			inv := fixture.Golden(t, "debian12")
 			tc.mutate(inv)
 			if got := hashOf(inv); got == want {
 				t.Errorf("hash unchanged")
@@ -383,8 +384,8 @@ func TestDiffApply(t *testing.T) {
 	for _, name := range goldenNames {
 		for _, tc := range cases {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
-				old := stateOf(golden(t, name))
-				inv := golden(t, name)
+				old := stateOf(fixture.Golden(t, name))
+				inv := fixture.Golden(t, name)
 				tc.mutate(inv)
 				new := stateOf(inv)
 				d := checkDiffApply(t, old, new)
@@ -425,7 +426,7 @@ type mutator struct {
 func newMutator(tb testing.TB) *mutator {
 	m := &mutator{}
 	for _, name := range goldenNames {
-		m.pool = append(m.pool, golden(tb, name).Software...)
+		m.pool = append(m.pool, fixture.Golden(tb, name).Software...)
 	}
 	return m
 }
@@ -519,7 +520,7 @@ func TestDiffApplyRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	for i := range 150 {
 		name := goldenNames[i%len(goldenNames)]
-		inv := golden(t, name)
+		inv := fixture.Golden(t, name)
 		old := stateOf(inv)
 		steps := make([]byte, r.IntN(40))
 		for j := range steps {
@@ -586,7 +587,7 @@ func checkEvents(t testing.TB, old, new *State) {
 }
 
 func TestApplyDuplicateUpsert(t *testing.T) {
-	old := stateOf(golden(t, "debian12"))
+	old := stateOf(fixture.Golden(t, "debian12"))
 	p := old.Software[0]
 	first, last := p, p
 	first.Summary, last.Summary = "first", "last"
@@ -707,7 +708,7 @@ func TestEvents(t *testing.T) {
 // TestEventsGoldens lists a whole fixture host's software as installs and removals.
 func TestEventsGoldens(t *testing.T) {
 	for _, name := range goldenNames {
-		st := stateOf(golden(t, name))
+		st := stateOf(fixture.Golden(t, name))
 		detected := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		evs := Events(&State{}, st, detected)
 		if len(evs) != len(st.Software) {
@@ -733,7 +734,7 @@ func FuzzDiffApply(f *testing.F) {
 	m := newMutator(f)
 	bases := make([]*model.Inventory, len(goldenNames))
 	for i, name := range goldenNames {
-		bases[i] = golden(f, name)
+		bases[i] = fixture.Golden(f, name)
 	}
 	f.Fuzz(func(t *testing.T, host uint8, a, b []byte) {
 		if len(a) > 512 || len(b) > 512 {
@@ -757,7 +758,7 @@ func TestNormalizeTimesOutOfRange(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -23*3600)),
 	} {
 		t.Run(bad.String(), func(t *testing.T) {
-			inv, want := golden(t, "debian12"), golden(t, "debian12")
+			inv, want := fixture.Golden(t, "debian12"), fixture.Golden(t, "debian12")
 			inv.Software[0].InstallTime, want.Software[0].InstallTime = bad, time.Time{}
 			inv.Host.BootTime, want.Host.BootTime = bad, time.Time{}
 			if hashOf(inv) != hashOf(want) {

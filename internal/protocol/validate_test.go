@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 func TestValidateValid(t *testing.T) {
@@ -20,20 +21,20 @@ func TestValidateValid(t *testing.T) {
 	}
 	for _, name := range []string{"arch", "centos7", "debian12", "opensuse15", "rocky9"} {
 		t.Run(name, func(t *testing.T) {
-			if err := Validate(reportFor(t, golden(t, name))); err != nil {
+			if err := Validate(reportFor(t, fixture.Golden(t, name))); err != nil {
 				t.Errorf("Validate: %v", err)
 			}
 		})
 	}
 	t.Run("full report with a base hash", func(t *testing.T) {
-		r := reportFor(t, golden(t, "debian12"))
+		r := reportFor(t, fixture.Golden(t, "debian12"))
 		r.BaseHash = strings.Repeat("0", 64)
 		if err := Validate(r); err != nil {
 			t.Errorf("Validate: %v", err)
 		}
 	})
 	t.Run("tabs and non-ASCII text", func(t *testing.T) {
-		r := reportFor(t, golden(t, "debian12"))
+		r := reportFor(t, fixture.Golden(t, "debian12"))
 		r.State.Software[0].Summary = "Résumé\tof a package — «quoted»"
 		r.State.Host.Labels["owner"] = "Zoë"
 		if err := Validate(r); err != nil {

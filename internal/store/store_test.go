@@ -2,11 +2,8 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -14,22 +11,15 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/onus-project/onus/internal/etcdtest"
-	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
+	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
 func goldenRecord(t testing.TB, name string) *store.HostRecord {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "agent", "inventory", "testdata", name+".golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inv model.Inventory
-	if err := json.Unmarshal(b, &inv); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := protocol.FromInventory(&inv)
+	inv := fixture.Golden(t, name)
+	st, _ := protocol.FromInventory(inv)
 	rec := &store.HostRecord{HostID: inv.Host.ID, Hash: protocol.Hash(&st), Seq: 7,
 		FirstReport: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC),
 		Host: st.Host, Services: st.Services, Listeners: st.Listeners, Sources: st.Sources}
