@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/onus-project/onus/internal/cliconf"
 	"github.com/onus-project/onus/internal/version"
 	"github.com/onus-project/onus/loadgen"
 )
@@ -245,8 +246,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func logger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
+	l, err := cliconf.ParseLevel(level)
+	if err != nil {
 		return nil, err
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil

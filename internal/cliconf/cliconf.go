@@ -115,11 +115,19 @@ func BindLog(fs *flag.FlagSet, level, format *string) {
 	}
 }
 
+// ParseLevel reads a log level: debug, info, warn or error, in any case, optionally with an
+// offset such as "info+2" (slog's text form).
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
 // NewLogger returns a logger writing to w at level ("debug", "info", "warn", "error") in
 // format ("text" or "json"; "" is text); its errors name the flag at fault.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
+	l, err := ParseLevel(level)
+	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: l}
