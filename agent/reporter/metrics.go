@@ -1,6 +1,10 @@
 package reporter
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-project/onus/internal/version"
+)
 
 type metrics struct {
 	reports      *prometheus.CounterVec
@@ -56,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, packageSources []string) (*metrics, e
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid, m.doubtful, m.enrollWait} {
+		for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.passes, m.events, m.journal, m.dropped, m.lastAccepted, m.lastRefused, m.invalid, m.doubtful, m.enrollWait, version.BuildInfo()} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

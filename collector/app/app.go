@@ -24,6 +24,7 @@ import (
 	"github.com/onus-project/onus/collector/metrics"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
+	"github.com/onus-project/onus/internal/version"
 )
 
 // Options configure a collector. Exactly one of DataDir (embedded etcd) and EtcdEndpoints
@@ -241,6 +242,9 @@ func (c *Collector) Run(ctx context.Context) error {
 		return err
 	}
 	if err := reg.Register(fleet); err != nil {
+		return err
+	}
+	if err := reg.Register(version.BuildInfo()); err != nil {
 		return err
 	}
 	go func() {
