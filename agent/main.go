@@ -84,7 +84,7 @@ func inventoryCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("host-root", "/", "the host's root file system (mount it read-only in a container and point here)")
-	stateDir := fs.String("state-dir", "/var/lib/onus-agent", "the agent's state directory (keeps a generated host ID)")
+	stateDir := fs.String("state-dir", defaultStateDir, "the agent's state directory (keeps a generated host ID)")
 	only := fs.String("sources", "", "comma-separated sources to run (default: all of this platform's)")
 	compact := fs.Bool("compact", false, "print the JSON on one line")
 	logLevel := "warn"
@@ -153,9 +153,12 @@ type runConfig struct {
 	MetricsAddress    string            `yaml:"metrics_address"`
 }
 
+// defaultStateDir is where run and inventory keep their state unless told otherwise.
+const defaultStateDir = "/var/lib/onus-agent"
+
 func defaultRunConfig() runConfig {
 	return runConfig{
-		StateDir:          "/var/lib/onus-agent",
+		StateDir:          defaultStateDir,
 		HostRoot:          "/",
 		Labels:            map[string]string{},
 		HeartbeatInterval: reporter.DefaultHeartbeatInterval,

@@ -115,8 +115,8 @@ var serveCommand = cliconf.Command[config]{
 }
 
 func defaultConfig() config {
-	return config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: "/onus/",
-		StatusFlushInterval: 30 * time.Second, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
+	return config{ListenAddress: "127.0.0.1:8443", DataDir: "/var/lib/onus-collector", EtcdPrefix: store.DefaultPrefix,
+		StatusFlushInterval: ingest.DefaultStatusFlushInterval, StoreTimeout: store.DefaultTimeout, LogLevel: "info", LogFormat: "text",
 		UnownedNewLimit: metrics.DefaultUnownedNewLimit, NewSoftwareWindow: metrics.DefaultNewSoftwareWindow, StaleAfter: metrics.DefaultStaleAfter, TLSClientAuth: app.ClientAuthNone,
 		MaxReportMemory: api.DefaultMaxReportMemory, ReportReadGrace: api.DefaultBodyReadGrace, ReportMinRate: api.DefaultBodyMinRate,
 		MetricsAuth:    api.MetricsAuthNone,

@@ -9,16 +9,25 @@ import (
 	"github.com/onus-project/onus/internal/store"
 )
 
+// Defaults of StatsOptions, which the collector's metrics and flags use as well.
+const (
+	// DefaultNewSoftwareWindow: software first seen in the fleet this recently is new.
+	DefaultNewSoftwareWindow = 7 * 24 * time.Hour
+	// DefaultDiskPressureRatio is the share of a filesystem in use above which its host
+	// counts as under disk pressure.
+	DefaultDiskPressureRatio = 0.9
+)
+
 // StatsOptions say how FleetStats counts.
 type StatsOptions struct {
 	// Now is the time stale hosts and new software are measured from.
 	Now time.Time
 	// StaleAfter: a host not seen for longer is stale (0: none is).
 	StaleAfter time.Duration
-	// NewSoftwareWindow: unowned new software was first seen within it (0: 7 days).
+	// NewSoftwareWindow: unowned new software was first seen within it (0: DefaultNewSoftwareWindow).
 	NewSoftwareWindow time.Duration
 	// DiskPressureRatio: a host with a filesystem used above it is under disk pressure
-	// (0: 0.9).
+	// (0: DefaultDiskPressureRatio).
 	DiskPressureRatio float64
 }
 
@@ -79,10 +88,10 @@ func (c *Capacity) add(o *Capacity) {
 // FleetStats counts the fleet's figures.
 func (ix *Index) FleetStats(o StatsOptions) *FleetStats {
 	if o.NewSoftwareWindow <= 0 {
-		o.NewSoftwareWindow = 7 * 24 * time.Hour
+		o.NewSoftwareWindow = DefaultNewSoftwareWindow
 	}
 	if o.DiskPressureRatio <= 0 {
-		o.DiskPressureRatio = 0.9
+		o.DiskPressureRatio = DefaultDiskPressureRatio
 	}
 	newSince := o.Now.Add(-o.NewSoftwareWindow)
 	s := &FleetStats{OwnerAssets: map[string]map[owners.Kind]int{}, HostsByOSFamily: map[string]int{}, OwnerCapacity: map[string]*Capacity{}}

@@ -82,6 +82,9 @@ type Ingest struct {
 	enr *enrollState
 }
 
+// DefaultStatusFlushInterval is how often batched host statuses are written by default.
+const DefaultStatusFlushInterval = 30 * time.Second
+
 // New validates opts and returns an Ingest. It starts nothing; Run flushes statuses.
 func New(opts Options) (*Ingest, error) {
 	if opts.Store == nil || opts.Index == nil {
@@ -91,7 +94,7 @@ func New(opts Options) (*Ingest, error) {
 		log: opts.Logger, now: opts.Now, dirty: map[string]map[string]store.HostStatus{}}
 	g.SetEnrollSecrets(append([]string{opts.EnrollSecret}, opts.EnrollSecrets...))
 	if g.flush <= 0 {
-		g.flush = 30 * time.Second
+		g.flush = DefaultStatusFlushInterval
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

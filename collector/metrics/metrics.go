@@ -23,11 +23,11 @@ import (
 // Defaults of Options.
 const (
 	DefaultUnownedNewLimit   = 100
-	DefaultNewSoftwareWindow = 7 * 24 * time.Hour
+	DefaultNewSoftwareWindow = index.DefaultNewSoftwareWindow
 	DefaultStaleAfter        = 3 * time.Minute
 	// DiskPressureRatio is the share of a filesystem in use above which its host counts as
 	// under disk pressure.
-	DiskPressureRatio = 0.9
+	DiskPressureRatio = index.DefaultDiskPressureRatio
 )
 
 // maxSeenTitles bounds the memory of the titles already counted by the seen counter.
