@@ -133,7 +133,7 @@ func bindServe(fs *flag.FlagSet, cfg *config) {
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", cfg.InsecureHTTP, "serve plain HTTP without TLS (local use only)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the embedded etcd")
 	fs.StringVar(&cfg.EtcdClientURL, "etcd-client-url", cfg.EtcdClientURL, "also serve the embedded etcd's client API on this URL (default: a random loopback port)")
-	fs.Var(commaList{&cfg.EtcdEndpoints}, "etcd-endpoints", "comma-separated URLs of an external etcd cluster (instead of the embedded store)")
+	fs.Var(commaList{&cfg.EtcdEndpoints}, "etcd-endpoints", "comma-separated `URLs` of an external etcd cluster (instead of the embedded store)")
 	fs.StringVar(&cfg.EtcdCAFile, "etcd-ca-file", cfg.EtcdCAFile, "CA certificate of the external etcd cluster")
 	fs.StringVar(&cfg.EtcdCertFile, "etcd-cert-file", cfg.EtcdCertFile, "client certificate for the external etcd cluster")
 	fs.StringVar(&cfg.EtcdKeyFile, "etcd-key-file", cfg.EtcdKeyFile, "client key for the external etcd cluster")
