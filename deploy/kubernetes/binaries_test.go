@@ -85,7 +85,7 @@ func TestMain(m *testing.M) {
 
 // flagLine is a flag in the usage Go's flag package prints: "  -name type" (a flag that
 // takes a value) or "  -name" (a boolean).
-var flagLine = regexp.MustCompile(`(?m)^  -([A-Za-z0-9][A-Za-z0-9-]*)(?: ([a-z]+))?(?:\t|$)`)
+var flagLine = regexp.MustCompile(`(?m)^  -([A-Za-z0-9][A-Za-z0-9-]*)(?: ([A-Za-z_]+))?(?:\t|$)`)
 
 // flagsOf runs the binary's command with -h and returns its flags: name → takes a value.
 func flagsOf(t *testing.T, bin string, command ...string) map[string]bool {
