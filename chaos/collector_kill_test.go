@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onus-project/onus/internal/testutil/wait"
 	"github.com/onus-project/onus/loadgen"
 )
 
@@ -103,7 +104,7 @@ func killDuring(t *testing.T, col *collector, kinds []string, after int, phase f
 	done := make(chan *loadgen.PhaseStats, 1)
 	go func() { done <- phase() }()
 	var seen float64
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d reports accepted before the kill", after), func() (bool, string) {
+	wait.For(t, 2*time.Minute, fmt.Sprintf("%d reports accepted before the kill", after), func() (bool, string) {
 		seen = accepted() - base
 		return seen >= float64(after), fmt.Sprintf("%.0f accepted", seen)
 	})
@@ -235,7 +236,7 @@ func TestCollectorKill9Loadgen(t *testing.T) {
 func killDuringProcess(t *testing.T, col *collector, lg *proc, after int) {
 	t.Helper()
 	var seen float64
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d full reports accepted before the kill", after), func() (bool, string) {
+	wait.For(t, 2*time.Minute, fmt.Sprintf("%d full reports accepted before the kill", after), func() (bool, string) {
 		if lg.Exited() {
 			lg.dumpLog(t, 30)
 			t.Fatal("onus-loadgen ended before the kill")

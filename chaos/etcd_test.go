@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // member is one etcd server of a cluster, on fixed 127.0.0.1 ports so that it restarts as
@@ -66,7 +68,7 @@ func (m *member) healthy() (bool, string) {
 // waitHealthy waits until every running member is healthy.
 func (c *cluster) waitHealthy(t *testing.T, timeout time.Duration) time.Duration {
 	t.Helper()
-	return waitFor(t, timeout, "etcd cluster healthy", func() (bool, string) {
+	return wait.For(t, timeout, "etcd cluster healthy", func() (bool, string) {
 		for _, m := range c.members {
 			if m.running() {
 				if ok, why := m.healthy(); !ok {
@@ -82,7 +84,7 @@ func (c *cluster) waitHealthy(t *testing.T, timeout time.Duration) time.Duration
 func (c *cluster) leader(t *testing.T) int {
 	t.Helper()
 	idx := -1
-	waitFor(t, 30*time.Second, "an etcd leader", func() (bool, string) {
+	wait.For(t, 30*time.Second, "an etcd leader", func() (bool, string) {
 		for i, m := range c.members {
 			if !m.running() {
 				continue

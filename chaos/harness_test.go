@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 const (
@@ -277,40 +279,6 @@ func do(method, url, token string, body []byte) answer {
 	return answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: b, err: err}
 }
 
-// waitFor polls cond every 100 ms until it holds, or fails the test after timeout with what
-// cond last said.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		ok, why := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("after %s, %s never held: %s", timeout, what, why)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// eventually is waitFor that lets the scenario go on after a failure, to see what follows.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, bool) {
-	t.Helper()
-	start := time.Now()
-	for {
-		ok, why := cond()
-		if ok {
-			return time.Since(start), true
-		}
-		if time.Since(start) > timeout {
-			t.Errorf("after %s, %s never held: %s", timeout, what, why)
-			return timeout, false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // metric sums the samples of a metric in a /metrics text whose labels contain every one of
 // labels (e.g. `result="accepted"`).
 func metric(text []byte, name string, labels ...string) (float64, bool) {
@@ -395,7 +363,7 @@ func (c *collector) ready() (bool, string) {
 // waitReady waits until /readyz answers 200 and returns how long that took.
 func (c *collector) waitReady(t *testing.T, timeout time.Duration) time.Duration {
 	t.Helper()
-	return waitFor(t, timeout, c.name+" ready", func() (bool, string) {
+	return wait.For(t, timeout, c.name+" ready", func() (bool, string) {
 		if c.Exited() {
 			c.dumpLog(t, 30)
 			t.Fatalf("%s exited", c.name)

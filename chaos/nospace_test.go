@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/wait"
 	"github.com/onus-project/onus/loadgen"
 )
 
@@ -96,7 +97,7 @@ func noSpace(t *testing.T, bin string, col *collector, endpoints string) {
 		}
 		filled <- statuses
 	}()
-	if _, ok := eventually(t, 3*time.Minute, "etcd's NOSPACE alarm seen by the collector", func() (bool, string) {
+	if _, ok := wait.Eventually(t, 3*time.Minute, "etcd's NOSPACE alarm seen by the collector", func() (bool, string) {
 		v, _ := metric(col.metrics(t), "onus_collector_store_nospace")
 		return v == 1, fmt.Sprintf("onus_collector_store_nospace %v", v)
 	}); !ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // TestEtcdQuorum runs two collector replicas on a 3-member etcd cluster with four real
@@ -43,7 +44,7 @@ func TestEtcdQuorum(t *testing.T) {
 	}
 	everywhere := func(what string, timeout time.Duration, cond func(*hostDetail) (bool, string)) time.Duration {
 		t.Helper()
-		return waitFor(t, timeout, what, func() (bool, string) {
+		return wait.For(t, timeout, what, func() (bool, string) {
 			for _, c := range cols {
 				for _, a := range agents {
 					d, ok := getHost(c.url, a.id)
@@ -97,7 +98,7 @@ func TestEtcdQuorum(t *testing.T) {
 	cl.members[second].Kill(t)
 	lost := time.Now()
 	for _, c := range cols {
-		_, failed := eventually(t, 30*time.Second, c.name+" /readyz failing without quorum", func() (bool, string) {
+		_, failed := wait.Eventually(t, 30*time.Second, c.name+" /readyz failing without quorum", func() (bool, string) {
 			ok, why := c.ready()
 			return !ok, why
 		})
@@ -129,7 +130,7 @@ func TestEtcdQuorum(t *testing.T) {
 		fixture.DpkgRemove(t, a.root, "curl")
 	}
 	for _, a := range agents {
-		eventually(t, 30*time.Second, a.name+" keeping the outage's events in its journal", func() (bool, string) {
+		wait.Eventually(t, 30*time.Second, a.name+" keeping the outage's events in its journal", func() (bool, string) {
 			n, _ := a.metric("onus_agent_journal_events")
 			return n >= 2, fmt.Sprintf("onus_agent_journal_events %v", n)
 		})
@@ -178,7 +179,7 @@ func TestEtcdQuorum(t *testing.T) {
 	})
 	figure(t, "quorum back: replicas ready %s after the restart of the members, every outage event on both %s after it",
 		ready.Round(10*time.Millisecond), took.Round(10*time.Millisecond))
-	agree, _ := eventually(t, 60*time.Second, "both replicas answering the same", func() (bool, string) {
+	agree, _ := wait.Eventually(t, 60*time.Second, "both replicas answering the same", func() (bool, string) {
 		return sameAnswers(cols[0].url, cols[1].url, agents)
 	})
 	figure(t, "quorum back: replicas agree %s after their readiness; events lost: %d; %s", agree.Round(10*time.Millisecond), len(missing), counts.delta(t))

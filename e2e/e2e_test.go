@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 const (
@@ -136,18 +138,14 @@ func getHost[T any](t *testing.T, url, id string) (*T, bool) {
 // fails after timeout.
 func waitHost[T any](t *testing.T, url, id string, timeout time.Duration, what string, cond func(*T) bool) *T {
 	t.Helper()
-	start := time.Now()
-	for {
-		if d, ok := getHost[T](t, url, id); ok && cond(d) {
-			t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
-			return d
-		}
-		if time.Since(start) > timeout {
-			d, _ := getHost[T](t, url, id)
-			t.Fatalf("after %s: %s never held; host: %+v", timeout, what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var d *T
+	took := wait.For(t, timeout, what, func() (bool, string) {
+		var ok bool
+		d, ok = getHost[T](t, url, id)
+		return ok && cond(d), fmt.Sprintf("host: %+v", d)
+	})
+	t.Logf("%s after %s", what, took.Round(time.Millisecond))
+	return d
 }
 
 func has(d *hostDetail, title string) bool {

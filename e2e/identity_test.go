@@ -21,6 +21,7 @@ import (
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // identAgent is a running agent with its metrics and log.
@@ -66,17 +67,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...strin
 		}
 	}
 	return sum
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // adminCLI runs an onus-collector client command against url with the admin token.
@@ -130,7 +120,7 @@ func TestImpostorIsHeld(t *testing.T) {
 			"Architecture: amd64\nVersion: 1.0\nDescription: nothing to see\n"
 	})
 	impostor := startIdentAgent(t, fake, t.TempDir(), col.url)
-	waitFor(t, "the impostor's enrollment held", 20*time.Second, func() bool {
+	wait.Until(t, 20*time.Second, "the impostor's enrollment held", func() bool {
 		return metric(t, impostor.reg, "onus_agent_enrollment_pending") == 1
 	})
 	waitLog(t, impostor.log, "the impostor's log", "holds this agent's enrollment until an admin approves it", "onus-collector enrollments approve ")
@@ -144,7 +134,7 @@ func TestImpostorIsHeld(t *testing.T) {
 	}
 
 	// One held enrollment however often the impostor asks, listed with where it came from.
-	waitFor(t, "the impostor asking again", 10*time.Second, func() bool {
+	wait.Until(t, 10*time.Second, "the impostor asking again", func() bool {
 		return metric(t, col.reg, "onus_collector_enrollments_total", "result", "waiting") >= 2
 	})
 	held := pendingEnrollments(t, col.url)
@@ -168,7 +158,7 @@ func TestImpostorIsHeld(t *testing.T) {
 	if out := adminCLI(t, col.url, 0, "enrollments", "deny", held[0].ID); !strings.Contains(out, "denied enrollment "+held[0].ID) {
 		t.Fatalf("enrollments deny: %s", out)
 	}
-	waitFor(t, "the impostor told of the denial", 10*time.Second, func() bool {
+	wait.Until(t, 10*time.Second, "the impostor told of the denial", func() bool {
 		return metric(t, impostor.reg, "onus_agent_enrollments_total", "result", "403") >= 1
 	})
 	if got := metric(t, col.reg, "onus_collector_enrollments_pending"); got != 0 {
@@ -202,7 +192,7 @@ func TestLostStateDirectory(t *testing.T) {
 	// A new, empty state directory on the same host.
 	stateB := t.TempDir()
 	b := startIdentAgent(t, root, stateB, col.url)
-	waitFor(t, "agent B's enrollment held", 20*time.Second, func() bool {
+	wait.Until(t, 20*time.Second, "agent B's enrollment held", func() bool {
 		return metric(t, b.reg, "onus_agent_enrollment_pending") == 1
 	})
 	var heldB spool.Enrollment
@@ -211,7 +201,7 @@ func TestLostStateDirectory(t *testing.T) {
 	}
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	fixture.DpkgInstall(t, root, "while-held", "1.0-1", at)
-	waitFor(t, "the install journaled while held", 15*time.Second, func() bool {
+	wait.Until(t, 15*time.Second, "the install journaled while held", func() bool {
 		return metric(t, b.reg, "onus_agent_journal_events") >= 1
 	})
 	held := pendingEnrollments(t, col.url)
@@ -261,7 +251,7 @@ func TestLostStateDirectory(t *testing.T) {
 	if code := post(t, col.url+protocol.PathEnroll, "", protocol.EnrollRequest{EnrollSecret: secret, HostID: hostID, Credential: credB.Credential}); code != 200 {
 		t.Fatalf("enrollment with agent B's credential: %d, want 200", code)
 	}
-	waitFor(t, "agent B held again, with the credential it presented unknown", 20*time.Second, func() bool {
+	wait.Until(t, 20*time.Second, "agent B held again, with the credential it presented unknown", func() bool {
 		for _, e := range pendingEnrollments(t, col.url) {
 			if e.Reason == protocol.PendingCredentialUnknown {
 				return true
@@ -269,7 +259,7 @@ func TestLostStateDirectory(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "agent B forgets the unknown credential", 10*time.Second, func() bool {
+	wait.Until(t, 10*time.Second, "agent B forgets the unknown credential", func() bool {
 		_, err := os.Stat(filepath.Join(stateB, spool.CredentialFile))
 		return os.IsNotExist(err)
 	})
@@ -338,14 +328,8 @@ func TestCertificateProvesHost(t *testing.T) {
 	}
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	fixture.DpkgInstall(t, root, "cert-tool", "1.0-1", at)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if d, ok := p.getHost(url); ok && has(d, "deb:cert-tool") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the install of the agent with the host's certificate never arrived")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 15*time.Second, "the install of the agent with the host's certificate", func() bool {
+		d, ok := p.getHost(url)
+		return ok && has(d, "deb:cert-tool")
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // logBuffer collects a component's logs for a test to look at.
@@ -49,21 +51,15 @@ func (b *logBuffer) logger() *slog.Logger {
 // waitLog waits until the log holds all of want.
 func waitLog(t *testing.T, b *logBuffer, what string, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	wait.For(t, 15*time.Second, fmt.Sprintf("%s: the log saying %q", what, want), func() (bool, string) {
 		s := b.String()
-		ok := true
 		for _, w := range want {
-			ok = ok && strings.Contains(s, w)
+			if !strings.Contains(s, w) {
+				return false, "the log:\n" + s
+			}
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the log never said %q:\n%s", what, want, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return true, ""
+	})
 }
 
 // testPKI is a private CA with the certificates of a collector on 127.0.0.1 and an agent,

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // selfSigned writes a CA-less self-signed certificate for 127.0.0.1 and its key.
@@ -76,17 +78,10 @@ func TestTLS(t *testing.T) {
 	go func() { adone <- trusting.Run(actx) }()
 	t.Cleanup(func() { acancel(); <-adone })
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	wait.For(t, 20*time.Second, "the host reporting over TLS", func() (bool, string) {
 		out, err := httpsGet(url+"/api/v1/hosts/"+hostID, cert)
-		if err == nil && strings.Contains(out, `"software"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host never reported over TLS: %v %s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && strings.Contains(out, `"software"`), fmt.Sprintf("%v %s", err, out)
+	})
 }
 
 func httpsGet(url, caFile string) (string, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 const (
@@ -170,14 +171,14 @@ func TestObservationDuringSlowReport(t *testing.T) {
 	t1 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	t2 := t1.Add(20 * time.Minute)
 	installDeb(t, root, "htop", "3.2.2-2", t1)
-	waitFor(t, 5*time.Second, "the delta held on its way", func() bool { return proxy.held() > 0 })
+	wait.Until(t, 5*time.Second, "the delta held on its way", func() bool { return proxy.held() > 0 })
 
 	// The report is in flight; the agent must keep observing.
 	installDeb(t, root, "jq", "1.6-2.1", t2)
-	waitFor(t, 5*time.Second, "the install observed while a report is in flight", func() bool { return eventsSeen(a) >= 2 })
+	wait.Until(t, 5*time.Second, "the install observed while a report is in flight", func() bool { return eventsSeen(a) >= 2 })
 	beforeRemove := time.Now().UTC().Truncate(time.Second)
 	removeDeb(t, root, "jq")
-	waitFor(t, 5*time.Second, "the removal observed while a report is in flight", func() bool { return eventsSeen(a) >= 3 })
+	wait.Until(t, 5*time.Second, "the removal observed while a report is in flight", func() bool { return eventsSeen(a) >= 3 })
 	afterRemove := time.Now().UTC()
 	if n := proxy.held(); n != 1 {
 		t.Errorf("%d reports sent while one was in flight, want the one", n)
@@ -185,7 +186,7 @@ func TestObservationDuringSlowReport(t *testing.T) {
 
 	proxy.release()
 	var evs []protocol.Event
-	waitFor(t, 10*time.Second, "the three events in the collector", func() bool {
+	wait.Until(t, 10*time.Second, "the three events in the collector", func() bool {
 		evs = collectorEvents(t, col.url(), debianHostID)
 		return len(evs) >= 3
 	})
@@ -229,13 +230,13 @@ func TestReturnAfterOutage(t *testing.T) {
 			testutil.ToFloat64(a.r.m.reports.WithLabelValues("delta", "unavailable"))
 	}
 	// 50 ms doubling reaches the 1 s cap at the sixth attempt.
-	waitFor(t, 30*time.Second, "the retry delays at their cap", func() bool { return failed() >= 8 })
+	wait.Until(t, 30*time.Second, "the retry delays at their cap", func() bool { return failed() >= 8 })
 
 	col = startCollector(t, data, "")
 	before := agentAccepted(a)
 	proxy.forwardTo(t, col.url())
 	back := time.Now()
 	bound := a.r.opts.BackoffMax + a.r.opts.HTTPTimeout
-	waitFor(t, bound, "a report accepted after the return", func() bool { return agentAccepted(a) > before })
+	wait.Until(t, bound, "a report accepted after the return", func() bool { return agentAccepted(a) > before })
 	t.Logf("report accepted %v after the collector's return (bound %v)", time.Since(back).Round(time.Millisecond), bound)
 }

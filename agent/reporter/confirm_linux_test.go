@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // writeInPlace rewrites dpkg's status file the way a careless tool does, not the way dpkg
@@ -58,11 +59,11 @@ func TestHalfWrittenStatusIsNotHistory(t *testing.T) {
 	if err := os.WriteFile(status, content[:len(content)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the half-written database read", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
+	wait.Until(t, 2*time.Second, "the half-written database read", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
 	if err := os.WriteFile(status, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the doubtful read discarded", func() bool { return doubtfulReads(a, "discarded") == 1 })
+	wait.Until(t, 2*time.Second, "the doubtful read discarded", func() bool { return doubtfulReads(a, "discarded") == 1 })
 	// Heartbeats read the database meanwhile; past Settle, nothing may have come of it.
 	time.Sleep(a.r.opts.Settle + time.Second)
 	if ev := peer.allEvents(); len(ev) != 0 || eventsSeen(a) != 0 {
@@ -120,7 +121,7 @@ func TestLargeRemovalConfirmed(t *testing.T) {
 		}
 		return s
 	})
-	waitFor(t, 10*time.Second, "the six removals", func() bool { return len(peer.allEvents()) >= len(gone) })
+	wait.Until(t, 10*time.Second, "the six removals", func() bool { return len(peer.allEvents()) >= len(gone) })
 	t.Logf("removals reported %v after the database changed (settle %v)", time.Since(start).Round(time.Millisecond), a.r.opts.Settle)
 	var got []string
 	for _, e := range peer.allEvents() {

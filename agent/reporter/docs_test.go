@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/collector/app"
 	"github.com/onus-project/onus/internal/testutil/mddoc"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // TestMetricsDoc checks docs/metrics.md against the metrics of an agent built as onus-agent
@@ -58,7 +59,7 @@ func TestMetricsDoc(t *testing.T) {
 	})
 	waitFull(t, a)
 	installDeb(t, root, "docs-tool", "1.0-1", time.Now().Add(-time.Second))
-	waitFor(t, 10*time.Second, "the install event", func() bool { return eventsSeen(a) > 0 })
+	wait.Until(t, 10*time.Second, "the install event", func() bool { return eventsSeen(a) > 0 })
 
 	doc := mddoc.Read(t, "metrics.md")
 	sec := doc.Find("onus-agent")

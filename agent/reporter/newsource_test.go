@@ -24,6 +24,7 @@ import (
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // tarlist is a package database source the reporter has never heard of: a text file of
@@ -128,8 +129,8 @@ func TestNewPackageSourceFailedReadCarriedOver(t *testing.T) {
 	a, peer, root := startTarlistAgent(t)
 	n := testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch"))
 	writeTarlist(t, root, "alpha 1.0 x86_64\nthis line is broken\ngamma 0.9 noarch\n")
-	waitFor(t, 5*time.Second, "a collection", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
-	waitFor(t, 5*time.Second, "the failed source reported", func() bool {
+	wait.Until(t, 5*time.Second, "a collection", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
+	wait.Until(t, 5*time.Second, "the failed source reported", func() bool {
 		st, _ := peer.state(debianHostID)
 		return st != nil && sourceState(st, "tarlist") == "error"
 	})
@@ -141,7 +142,7 @@ func TestNewPackageSourceFailedReadCarriedOver(t *testing.T) {
 		t.Errorf("%d packages while tarlist failed, want dpkg's 19 and tarlist's 3", len(st.Software))
 	}
 	writeTarlist(t, root, "alpha 1.0 x86_64\nbeta 2.1 x86_64\ngamma 0.9 noarch\n")
-	waitFor(t, 5*time.Second, "tarlist back", func() bool {
+	wait.Until(t, 5*time.Second, "tarlist back", func() bool {
 		st, _ := peer.state(debianHostID)
 		return st != nil && sourceState(st, "tarlist") == "ok"
 	})
@@ -151,7 +152,7 @@ func TestNewPackageSourceFailedReadCarriedOver(t *testing.T) {
 
 	// A real change of the same source is reported as one.
 	writeTarlist(t, root, "alpha 1.1 x86_64\nbeta 2.1 x86_64\ngamma 0.9 noarch\n")
-	waitFor(t, 5*time.Second, "the upgrade reported", func() bool {
+	wait.Until(t, 5*time.Second, "the upgrade reported", func() bool {
 		return slices.ContainsFunc(peer.allEvents(), func(e protocol.Event) bool {
 			return e.Type == protocol.EventUpgraded && e.Source == tarlistFormat && e.Name == "alpha" && e.Version == "1.1"
 		})
@@ -179,7 +180,7 @@ func TestNewPackageSourceLockWait(t *testing.T) {
 	if err := os.Remove(lock); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the install reported", func() bool {
+	wait.Until(t, 5*time.Second, "the install reported", func() bool {
 		return slices.ContainsFunc(peer.allEvents(), func(e protocol.Event) bool {
 			return e.Type == protocol.EventInstalled && e.Source == tarlistFormat && e.Name == "delta"
 		})

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // lockedBuffer is a log destination the reporter's goroutines and the test share.
@@ -49,7 +51,7 @@ func TestRefusedReportCounted(t *testing.T) {
 	peer.mu.Unlock()
 	before := time.Now().Unix()
 	installDeb(t, root, "htop", "3.2.2-2", time.Now().Add(-time.Minute))
-	waitFor(t, 10*time.Second, "a refused full report", func() bool {
+	wait.Until(t, 10*time.Second, "a refused full report", func() bool {
 		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("full", "rejected")) > 0
 	})
 	if v := testutil.ToFloat64(a.r.m.lastRefused); v < float64(before) || v > float64(time.Now().Unix()) {
@@ -72,7 +74,7 @@ func TestRefusedReportCounted(t *testing.T) {
 	peer.mu.Lock()
 	peer.refuse = ""
 	peer.mu.Unlock()
-	waitFor(t, 10*time.Second, "htop accepted once the collector accepts again", func() bool {
+	wait.Until(t, 10*time.Second, "htop accepted once the collector accepts again", func() bool {
 		st, _ := peer.state(debianHostID)
 		return hasPackage(st, "htop", "3.2.2-2")
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 const debianHostID = "5c0f5d2e8f6a4b1c9e3d7a2b4c6d8e0f"
@@ -217,18 +218,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func hasPackage(st *protocol.State, name, version string) bool {
 	return st != nil && slices.ContainsFunc(st.Software, func(p model.Package) bool { return p.Name == name && p.Version == version })
 }
@@ -254,7 +243,7 @@ func eventsSeen(a *testAgent) float64 {
 // waitFull waits until the agent saw its first report accepted.
 func waitFull(t *testing.T, a *testAgent) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "the full report", func() bool { return agentAccepted(a) > 0 })
+	wait.Until(t, 10*time.Second, "the full report", func() bool { return agentAccepted(a) > 0 })
 }
 
 func acceptedCount(p *conformantPeer) int {
@@ -271,7 +260,7 @@ func TestEnrollAndFullReport(t *testing.T) {
 	peer := newPeer(t)
 	root, state := copyRoot(t, "debian12"), filepath.Join(t.TempDir(), "state")
 	a := startAgent(t, root, state, peer.URL(), nil)
-	waitFor(t, 10*time.Second, "the first report", func() bool {
+	wait.Until(t, 10*time.Second, "the first report", func() bool {
 		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("full", "accepted")) > 0
 	})
 
@@ -319,7 +308,7 @@ func TestInstallReportedWithinSeconds(t *testing.T) {
 	installedAt := time.Now().Add(-30 * time.Second).Truncate(time.Second)
 	start := time.Now()
 	installDeb(t, root, "htop", "3.2.2-2", installedAt)
-	waitFor(t, 5*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
+	wait.Until(t, 5*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
 	t.Logf("install reported %v after the status rename", time.Since(start))
 
 	ev := peer.allEvents()
@@ -368,7 +357,7 @@ func TestLockWait(t *testing.T) {
 	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the install event", func() bool { return len(peer.allEvents()) == 1 })
+	wait.Until(t, 5*time.Second, "the install event", func() bool { return len(peer.allEvents()) == 1 })
 	t.Logf("reported %v after the lock was released", time.Since(released))
 }
 
@@ -385,7 +374,7 @@ func TestOutageLosesNothing(t *testing.T) {
 	step := func(f func()) {
 		n := eventsSeen(a)
 		f()
-		waitFor(t, 5*time.Second, "the change noticed", func() bool { return eventsSeen(a) > n })
+		wait.Until(t, 5*time.Second, "the change noticed", func() bool { return eventsSeen(a) > n })
 	}
 	t1 := time.Now().Add(-time.Hour).Truncate(time.Second)
 	t2 := t1.Add(10 * time.Minute)
@@ -402,8 +391,8 @@ func TestOutageLosesNothing(t *testing.T) {
 		t.Error("no report was tried during the outage")
 	}
 	peer.setDown(false)
-	waitFor(t, 10*time.Second, "the events", func() bool { return len(peer.allEvents()) >= 5 })
-	waitFor(t, 5*time.Second, "an idle journal", func() bool { return testutil.ToFloat64(a.r.m.journal) == 0 })
+	wait.Until(t, 10*time.Second, "the events", func() bool { return len(peer.allEvents()) >= 5 })
+	wait.Until(t, 5*time.Second, "an idle journal", func() bool { return testutil.ToFloat64(a.r.m.journal) == 0 })
 	a.stop()
 
 	var got []string
@@ -443,7 +432,7 @@ func TestLostAnswer(t *testing.T) {
 	peer.loseAnswer = 1
 	peer.mu.Unlock()
 	installDeb(t, root, "htop", "3.2.2-2", time.Now().Add(-time.Minute))
-	waitFor(t, 10*time.Second, "the duplicate", func() bool {
+	wait.Until(t, 10*time.Second, "the duplicate", func() bool {
 		return slices.Contains(kinds(peer.reports()), "delta:duplicate")
 	})
 	rs := peer.reports()
@@ -471,7 +460,7 @@ func TestRestartSendsDelta(t *testing.T) {
 	installDeb(t, root, "htop", "3.2.2-2", installedAt)
 	n := len(peer.reports())
 	startAgent(t, root, state, peer.URL(), nil)
-	waitFor(t, 10*time.Second, "the report after the restart", func() bool { return acceptedCount(peer) > n })
+	wait.Until(t, 10*time.Second, "the report after the restart", func() bool { return acceptedCount(peer) > n })
 	rs := peer.reports()[n:]
 	if k := kinds(rs); k[0] != "delta:accepted" {
 		t.Errorf("reports after the restart %v, want a delta", k)
@@ -497,7 +486,7 @@ func TestRestartResendsPending(t *testing.T) {
 	waitFull(t, a)
 	peer.setDown(true)
 	installDeb(t, root, "htop", "3.2.2-2", time.Now().Add(-time.Minute))
-	waitFor(t, 10*time.Second, "a refused delta", func() bool {
+	wait.Until(t, 10*time.Second, "a refused delta", func() bool {
 		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("delta", "unavailable")) > 0
 	})
 	a.stop()
@@ -509,7 +498,7 @@ func TestRestartResendsPending(t *testing.T) {
 
 	peer.setDown(false)
 	startAgent(t, root, state, peer.URL(), nil)
-	waitFor(t, 10*time.Second, "the resent report", func() bool { return len(peer.allEvents()) > 0 })
+	wait.Until(t, 10*time.Second, "the resent report", func() bool { return len(peer.allEvents()) > 0 })
 	rs := peer.reports()
 	first := slices.IndexFunc(rs, func(r received) bool { return r.status == "accepted" && r.report.Seq > 1 })
 	if rs[first].report.Seq != pendingSeq || rs[first].report.Kind != protocol.KindDelta {
@@ -527,14 +516,14 @@ func TestLostSeq(t *testing.T) {
 	root, state := copyRoot(t, "debian12"), t.TempDir()
 	fast := func(o *Options) { o.HeartbeatInterval = 100 * time.Millisecond }
 	a := startAgent(t, root, state, peer.URL(), fast)
-	waitFor(t, 10*time.Second, "a few reports", func() bool { return agentAccepted(a) >= 4 })
+	wait.Until(t, 10*time.Second, "a few reports", func() bool { return agentAccepted(a) >= 4 })
 	a.stop()
 	_, seq := peer.state(debianHostID)
 	for _, f := range []string{spool.SeqFile, spool.AcceptedFile, spool.BaseFile, spool.JournalFile} {
 		os.Remove(filepath.Join(state, f))
 	}
 	startAgent(t, root, state, peer.URL(), fast)
-	waitFor(t, 10*time.Second, "a report above the old seqs", func() bool {
+	wait.Until(t, 10*time.Second, "a report above the old seqs", func() bool {
 		_, s := peer.state(debianHostID)
 		return s > seq
 	})
@@ -552,7 +541,7 @@ func TestNeedFull(t *testing.T) {
 	waitFull(t, a)
 	peer.forget(false)
 	installDeb(t, root, "htop", "3.2.2-2", time.Now().Add(-time.Minute))
-	waitFor(t, 10*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
+	wait.Until(t, 10*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
 	k := kinds(peer.reports())
 	if !slices.Equal(k, []string{"full:accepted", "delta:need_full", "full:accepted"}) {
 		t.Errorf("reports %v", k)
@@ -575,7 +564,7 @@ func TestReenrollOn401(t *testing.T) {
 	old, _ := os.ReadFile(filepath.Join(state, spool.CredentialFile))
 	peer.forget(true)
 	installDeb(t, root, "htop", "3.2.2-2", time.Now().Add(-time.Minute))
-	waitFor(t, 10*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
+	wait.Until(t, 10*time.Second, "the install event", func() bool { return len(peer.allEvents()) > 0 })
 	if n := peer.enrollCount(); n != 2 {
 		t.Errorf("%d enrollments, want 2", n)
 	}
@@ -591,7 +580,7 @@ func TestReenrollOn401(t *testing.T) {
 func TestWrongEnrollSecret(t *testing.T) {
 	peer := newPeer(t)
 	a := startAgent(t, copyRoot(t, "debian12"), t.TempDir(), peer.URL(), func(o *Options) { o.EnrollSecret = "wrong" })
-	waitFor(t, 5*time.Second, "two refused enrollments", func() bool {
+	wait.Until(t, 5*time.Second, "two refused enrollments", func() bool {
 		return testutil.ToFloat64(a.r.m.enrollments.WithLabelValues("401")) >= 2
 	})
 	if n := len(peer.reports()); n != 0 {
@@ -617,7 +606,7 @@ func TestCorruptStateFiles(t *testing.T) {
 	}
 	n := len(peer.reports())
 	startAgent(t, root, state, peer.URL(), nil)
-	waitFor(t, 10*time.Second, "the report after the restart", func() bool { return acceptedCount(peer) > n })
+	wait.Until(t, 10*time.Second, "the report after the restart", func() bool { return acceptedCount(peer) > n })
 	rs := peer.reports()[n:]
 	if rs[0].report.Kind != protocol.KindFull || len(rs[0].report.Events) != 0 {
 		t.Errorf("first report %s with %d events, want a full one without events", rs[0].report.Kind, len(rs[0].report.Events))
@@ -643,13 +632,13 @@ func TestJournalBound(t *testing.T) {
 	peer.setDown(true)
 	for i := range 5 {
 		installDeb(t, root, fmt.Sprintf("pkg%d", i), "1.0-1", time.Now().Add(-time.Minute))
-		waitFor(t, 5*time.Second, "the install noticed", func() bool { return eventsSeen(a) > float64(i) })
+		wait.Until(t, 5*time.Second, "the install noticed", func() bool { return eventsSeen(a) > float64(i) })
 	}
 	if v := testutil.ToFloat64(a.r.m.dropped); v != 2 {
 		t.Errorf("onus_agent_journal_dropped_events_total = %v, want 2", v)
 	}
 	peer.setDown(false)
-	waitFor(t, 10*time.Second, "the events", func() bool {
+	wait.Until(t, 10*time.Second, "the events", func() bool {
 		st, _ := peer.state(debianHostID)
 		return hasPackage(st, "pkg4", "1.0-1") && len(peer.allEvents()) > 0
 	})
@@ -677,8 +666,8 @@ func TestFailedSourceKeepsItsPackages(t *testing.T) {
 	waitFull(t, a)
 	n := testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch"))
 	rewriteStatus(t, root, func(s string) string { return "\x00" + s })
-	waitFor(t, 5*time.Second, "a collection", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
-	waitFor(t, 5*time.Second, "the failed source reported", func() bool {
+	wait.Until(t, 5*time.Second, "a collection", func() bool { return testutil.ToFloat64(a.r.m.passes.WithLabelValues("watch")) > n })
+	wait.Until(t, 5*time.Second, "the failed source reported", func() bool {
 		st, _ := peer.state(debianHostID)
 		return st != nil && sourceState(st, "dpkg") == "error"
 	})
@@ -687,7 +676,7 @@ func TestFailedSourceKeepsItsPackages(t *testing.T) {
 		t.Errorf("%d packages while dpkg failed, want the 19 from before", len(st.Software))
 	}
 	rewriteStatus(t, root, func(s string) string { return strings.TrimPrefix(s, "\x00") })
-	waitFor(t, 5*time.Second, "dpkg back", func() bool {
+	wait.Until(t, 5*time.Second, "dpkg back", func() bool {
 		st, _ := peer.state(debianHostID)
 		return st != nil && sourceState(st, "dpkg") == "ok"
 	})
@@ -704,7 +693,7 @@ func TestHeartbeatOverTLS(t *testing.T) {
 		o.InsecureHTTP, o.CAFile, o.HeartbeatInterval = false, ca, 200*time.Millisecond
 	})
 	waitFull(t, a)
-	waitFor(t, 10*time.Second, "two heartbeats", func() bool {
+	wait.Until(t, 10*time.Second, "two heartbeats", func() bool {
 		n := 0
 		for _, r := range peer.reports() {
 			if r.report.Kind == protocol.KindHeartbeat && r.status == "accepted" {
@@ -727,7 +716,7 @@ func TestHeartbeatOverTLS(t *testing.T) {
 	// Without the CA, the collector's certificate is not trusted.
 	peer2, _ := newTLSPeer(t)
 	a2 := startAgent(t, copyRoot(t, "debian12"), t.TempDir(), peer2.URL(), func(o *Options) { o.InsecureHTTP = false })
-	waitFor(t, 5*time.Second, "a failed enrollment", func() bool { return testutil.ToFloat64(a2.r.m.enrollments.WithLabelValues("error")) > 0 })
+	wait.Until(t, 5*time.Second, "a failed enrollment", func() bool { return testutil.ToFloat64(a2.r.m.enrollments.WithLabelValues("error")) > 0 })
 	if peer2.enrollCount() != 0 {
 		t.Error("enrolled with an untrusted collector")
 	}
@@ -738,7 +727,7 @@ func TestFullInterval(t *testing.T) {
 	peer := newPeer(t)
 	a := startAgent(t, copyRoot(t, "debian12"), t.TempDir(), peer.URL(), func(o *Options) { o.FullInterval = 300 * time.Millisecond })
 	waitFull(t, a)
-	waitFor(t, 10*time.Second, "a second full report", func() bool {
+	wait.Until(t, 10*time.Second, "a second full report", func() bool {
 		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("full", "accepted")) >= 2
 	})
 	if n := testutil.ToFloat64(a.r.m.passes.WithLabelValues("full")); n < 1 {

@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // versionless is a source with a bug: it returns a package without a version, which no
@@ -38,7 +39,7 @@ func TestInvalidReportCountedBeforeSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startAgent(t, root, t.TempDir(), peer.URL(), func(o *Options) { o.Inventory = inv })
-	waitFor(t, 10*time.Second, "a refused report", func() bool {
+	wait.Until(t, 10*time.Second, "a refused report", func() bool {
 		for _, r := range peer.reports() {
 			if r.status == "400" {
 				return true

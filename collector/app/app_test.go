@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 const (
@@ -266,17 +268,10 @@ func TestReportFlow(t *testing.T) {
 		t.Fatalf("heartbeat: %+v", resp)
 	}
 	// Liveness arrives with the next status flush.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Until(t, 10*time.Second, "the host status written", func() bool {
 		call(t, "GET", c.url+"/api/v1/hosts/"+id, admin, nil, false, &d)
-		if d.Status != nil && !d.Status.LastSeen.IsZero() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("host status never written")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return d.Status != nil && !d.Status.LastSeen.IsZero()
+	})
 	// The collector's own metrics count what happened; etcd's come from the default registry.
 	resp2, err := http.Get(c.url + "/metrics")
 	if err != nil {
@@ -395,13 +390,10 @@ func TestReplicasAndRestart(t *testing.T) {
 		return string(b)
 	}
 	for _, path := range []string{"/api/v1/hosts", "/api/v1/software", "/api/v1/services", "/api/v1/hosts/" + invs[1].Host.ID} {
-		deadline := time.Now().Add(10 * time.Second)
-		for get(first, path) != get(second, path) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s differs between replicas:\n%s\n%s", path, get(first, path), get(second, path))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		wait.For(t, 10*time.Second, path+" the same on both replicas", func() (bool, string) {
+			a, b := get(first, path), get(second, path)
+			return a == b, fmt.Sprintf("\n%s\n%s", a, b)
+		})
 	}
 	var sw titles
 	call(t, "GET", second.url+"/api/v1/software?limit=5", admin, nil, false, &sw)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // slowReport opens a connection to the collector at addr, sends a report's headers with
@@ -249,7 +250,7 @@ func TestReportMemoryBudget(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, func() bool { return sample(t, c, "onus_collector_report_memory_bytes", "", "") >= 256<<10 })
+	wait.Until(t, 10*time.Second, "the condition", func() bool { return sample(t, c, "onus_collector_report_memory_bytes", "", "") >= 256<<10 })
 
 	post := func() (int, string, string) {
 		req, _ := http.NewRequest("POST", c.url+protocol.PathReport, bytes.NewReader(big))
@@ -309,15 +310,6 @@ func gzipBytes(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-	}
 }
 
 // TestEventsBomb sends a real collector the report that once made one allocate 9.5 GiB: 61

@@ -19,6 +19,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // TestNoSpaceRecovery fills a collector's embedded etcd, given a small quota, with reports:
@@ -73,7 +74,7 @@ func TestNoSpaceRecovery(t *testing.T) {
 	if refused.code != http.StatusServiceUnavailable || refused.retryAfter != "60" || !strings.Contains(refused.msg, "NOSPACE") {
 		t.Fatalf("report over the quota: %d, Retry-After %q, %q", refused.code, refused.retryAfter, refused.msg)
 	}
-	waitUntil(t, "readyz to fail on NOSPACE", func() bool {
+	wait.Until(t, 10*time.Second, "readyz to fail on NOSPACE", func() bool {
 		code, body := readyz(hc, c.url)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "NOSPACE")
 	})
@@ -122,7 +123,7 @@ func TestNoSpaceRecovery(t *testing.T) {
 	if _, err := cli.AlarmDisarm(ctx, &clientv3.AlarmMember{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "readyz after the recovery", func() bool { code, _ := readyz(hc, c.url); return code == 200 })
+	wait.Until(t, 10*time.Second, "readyz after the recovery", func() bool { code, _ := readyz(hc, c.url); return code == 200 })
 	if v := gauge(t, reg, "onus_collector_store_nospace"); v != 0 {
 		t.Errorf("onus_collector_store_nospace after the recovery: %v", v)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // syncBuffer is a log destination that goroutines share.
@@ -163,7 +164,7 @@ func TestQuorumLostAndBack(t *testing.T) {
 	t.Logf("%d requests without quorum answered, the slowest in %s; goroutines %d before, %d after", n, slowest, before, runtime.NumGoroutine())
 
 	lost := time.Now()
-	waitUntil(t, "readyz to fail", func() bool { code, _ := readyz(hc, c.url); return code == http.StatusServiceUnavailable })
+	wait.Until(t, 10*time.Second, "readyz to fail", func() bool { code, _ := readyz(hc, c.url); return code == http.StatusServiceUnavailable })
 	_, body := readyz(hc, c.url)
 	if !strings.Contains(body, "store cannot take writes") {
 		t.Errorf("readyz without quorum: %s", body)
@@ -189,16 +190,10 @@ func TestQuorumLostAndBack(t *testing.T) {
 	t.Logf("readyz failed %s after the requests were answered", time.Since(lost).Round(time.Millisecond))
 	cl.StartMembers(1, 2)
 	back := time.Now()
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		if code, _ := readyz(hc, c.url); code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready 30 s after quorum returned")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, "readiness after quorum returned", func() bool {
+		code, _ := readyz(hc, c.url)
+		return code == 200
+	})
 	t.Logf("ready %s after the members were back", time.Since(back).Round(time.Millisecond))
 	if v := gauge(t, c.opts.Registerer.(*prometheus.Registry), "onus_collector_store_writable"); v != 1 {
 		t.Errorf("onus_collector_store_writable with quorum back: %v", v)

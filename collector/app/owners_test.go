@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -103,20 +105,15 @@ func TestOwnership(t *testing.T) {
 	}
 	coverage := func(c *running, minRev int64) coverageResp {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var cov coverageResp
+		var cov coverageResp
+		wait.For(t, 10*time.Second, fmt.Sprintf("coverage at registry revision %d", minRev), func() (bool, string) {
+			cov = coverageResp{}
 			if code := call(t, "GET", c.url+"/api/v1/coverage", admin, nil, false, &cov); code != 200 {
 				t.Fatalf("coverage: %d", code)
 			}
-			if cov.RegistryRevision >= minRev && cov.Coverage[0].Total == len(invs) {
-				return cov
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("coverage never reached registry revision %d: %+v", minRev, cov)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return cov.RegistryRevision >= minRev && cov.Coverage[0].Total == len(invs), fmt.Sprintf("%+v", cov)
+		})
+		return cov
 	}
 	// Scopes: the read-only token reads and cannot write; an agent's credential does neither.
 	for _, tc := range []struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // refusalView is what the API shows of a refusal.
@@ -101,7 +102,7 @@ func TestRefusedReports(t *testing.T) {
 	cred := enroll(t, c.url, id)
 	full, _ := fullReport(inv, 1)
 	report(t, c.url, cred, full)
-	waitUntil(t, "the accepted report's status", func() bool { s := hostStatus(t, c.url, id); return s != nil && s.Seq == 1 })
+	wait.Until(t, 10*time.Second, "the accepted report's status", func() bool { s := hostStatus(t, c.url, id); return s != nil && s.Seq == 1 })
 	if s := hostStatus(t, c.url, id); s.Refused != nil {
 		t.Fatalf("refusal %+v before any refused report", s.Refused)
 	}
@@ -115,7 +116,7 @@ func TestRefusedReports(t *testing.T) {
 		t.Fatalf("bad hash: %d %q, want 400 naming the hash", code, msg)
 	}
 	var first *refusalView
-	waitUntil(t, "the refusal in the host's record", func() bool {
+	wait.Until(t, 10*time.Second, "the refusal in the host's record", func() bool {
 		first = hostStatus(t, c.url, id).Refused
 		return first != nil
 	})
@@ -135,7 +136,7 @@ func TestRefusedReports(t *testing.T) {
 	if code, msg := refuse(t, c.url, cred, "gzip", marshal(t, odd)); code != 400 || !strings.Contains(msg, "kind") {
 		t.Fatalf("bad kind: %d %q", code, msg)
 	}
-	waitUntil(t, "the second refusal", func() bool { r := hostStatus(t, c.url, id).Refused; return r != nil && r.Seq == 3 })
+	wait.Until(t, 10*time.Second, "the second refusal", func() bool { r := hostStatus(t, c.url, id).Refused; return r != nil && r.Seq == 3 })
 	if r := hostStatus(t, c.url, id).Refused; r.Kind != "invalid" || !r.Since.Equal(first.Since) || !r.At.After(first.At) {
 		t.Errorf("second refusal %+v, want kind invalid, since %v, at after %v", r, first.Since, first.At)
 	}
@@ -143,7 +144,7 @@ func TestRefusedReports(t *testing.T) {
 	if code != 415 {
 		t.Fatalf("unknown encoding: %d %q, want 415", code, msg)
 	}
-	waitUntil(t, "the refusal of the undecodable report", func() bool { r := hostStatus(t, c.url, id).Refused; return r != nil && r.Status == 415 })
+	wait.Until(t, 10*time.Second, "the refusal of the undecodable report", func() bool { r := hostStatus(t, c.url, id).Refused; return r != nil && r.Status == 415 })
 	if r := hostStatus(t, c.url, id).Refused; r.Reason != msg || !r.Since.Equal(first.Since) {
 		t.Errorf("refusal %+v, want reason %q since %v", r, msg, first.Since)
 	}
@@ -153,7 +154,7 @@ func TestRefusedReports(t *testing.T) {
 	otherCred := enroll(t, c.url, other.Host.ID)
 	otherFull, _ := fullReport(other, 1)
 	report(t, c.url, otherCred, otherFull)
-	waitUntil(t, "both hosts listed", func() bool { return len(listed(t, c.url, "")) == 2 })
+	wait.Until(t, 10*time.Second, "both hosts listed", func() bool { return len(listed(t, c.url, "")) == 2 })
 	for _, h := range listed(t, c.url, "") {
 		if refused := h.Status != nil && h.Status.Refused != nil; refused != (h.ID == id) {
 			t.Errorf("host list: %s refused %v", h.ID, refused)
@@ -234,14 +235,14 @@ func TestRefusedReports(t *testing.T) {
 	// An accepted report clears the refusal.
 	good, _ := fullReport(inv, 4)
 	report(t, c.url, cred, good)
-	waitUntil(t, "the refusal cleared", func() bool { s := hostStatus(t, c.url, id); return s.Refused == nil && s.Seq == 4 })
+	wait.Until(t, 10*time.Second, "the refusal cleared", func() bool { s := hostStatus(t, c.url, id); return s.Refused == nil && s.Seq == 4 })
 	if l := listed(t, c.url, "?refused=true"); len(l) != 1 || l[0].ID != third.Host.ID {
 		t.Errorf("refused hosts after the accepted report: %+v, want the third host alone", l)
 	}
 	waitMetrics(t, g, `onus_hosts_refused 1`, "onus_hosts_refused")
 	third1, _ := fullReport(third, 2)
 	report(t, c.url, thirdCred, third1)
-	waitUntil(t, "the third host's record", func() bool { s := hostStatus(t, c.url, third.Host.ID); return s != nil && s.Refused == nil })
+	wait.Until(t, 10*time.Second, "the third host's record", func() bool { s := hostStatus(t, c.url, third.Host.ID); return s != nil && s.Refused == nil })
 	if l := listed(t, c.url, ""); len(l) != 3 || l[0].NoRecord || l[1].NoRecord || l[2].NoRecord {
 		t.Errorf("host list after the accepted reports: %+v", l)
 	}
@@ -268,7 +269,7 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 		t.Fatalf("bad hash on the second replica: %d %q", code, msg)
 	}
 	var ref *refusalView
-	waitUntil(t, "the second replica's refusal on the first", func() bool {
+	wait.Until(t, 10*time.Second, "the second replica's refusal on the first", func() bool {
 		if s := hostStatus(t, a.url, id); s != nil {
 			ref = s.Refused
 		}
@@ -285,7 +286,7 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 	if code, _ := refuse(t, a.url, cred, "gzip", marshal(t, bad)); code != 400 {
 		t.Fatalf("bad hash on the first replica: %d", code)
 	}
-	waitUntil(t, "the first replica's refusal on the second", func() bool {
+	wait.Until(t, 10*time.Second, "the first replica's refusal on the second", func() bool {
 		s := hostStatus(t, b.url, id)
 		return s != nil && s.Refused != nil && s.Refused.Seq == 3
 	})
@@ -306,7 +307,7 @@ func TestRefusedAcrossReplicas(t *testing.T) {
 	waitMetrics(t, gatherer(again), "onus_hosts_refused 1", "onus_hosts_refused")
 	good, _ := fullReport(inv, 4)
 	report(t, again.url, cred, good)
-	waitUntil(t, "the refusal cleared", func() bool { return hostStatus(t, again.url, id).Refused == nil })
+	wait.Until(t, 10*time.Second, "the refusal cleared", func() bool { return hostStatus(t, again.url, id).Refused == nil })
 	waitMetrics(t, gatherer(again), "onus_hosts_refused 0\nonus_hosts_refused_longest_seconds 0", "onus_hosts_refused", "onus_hosts_refused_longest_seconds")
 }
 
@@ -322,7 +323,7 @@ func TestRefusedTooLarge(t *testing.T) {
 	if code != 413 {
 		t.Fatalf("a body over the limit: %d %q, want 413", code, msg)
 	}
-	waitUntil(t, "the 413 in the host's record", func() bool {
+	wait.Until(t, 10*time.Second, "the 413 in the host's record", func() bool {
 		s := hostStatus(t, c.url, inv.Host.ID)
 		return s != nil && s.Refused != nil
 	})

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // send sends a JSON request with a token and an optional If-Match, and returns the status,
@@ -72,18 +74,15 @@ func TestRegistryItems(t *testing.T) {
 	// coverage waits until c resolves with registry revision minRev and every host.
 	coverage := func(c *running, minRev int64) []owners.Coverage {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			var cov coverageResp
+		var cov coverageResp
+		wait.For(t, 10*time.Second, fmt.Sprintf("coverage on %s at registry revision %d", c.url, minRev), func() (bool, string) {
+			cov = coverageResp{}
 			if code := call(t, "GET", c.url+"/api/v1/coverage", admin, nil, false, &cov); code != 200 {
 				t.Fatalf("coverage: %d", code)
 			}
-			if cov.RegistryRevision >= minRev && cov.Coverage[0].Total == len(invs) {
-				return cov.Coverage
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("coverage on %s never reached registry revision %d: %+v", c.url, minRev, cov)
-			}
-		}
+			return cov.RegistryRevision >= minRev && cov.Coverage[0].Total == len(invs), fmt.Sprintf("%+v", cov)
+		})
+		return cov.Coverage
 	}
 	why := func(c *running, asset string) owners.Resolution {
 		t.Helper()

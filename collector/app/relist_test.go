@@ -23,6 +23,7 @@ import (
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // cutProxy forwards TCP connections to an etcd member until it is cut: then it closes them
@@ -180,7 +181,7 @@ func TestWatchedListedRelistedAgree(t *testing.T) {
 	seqs[rocky] = 0
 	fullOf(invs[1])
 	change(rocky, install("late-tool"))
-	waitUntil(t, "statuses flushed", func() bool {
+	wait.Until(t, 10*time.Second, "statuses flushed", func() bool {
 		rev := revisionOf(t, watched)
 		time.Sleep(300 * time.Millisecond)
 		return revisionOf(t, watched) == rev

@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/collector/cli"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // TestRevokeHost deletes a host that a real agent reports, with the hosts delete command:
@@ -42,7 +43,7 @@ func TestRevokeHost(t *testing.T) {
 	bg.Go(t, "agent", r.Run)
 
 	var id string
-	waitUntil(t, "the agent's host listed", func() bool {
+	wait.Until(t, 10*time.Second, "the agent's host listed", func() bool {
 		out := hostsCLI(t, url, 0, "list", "--json")
 		if i := strings.Index(out, `"id": "`); i >= 0 {
 			id = out[i+7 : i+7+strings.IndexByte(out[i+7:], '"')]
@@ -56,17 +57,17 @@ func TestRevokeHost(t *testing.T) {
 
 	// Retire the agent's secret, then revoke the host.
 	writeFile(t, file, newSecret+"\n")
-	waitUntil(t, "the old secret retired", func() bool {
+	wait.Until(t, 10*time.Second, "the old secret retired", func() bool {
 		code, _, _ := tryEnroll(t, url, "probe-host", oldSecret)
 		return code == 401
 	})
 	if out := hostsCLI(t, url, 0, "delete", id); !strings.Contains(out, "deleted host "+id) {
 		t.Fatalf("hosts delete: %s", out)
 	}
-	waitUntil(t, "the revoked agent's report refused with 401", func() bool {
+	wait.Until(t, 10*time.Second, "the revoked agent's report refused with 401", func() bool {
 		return counter(t, areg, "onus_agent_reports_total", "result", "unauthorized") > 0
 	})
-	waitUntil(t, "its enrollments refused with 401", func() bool {
+	wait.Until(t, 10*time.Second, "its enrollments refused with 401", func() bool {
 		return counter(t, areg, "onus_agent_enrollments_total", "result", "401") >= 2
 	})
 	if code := call(t, "GET", url+"/api/v1/hosts/"+id, admin, nil, false, nil); code != 404 {
@@ -82,7 +83,7 @@ func TestRevokeHost(t *testing.T) {
 
 	// With its secret accepted again, the agent enrolls anew and its host comes back.
 	writeFile(t, file, newSecret+"\n"+oldSecret+"\n")
-	waitUntil(t, "the host back after a new enrollment", func() bool {
+	wait.Until(t, 10*time.Second, "the host back after a new enrollment", func() bool {
 		return call(t, "GET", url+"/api/v1/hosts/"+id, admin, nil, false, nil) == 200
 	})
 	if got := counter(t, areg, "onus_agent_enrollments_total", "result", "ok"); got != enrolled+1 {

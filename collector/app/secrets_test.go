@@ -14,6 +14,7 @@ import (
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
+	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
 // startWithSecretsFile runs a collector whose only enroll secrets are those of file.
@@ -50,17 +51,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 const (
 	oldSecret = "old-enroll-secret-0123456789abcdef"
 	newSecret = "new-enroll-secret-0123456789abcdef"
@@ -90,7 +80,7 @@ func TestEnrollSecretRotation(t *testing.T) {
 	writeFile(t, file, newSecret+"\n# "+oldSecret+" retired\n")
 	// Each probe is a host ID of its own: one enrolled already would need its credential.
 	probes := 0
-	waitUntil(t, "the old secret refused", func() bool {
+	wait.Until(t, 10*time.Second, "the old secret refused", func() bool {
 		probes++
 		code, _, _ := tryEnroll(t, url, fmt.Sprintf("probe-%d", probes), oldSecret)
 		return code == 401
@@ -114,14 +104,14 @@ func TestEnrollSecretRotation(t *testing.T) {
 	// Bad files keep the previous secrets, and say so in the reload metric.
 	for name, content := range map[string]string{"empty": "", "comments only": "# nothing\n\n", "too short": "short\n"} {
 		writeFile(t, file, content)
-		waitUntil(t, name+" file refused", func() bool {
+		wait.Until(t, 10*time.Second, name+" file refused", func() bool {
 			return gauge(t, reg, "onus_collector_enroll_secrets_reload_success") == 0
 		})
 		if code, _, msg := tryEnroll(t, url, "fourth-host-"+strings.ReplaceAll(name, " ", "-"), newSecret); code != 200 {
 			t.Fatalf("%s file: enroll with the secret in effect: %d %s", name, code, msg)
 		}
 		writeFile(t, file, newSecret+"\n"+extra+"\n")
-		waitUntil(t, "a good file after the "+name+" one", func() bool {
+		wait.Until(t, 10*time.Second, "a good file after the "+name+" one", func() bool {
 			return gauge(t, reg, "onus_collector_enroll_secrets_reload_success") == 1 && gauge(t, reg, "onus_collector_enroll_secrets") == 2
 		})
 	}
@@ -142,7 +132,7 @@ func TestEnrollSecretSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the new secret accepted after SIGHUP", func() bool {
+	wait.Until(t, 10*time.Second, "the new secret accepted after SIGHUP", func() bool {
 		code, _, _ := tryEnroll(t, url, "host-a", newSecret)
 		return code == 200
 	})
