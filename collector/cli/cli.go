@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,77 +57,26 @@ type Client struct {
 func Run(args []string, stdout, stderr io.Writer) int {
 	cmd := args[0]
 	args = args[1:]
-	if cmd == "backup" || cmd == "hosts" {
+	switch cmd {
+	case "backup", "hosts":
 		return runAdmin(cmd, args, stdout, stderr)
-	}
-	if cmd == "enrollments" {
+	case "enrollments":
 		return runEnrollments(args, stdout, stderr)
 	}
-	if cmd == "owners" {
-		if len(args) == 0 || (args[0] != "apply" && args[0] != "get") {
-			fmt.Fprintf(stderr, "onus-collector owners: want apply or get\n")
-			return 2
-		}
-		cmd, args = "owners "+args[0], args[1:]
-	}
-	if cmd == "assets" {
-		if len(args) == 0 || args[0] != "list" {
-			fmt.Fprintf(stderr, "onus-collector assets: want list\n")
-			return 2
-		}
-		cmd, args = "assets list", args[1:]
+	cmd, args, ok := subcommand(cmd, args, stderr)
+	if !ok {
+		return 2
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
-	var file string
-	var dryRun, jsonOut bool
-	switch cmd {
-	case "owners apply":
-		fs.StringVar(&file, "f", "", "the owners file (YAML; - for standard input)")
-		fs.BoolVar(&dryRun, "dry-run", false, "show what would change and write nothing")
-		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
-	case "coverage", "why":
-		fs.BoolVar(&jsonOut, "json", false, "print the answer as JSON")
-	}
-	var al assetsQuery
-	var ex exportQuery
-	switch cmd {
-	case "assets list":
-		fs.StringVar(&al.kind, "kind", "", "host, software or service")
-		fs.StringVar(&al.owner, "owner", "", "only assets of this owner")
-		fs.BoolVar(&al.unowned, "unowned", false, "only assets without an active owner (unowned or orphaned)")
-		fs.BoolVar(&al.orphaned, "orphaned", false, "only assets whose owner is retired")
-		fs.BoolVar(&al.new, "new", false, "only software newly installed on enrolled hosts and first seen within --window")
-		fs.StringVar(&al.window, "window", "7d", "the window of --new (7d, 36h)")
-		fs.BoolVar(&jsonOut, "json", false, "print the assets as JSON")
-	case "export":
-		fs.StringVar(&ex.kind, "kind", "", "hosts or software")
-		fs.StringVar(&ex.format, "format", "csv", "csv or json")
-		fs.StringVar(&ex.out, "o", "", "write to this file rather than standard output")
-	}
+	o := bindCommand(fs, cmd)
 	// Flags may follow the asset of why.
 	pos, ok := parseInterspersed(fs, args)
 	if !ok {
 		return 2
 	}
-	wantArgs := 0
-	if cmd == "why" {
-		wantArgs = 1
-	}
-	if len(pos) != wantArgs {
-		fmt.Fprintf(stderr, "onus-collector %s: want %d argument(s), got %q\n", cmd, wantArgs, pos)
-		return 2
-	}
-	if cmd == "owners apply" && file == "" {
-		fmt.Fprintf(stderr, "onus-collector owners apply: -f FILE is required\n")
-		return 2
-	}
-	if err := al.check(cmd); err != nil {
-		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
-		return 2
-	}
-	if err := ex.check(cmd); err != nil {
+	if err := o.check(cmd, pos); err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
 	}
@@ -135,25 +85,96 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 2
 	}
-	switch cmd {
-	case "owners apply":
-		err = c.apply(stdout, file, dryRun, jsonOut)
-	case "owners get":
-		err = c.get(stdout, "/api/v1/owners")
-	case "why":
-		err = c.why(stdout, pos[0], jsonOut)
-	case "coverage":
-		err = c.coverage(stdout, jsonOut)
-	case "assets list":
-		err = c.assets(stdout, al, jsonOut)
-	case "export":
-		err = c.export(stdout, ex)
-	}
-	if err != nil {
+	if err := o.run(c, cmd, pos, stdout); err != nil {
 		fmt.Fprintf(stderr, "onus-collector %s: %v\n", cmd, err)
 		return 1
 	}
 	return 0
+}
+
+// subcommand joins a command and its verb where it has one ("owners apply").
+func subcommand(cmd string, args []string, stderr io.Writer) (string, []string, bool) {
+	verbs := map[string][]string{"owners": {"apply", "get"}, "assets": {"list"}}[cmd]
+	if verbs == nil {
+		return cmd, args, true
+	}
+	if len(args) == 0 || !slices.Contains(verbs, args[0]) {
+		fmt.Fprintf(stderr, "onus-collector %s: want %s\n", cmd, strings.Join(verbs, " or "))
+		return "", nil, false
+	}
+	return cmd + " " + args[0], args[1:], true
+}
+
+// command holds the flags of the reading and owners commands.
+type command struct {
+	file            string
+	dryRun, jsonOut bool
+	al              assetsQuery
+	ex              exportQuery
+}
+
+// bindCommand defines cmd's own flags on fs.
+func bindCommand(fs *flag.FlagSet, cmd string) *command {
+	o := &command{}
+	switch cmd {
+	case "owners apply":
+		fs.StringVar(&o.file, "f", "", "the owners file (YAML; - for standard input)")
+		fs.BoolVar(&o.dryRun, "dry-run", false, "show what would change and write nothing")
+		fs.BoolVar(&o.jsonOut, "json", false, "print the answer as JSON")
+	case "coverage", "why":
+		fs.BoolVar(&o.jsonOut, "json", false, "print the answer as JSON")
+	case "assets list":
+		al := &o.al
+		fs.StringVar(&al.kind, "kind", "", "host, software or service")
+		fs.StringVar(&al.owner, "owner", "", "only assets of this owner")
+		fs.BoolVar(&al.unowned, "unowned", false, "only assets without an active owner (unowned or orphaned)")
+		fs.BoolVar(&al.orphaned, "orphaned", false, "only assets whose owner is retired")
+		fs.BoolVar(&al.new, "new", false, "only software newly installed on enrolled hosts and first seen within --window")
+		fs.StringVar(&al.window, "window", "7d", "the window of --new (7d, 36h)")
+		fs.BoolVar(&o.jsonOut, "json", false, "print the assets as JSON")
+	case "export":
+		fs.StringVar(&o.ex.kind, "kind", "", "hosts or software")
+		fs.StringVar(&o.ex.format, "format", "csv", "csv or json")
+		fs.StringVar(&o.ex.out, "o", "", "write to this file rather than standard output")
+	}
+	return o
+}
+
+// check validates the arguments and flags of cmd.
+func (o *command) check(cmd string, pos []string) error {
+	wantArgs := 0
+	if cmd == "why" {
+		wantArgs = 1
+	}
+	if len(pos) != wantArgs {
+		return fmt.Errorf("want %d argument(s), got %q", wantArgs, pos)
+	}
+	if cmd == "owners apply" && o.file == "" {
+		return errors.New("-f FILE is required")
+	}
+	if err := o.al.check(cmd); err != nil {
+		return err
+	}
+	return o.ex.check(cmd)
+}
+
+// run carries cmd out.
+func (o *command) run(c *Client, cmd string, pos []string, stdout io.Writer) error {
+	switch cmd {
+	case "owners apply":
+		return c.apply(stdout, o.file, o.dryRun, o.jsonOut)
+	case "owners get":
+		return c.get(stdout, "/api/v1/owners")
+	case "why":
+		return c.why(stdout, pos[0], o.jsonOut)
+	case "coverage":
+		return c.coverage(stdout, o.jsonOut)
+	case "assets list":
+		return c.assets(stdout, o.al, o.jsonOut)
+	case "export":
+		return c.export(stdout, o.ex)
+	}
+	return fmt.Errorf("unknown command %q", cmd)
 }
 
 func envOr(name, def string) string {
