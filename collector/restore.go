@@ -75,30 +75,9 @@ func restoreSnapshot(snap, dataDir string, force bool, now time.Time) (restoreRe
 	if res.info, err = cli.VerifySnapshot(snap); err != nil {
 		return res, fmt.Errorf("refusing the snapshot: %w", err)
 	}
-	old, err := os.Stat(dir)
-	exists := err == nil
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	old, exists, empty, err := targetDir(dir, force)
+	if err != nil {
 		return res, err
-	case !old.IsDir():
-		return res, fmt.Errorf("--data-dir %s is not a directory", dir)
-	}
-	empty := true
-	if exists {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return res, err
-		}
-		empty = len(entries) == 0
-	}
-	if !empty {
-		if !force {
-			return res, fmt.Errorf("--data-dir %s is not empty: restore into a new directory, or give --force-replace to move it aside", dir)
-		}
-		if err := checkUnused(app.EmbeddedEtcdDir(dir)); err != nil {
-			return res, err
-		}
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -115,20 +94,8 @@ func restoreSnapshot(snap, dataDir string, force bool, now time.Time) (restoreRe
 			os.RemoveAll(tmp)
 		}
 	}()
-	// The member as store.StartEmbedded will run it in the final directory.
-	name, peer, token := store.EmbeddedMember(app.EmbeddedEtcdDir(dir))
-	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
-		SnapshotPath:        snap,
-		Name:                name,
-		OutputDataDir:       app.EmbeddedEtcdDir(tmp),
-		PeerURLs:            []string{peer},
-		InitialCluster:      name + "=" + peer,
-		InitialClusterToken: token,
-		RevisionBump:        restoreRevisionBump,
-		MarkCompacted:       true,
-	})
-	if err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+	if err := restoreInto(snap, dir, tmp); err != nil {
+		return res, err
 	}
 	if exists && old != nil {
 		// Keep the owner of the directory being replaced (restoring as root for a collector
@@ -158,6 +125,57 @@ func restoreSnapshot(snap, dataDir string, force bool, now time.Time) (restoreRe
 		d.Close()
 	}
 	return res, nil
+}
+
+// targetDir looks at the data directory to restore into: whether it exists, and whether it
+// is empty; one that is not empty is replaced only with force, and never while in use.
+func targetDir(dir string, force bool) (old fs.FileInfo, exists, empty bool, err error) {
+	old, err = os.Stat(dir)
+	exists = err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, false, false, err
+	case !old.IsDir():
+		return nil, false, false, fmt.Errorf("--data-dir %s is not a directory", dir)
+	}
+	empty = true
+	if exists {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, false, false, err
+		}
+		empty = len(entries) == 0
+	}
+	if !empty {
+		if !force {
+			return nil, false, false, fmt.Errorf("--data-dir %s is not empty: restore into a new directory, or give --force-replace to move it aside", dir)
+		}
+		if err := checkUnused(app.EmbeddedEtcdDir(dir)); err != nil {
+			return nil, false, false, err
+		}
+	}
+	return old, exists, empty, nil
+}
+
+// restoreInto restores the snapshot into tmp as the member store.StartEmbedded will run in
+// the final directory dir.
+func restoreInto(snap, dir, tmp string) error {
+	name, peer, token := store.EmbeddedMember(app.EmbeddedEtcdDir(dir))
+	err := snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
+		SnapshotPath:        snap,
+		Name:                name,
+		OutputDataDir:       app.EmbeddedEtcdDir(tmp),
+		PeerURLs:            []string{peer},
+		InitialCluster:      name + "=" + peer,
+		InitialClusterToken: token,
+		RevisionBump:        restoreRevisionBump,
+		MarkCompacted:       true,
+	})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
 }
 
 // checkUnused fails when an etcd server holds the store in etcdDir: a running collector
