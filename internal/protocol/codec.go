@@ -96,68 +96,17 @@ func DecodeCharged(body io.Reader, encoding string, lim Limits, charge func(n in
 	lim.Compressed = min(lim.Compressed, math.MaxInt64-1)
 	lim.Decompressed = min(lim.Decompressed, math.MaxInt64-1)
 	counted := &countingReader{r: io.LimitReader(body, lim.Compressed+1)}
-	var r io.Reader = counted
-	switch strings.ToLower(strings.TrimSpace(encoding)) {
-	case "", "identity":
-		if lim.Decompressed < lim.Compressed {
-			r = io.LimitReader(counted, lim.Decompressed+1)
-		}
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(counted)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			switch {
-			case counted.n > lim.Compressed:
-				return tooLarge("compressed body", lim.Compressed)
-			case errors.As(err, &mbe):
-				return tooLarge("body", mbe.Limit)
-			}
-			return Errorf(http.StatusBadRequest, "body is not gzip: %v", err)
-		}
-		defer zr.Close()
-		// A gzip body may hold several members (RFC 1952), read one after the other; bytes
-		// after the last member that do not start another are malformed, not ignored.
-		r = io.LimitReader(zr, lim.Decompressed+1)
-	default:
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
+	r, done, err := decompressing(counted, encoding, lim)
+	if err != nil {
+		return err
 	}
+	defer done()
 	// Read the whole body first, so that the limits are checked before decoding starts and
 	// a truncated body is told apart from a malformed one; count its lists as it arrives.
 	cnt := counter{next: shapeOf(reflect.TypeOf(v)), after: -1}
-	var data []byte
-	for {
-		if len(data) == cap(data) {
-			grown := min(max(2*int64(cap(data)), 32<<10), lim.Decompressed+1)
-			if charge != nil {
-				if err := charge(grown - int64(cap(data))); err != nil {
-					return err
-				}
-			}
-			data = append(make([]byte, 0, grown), data...)
-		}
-		n, err := r.Read(data[len(data):cap(data)])
-		if counted.n > lim.Compressed {
-			return tooLarge("body", lim.Compressed)
-		}
-		if int64(len(data)+n) > lim.Decompressed {
-			return tooLarge("decompressed body", lim.Decompressed)
-		}
-		if n > 0 {
-			if err := cnt.feed(data[len(data) : len(data)+n]); err != nil {
-				return err
-			}
-			data = data[:len(data)+n]
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return tooLarge("body", mbe.Limit)
-			}
-			return Errorf(http.StatusBadRequest, "reading body: %v", err)
-		}
+	data, err := readCounting(r, counted, lim, charge, &cnt)
+	if err != nil {
+		return err
 	}
 	cnt.eof()
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
@@ -174,6 +123,75 @@ func DecodeCharged(body io.Reader, encoding string, lim Limits, charge func(n in
 		return Errorf(http.StatusBadRequest, "malformed JSON: %s", jsonError(err, data))
 	}
 	return nil
+}
+
+// decompressing returns the reader of the decompressed body, limited to one byte over
+// lim.Decompressed, and what to call once it is read.
+func decompressing(counted *countingReader, encoding string, lim Limits) (io.Reader, func(), error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		if lim.Decompressed < lim.Compressed {
+			return io.LimitReader(counted, lim.Decompressed+1), func() {}, nil
+		}
+		return counted, func() {}, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(counted)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			switch {
+			case counted.n > lim.Compressed:
+				return nil, nil, tooLarge("compressed body", lim.Compressed)
+			case errors.As(err, &mbe):
+				return nil, nil, tooLarge("body", mbe.Limit)
+			}
+			return nil, nil, Errorf(http.StatusBadRequest, "body is not gzip: %v", err)
+		}
+		// A gzip body may hold several members (RFC 1952), read one after the other; bytes
+		// after the last member that do not start another are malformed, not ignored.
+		return io.LimitReader(zr, lim.Decompressed+1), func() { zr.Close() }, nil
+	default:
+		return nil, nil, Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
+	}
+}
+
+// readCounting reads the decompressed body whole, charging for its buffer before it grows,
+// checking both limits as bytes arrive, and feeding the list counter.
+func readCounting(r io.Reader, counted *countingReader, lim Limits, charge func(n int64) error, cnt *counter) ([]byte, error) {
+	var data []byte
+	for {
+		if len(data) == cap(data) {
+			grown := min(max(2*int64(cap(data)), 32<<10), lim.Decompressed+1)
+			if charge != nil {
+				if err := charge(grown - int64(cap(data))); err != nil {
+					return nil, err
+				}
+			}
+			data = append(make([]byte, 0, grown), data...)
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		if counted.n > lim.Compressed {
+			return nil, tooLarge("body", lim.Compressed)
+		}
+		if int64(len(data)+n) > lim.Decompressed {
+			return nil, tooLarge("decompressed body", lim.Decompressed)
+		}
+		if n > 0 {
+			if err := cnt.feed(data[len(data) : len(data)+n]); err != nil {
+				return nil, err
+			}
+			data = data[:len(data)+n]
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge("body", mbe.Limit)
+			}
+			return nil, Errorf(http.StatusBadRequest, "reading body: %v", err)
+		}
+	}
 }
 
 func tooLarge(what string, limit int64) error {
