@@ -163,7 +163,7 @@ func (g *Generator) Check(ctx context.Context, adminToken string, sample int) (*
 	counts := g.TitleHosts()
 	c.TitlesExpected = len(counts)
 	for _, t := range g.sampleTitles(counts, sample) {
-		src, name, _ := cutTitle(t)
+		src, name, _ := model.SplitTitleKey(t)
 		var page struct {
 			Items []struct {
 				Title string `json:"title"`
@@ -219,11 +219,11 @@ func (g *Generator) sampleTitles(counts map[string]int, n int) []string {
 		slices.Sort(changed)
 		for _, t := range changed[:min(2, len(changed))] {
 			src, name := g.titleOf(h, t)
-			add(src + ":" + name)
+			add(model.TitleKey(src, name))
 		}
 		if last := h.pkgs[len(h.pkgs)-1]; int(refTitle(last)) >= len(g.pool.titles) {
 			src, name := g.titleOf(h, refTitle(last))
-			add(src + ":" + name)
+			add(model.TitleKey(src, name))
 		}
 	}
 	// The rarest titles held.
@@ -238,15 +238,6 @@ func (g *Generator) sampleTitles(counts map[string]int, n int) []string {
 		add(t)
 	}
 	return out
-}
-
-func cutTitle(t string) (source, name string, ok bool) {
-	for i := 0; i < len(t); i++ {
-		if t[i] == ':' {
-			return t[:i], t[i+1:], true
-		}
-	}
-	return "", t, false
 }
 
 // getJSON reads an admin API path into v.

@@ -335,15 +335,17 @@ func (g *Generator) pkg(h *host, p uint32, times map[uint32]int64) model.Package
 		arch := []string{"amd64", "x86_64"}[h.fam]
 		return model.Package{Source: g.pool.fams[h.fam].source, Name: "site-" + h.id[:10] + "-tool" + strconv.Itoa(k),
 			Version: "1." + strconv.Itoa(k) + "." + strconv.Itoa(v) + "-1", Arch: arch, InstallTime: time.Unix(ts, 0).UTC(),
-			Maintainer: "Ops <ops@example.net>", Section: "local", Summary: "in-house tool built on this host", InstalledSize: 81920}
+			PackageInfo:   model.PackageInfo{Maintainer: "Ops <ops@example.net>", Section: "local", Summary: "in-house tool built on this host"},
+			InstalledSize: 81920}
 	}
 	ti := &g.pool.titles[t]
 	if !changed {
 		ts = h.installTime(t, v)
 	}
 	return model.Package{Source: ti.source, Name: ti.name, Version: ti.version(v), Arch: ti.arch, InstallTime: time.Unix(ts, 0).UTC(),
-		Vendor: ti.vendor, Maintainer: ti.maintainer, Section: ti.section, Origin: ti.origin, License: ti.license,
-		Summary: ti.summary, InstalledSize: ti.size}
+		PackageInfo: model.PackageInfo{Vendor: ti.vendor, Maintainer: ti.maintainer, Section: ti.section, Origin: ti.origin,
+			License: ti.license, Summary: ti.summary},
+		InstalledSize: ti.size}
 }
 
 // installTime returns when title t came to version v on h, before the run: most packages

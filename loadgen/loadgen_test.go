@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 )
 
@@ -231,7 +232,7 @@ func TestRunAgainstCollector(t *testing.T) {
 		if checked == 40 {
 			break
 		}
-		src, name, _ := cutTitle(tl)
+		src, name, _ := model.SplitTitleKey(tl)
 		var sw struct {
 			Items []struct {
 				Title string `json:"title"`

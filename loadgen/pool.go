@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/onus-project/onus/internal/model"
 )
 
 // A Pool is the fleet's shared package catalog: the titles every simulated host draws its
@@ -116,7 +118,7 @@ func NewPool(size int, seed uint64) *Pool {
 func (p *Pool) Len() int { return len(p.titles) }
 
 // Title returns the title of pool index i as "source:name".
-func (p *Pool) Title(i int) string { return p.titles[i].source + ":" + p.titles[i].name }
+func (p *Pool) Title(i int) string { return model.TitleKey(p.titles[i].source, p.titles[i].name) }
 
 // namer draws realistic package names and metadata for one family.
 type namer struct {

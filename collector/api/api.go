@@ -24,6 +24,7 @@ import (
 
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
@@ -626,11 +627,8 @@ type HostDetail struct {
 // SoftwareItem is an installation with its title's descriptive fields.
 type SoftwareItem struct {
 	store.Installation
-	Title      string `json:"title"`
-	Vendor     string `json:"vendor,omitempty"`
-	Maintainer string `json:"maintainer,omitempty"`
-	Section    string `json:"section,omitempty"`
-	Summary    string `json:"summary,omitempty"`
+	Title string `json:"title"`
+	model.PackageInfo
 }
 
 func (a *API) host(w http.ResponseWriter, r *http.Request) {
@@ -676,7 +674,7 @@ func (a *API) host(w http.ResponseWriter, r *http.Request) {
 	for i, in := range rec.Software {
 		it := SoftwareItem{Installation: in, Title: in.Title()}
 		if t, ok := a.opts.Index.Title(in.Title()); ok {
-			it.Vendor, it.Maintainer, it.Section, it.Summary = t.Vendor, t.Maintainer, t.Section, t.Summary
+			it.PackageInfo = t.PackageInfo
 		}
 		d.Software[i] = it
 	}
@@ -710,10 +708,7 @@ type TitleItem struct {
 	InstalledHosts int       `json:"installed_hosts"`
 	FirstSeen      time.Time `json:"first_seen,omitzero"`
 	FirstHost      string    `json:"first_host,omitempty"`
-	Vendor         string    `json:"vendor,omitempty"`
-	Maintainer     string    `json:"maintainer,omitempty"`
-	Section        string    `json:"section,omitempty"`
-	Summary        string    `json:"summary,omitempty"`
+	model.PackageInfo
 	// The title's owner, fleet-wide, whether it is orphaned, and why.
 	owners.Resolution
 	// With unowned_new: the hosts where the title was installed after their first report,
@@ -771,14 +766,14 @@ func (a *API) software(w http.ResponseWriter, r *http.Request) {
 	}
 	var items []TitleItem
 	for _, t := range a.opts.Index.Titles() {
-		title := t.Source + ":" + t.Name
+		title := t.Key()
 		if title <= after || (source != "" && t.Source != source) || !match(name, t.Name) || t.Hosts < minHosts ||
 			(installedOnly && t.Installed == 0) || (!since.IsZero() && (t.FirstSeen.IsZero() || t.FirstSeen.Before(since))) || !own.keep(&t.Ownership) ||
 			(unownedNew && (t.Installed == 0 || t.Ownership.Owned() || t.FirstSeen.IsZero() || t.FirstSeen.Before(newSince))) {
 			continue
 		}
 		items = append(items, TitleItem{Title: title, Source: t.Source, Name: t.Name, Hosts: t.Hosts, InstalledHosts: t.Installed,
-			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, Vendor: t.Vendor, Maintainer: t.Maintainer, Section: t.Section, Summary: t.Summary,
+			FirstSeen: t.FirstSeen, FirstHost: t.FirstHost, PackageInfo: t.PackageInfo,
 			Resolution: t.Ownership})
 	}
 	resp := pageOf(items, limit, func(t TitleItem) string { return t.Title })

@@ -174,7 +174,7 @@ func (a *API) exportSoftware(res *owners.Resolver) []SoftwareExport {
 }
 
 func softwareExport(t *index.TitleEntry, res *owners.Resolver) SoftwareExport {
-	e := SoftwareExport{Title: t.Source + ":" + t.Name, Source: t.Source, Name: t.Name, Vendor: t.Vendor, Maintainer: t.Maintainer,
+	e := SoftwareExport{Title: t.Key(), Source: t.Source, Name: t.Name, Vendor: t.Vendor, Maintainer: t.Maintainer,
 		FirstSeen: t.FirstSeen, Hosts: t.Hosts, Owner: t.Ownership.Owner, Orphaned: t.Ownership.Orphaned, Authorized: t.Ownership.Owned()}
 	if e.Owner != "" {
 		e.Department = res.Department(e.Owner)

@@ -231,7 +231,7 @@ func TestReportFlow(t *testing.T) {
 	installedAt := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 	next := st
 	next.Software = append(slices.Clone(st.Software), model.Package{Source: "deb", Name: "shadow-tool", Version: "1.0-1", Arch: "amd64",
-		InstallTime: installedAt, Summary: "a tool nobody asked for"})
+		InstallTime: installedAt, PackageInfo: model.PackageInfo{Summary: "a tool nobody asked for"}})
 	protocol.Normalize(&next)
 	delta := protocol.Diff(&st, &next)
 	events := protocol.Events(&st, &next, installedAt.Add(time.Minute))

@@ -273,7 +273,7 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 	c, invs := fleet(t, func(invs []*model.Inventory) {
 		invs[0].Host.Hostname, invs[0].Host.FQDN, invs[0].Host.OS.PrettyName = hyperlink, at, "\tOS"
 		invs[0].Software = append(invs[0].Software, model.Package{Source: "deb", Name: minus, Version: "1.0",
-			Vendor: "\t=1+1", Maintainer: cmd})
+			PackageInfo: model.PackageInfo{Vendor: "\t=1+1", Maintainer: cmd}})
 	})
 	deb := invs[0].Host.ID
 

@@ -126,7 +126,7 @@ func TestDirtyReportFromAnOlderAgent(t *testing.T) {
 	// A dirty delta hashed over raw text cannot be checked against the cleaned state: the
 	// agent is asked for a full report, which is stored as above.
 	next := rawState(inv)
-	next.Software = append(next.Software, model.Package{Source: "deb", Name: "shadow\x1btool", Version: "1.0", Summary: "x\x1b"})
+	next.Software = append(next.Software, model.Package{Source: "deb", Name: "shadow\x1btool", Version: "1.0", PackageInfo: model.PackageInfo{Summary: "x\x1b"}})
 	protocol.Normalize(&next)
 	delta := &protocol.Report{HostID: id, Seq: 3, Kind: protocol.KindDelta, SentAt: time.Now().UTC(), BaseHash: full.Hash,
 		Hash: protocol.Hash(&next), Delta: protocol.Diff(&st, &next), Capacity: capa,

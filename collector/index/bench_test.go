@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -60,8 +61,9 @@ func benchIndex(nHosts, nTitles, perHost int) *Index {
 	tids := make([]uint32, nTitles)
 	for i := range nTitles {
 		t := store.Title{Source: sources[rng.IntN(len(sources))], Name: fmt.Sprintf("%spkg%d", prefixes[rng.IntN(len(prefixes))], i),
-			Maintainer: fmt.Sprintf("Team %d <team%d@lists.example.org>", i%50, i%50), Section: []string{"libs", "python", "devel", "net", "admin"}[i%5]}
-		key := t.Source + ":" + t.Name
+			PackageInfo: model.PackageInfo{Maintainer: fmt.Sprintf("Team %d <team%d@lists.example.org>", i%50, i%50),
+				Section: []string{"libs", "python", "devel", "net", "admin"}[i%5]}}
+		key := t.Key()
 		tids[i] = ix.intern(key)
 		ix.titles[key] = &TitleEntry{Title: t, Catalogued: true}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -358,11 +359,11 @@ func (ix *Index) apply(ev change) {
 		ix.builds[b.ID] = b
 		ix.buildIDs[b.Key()] = b.ID
 	case store.KindTitle:
-		src, n, ok := strings.Cut(name, "/")
+		src, n, ok := store.SplitTitleName(name)
 		if !ok {
 			return
 		}
-		key := ix.names[ix.intern(src+":"+n)]
+		key := ix.names[ix.intern(model.TitleKey(src, n))]
 		t := ix.titles[key]
 		if ev.Deleted {
 			if t != nil {
@@ -422,7 +423,7 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 	e.titles = make([]uint32, 0, len(rec.Software))
 	var buf []byte
 	for _, in := range rec.Software {
-		buf = append(append(append(buf[:0], in.Source...), ':'), in.Name...)
+		buf = model.AppendTitleKey(buf[:0], in.Source, in.Name)
 		id, ok := ix.nameIDs[string(buf)] // no allocation when the name is known
 		if !ok {
 			id = ix.intern(string(buf))
@@ -490,7 +491,7 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 			t := ix.names[id]
 			te := ix.titles[t]
 			if te == nil {
-				src, name, _ := strings.Cut(t, ":")
+				src, name, _ := model.SplitTitleKey(t)
 				te = &TitleEntry{Title: store.Title{Source: src, Name: name}}
 				ix.titles[t] = te
 				if !ix.bulk {

@@ -120,7 +120,7 @@ func (ix *Index) resolveTitle(t *TitleEntry) {
 }
 
 func titleAttrs(t *store.Title) owners.TitleAttrs {
-	return owners.TitleAttrs{Source: t.Source, Name: t.Name, Maintainer: t.Maintainer, Vendor: t.Vendor, Section: t.Section, Origin: t.Origin}
+	return owners.TitleAttrsFrom(t.Source, t.Name, &t.PackageInfo)
 }
 
 // Registry returns the ownership registry the index resolves with (shared: do not modify)

@@ -459,9 +459,7 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 		if have[p.Title()] {
 			continue
 		}
-		d := desc[p.Title()]
-		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID,
-			Vendor: d.Vendor, Maintainer: d.Maintainer, Section: d.Section, Origin: d.Origin, License: d.License, Summary: d.Summary}
+		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID, PackageInfo: desc[p.Title()].PackageInfo}
 		if f, ok := first[p.Title()]; ok {
 			t.FirstSeen = f
 		}

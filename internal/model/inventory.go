@@ -108,14 +108,11 @@ type Package struct {
 	Arch    string `json:"arch,omitempty"`
 	// InstallTime is when the package was installed or last upgraded, where the database
 	// records it (rpm, apk, pacman) or the package's file list shows it (dpkg).
-	InstallTime   time.Time `json:"install_time,omitzero"`
-	Vendor        string    `json:"vendor,omitempty"`
-	Maintainer    string    `json:"maintainer,omitempty"` // maintainer or packager
-	Section       string    `json:"section,omitempty"`    // section (deb) or group (rpm, pacman)
-	Origin        string    `json:"origin,omitempty"`     // source package it was built from
-	License       string    `json:"license,omitempty"`
-	Summary       string    `json:"summary,omitempty"`
-	InstalledSize uint64    `json:"installed_size_bytes,omitempty"`
+	InstallTime time.Time `json:"install_time,omitzero"`
+	// PackageInfo describes the package; its fields encode in place, between install_time
+	// and installed_size_bytes.
+	PackageInfo
+	InstalledSize uint64 `json:"installed_size_bytes,omitempty"`
 	// State is empty for a fully installed package; otherwise the package manager's word for
 	// a package whose files are on disk but whose installation is not complete, e.g. dpkg's
 	// "unpacked", "half-configured" or "triggers-pending".
@@ -123,7 +120,36 @@ type Package struct {
 }
 
 // Title returns the fleet-wide identity of the package: source and name, e.g. "deb:nginx".
-func (p Package) Title() string { return p.Source + ":" + p.Name }
+func (p Package) Title() string { return TitleKey(p.Source, p.Name) }
+
+// PackageInfo is what describes a package rather than one installation of it: the fields a
+// software title keeps once for the whole fleet. It is embedded wherever these fields travel
+// (model.Package, the stored title, the API's software items), so that a new descriptive
+// field is declared here, filled by the source that knows it, and carried everywhere else
+// without further code. Every field is free text of at most protocol.MaxFieldLen bytes,
+// checked and cleaned through Texts.
+type PackageInfo struct {
+	Vendor     string `json:"vendor,omitempty"`
+	Maintainer string `json:"maintainer,omitempty"` // maintainer or packager
+	Section    string `json:"section,omitempty"`    // section (deb) or group (rpm, pacman)
+	Origin     string `json:"origin,omitempty"`     // source package it was built from
+	License    string `json:"license,omitempty"`
+	Summary    string `json:"summary,omitempty"`
+}
+
+// InfoText is one text field of a PackageInfo: its JSON name and where it is held.
+type InfoText struct {
+	Name string
+	Ptr  *string
+}
+
+// Texts returns the fields of i, in declaration order, for the code that validates and
+// cleans every one of them the same way. A new field of PackageInfo is added here too (a test
+// checks that none is missing).
+func (i *PackageInfo) Texts() [6]InfoText {
+	return [...]InfoText{{"vendor", &i.Vendor}, {"maintainer", &i.Maintainer}, {"section", &i.Section},
+		{"origin", &i.Origin}, {"license", &i.License}, {"summary", &i.Summary}}
+}
 
 // Service is one unit of the host's service manager.
 type Service struct {

@@ -144,11 +144,17 @@ type TitleAttrs struct {
 
 // TitleAttrsOf returns the attributes of the title of an installed package.
 func TitleAttrsOf(p model.Package) TitleAttrs {
-	return TitleAttrs{Source: p.Source, Name: p.Name, Maintainer: p.Maintainer, Vendor: p.Vendor, Section: p.Section, Origin: p.Origin}
+	return TitleAttrsFrom(p.Source, p.Name, &p.PackageInfo)
+}
+
+// TitleAttrsFrom returns the attributes of the title (source, name) that info describes:
+// the descriptive fields rules can match, the only place that picks them.
+func TitleAttrsFrom(source, name string, info *model.PackageInfo) TitleAttrs {
+	return TitleAttrs{Source: source, Name: name, Maintainer: info.Maintainer, Vendor: info.Vendor, Section: info.Section, Origin: info.Origin}
 }
 
 // Key returns the title's asset key, "source:name".
-func (t TitleAttrs) Key() string { return t.Source + ":" + t.Name }
+func (t TitleAttrs) Key() string { return model.TitleKey(t.Source, t.Name) }
 
 // ServiceAttrs is a service title: a unit of a service manager, or a listening port. A
 // service instance is a service title on a host.
@@ -208,7 +214,7 @@ func ParseServiceKey(key string) (ServiceAttrs, error) {
 
 // ParseSoftwareKey parses a software title's asset key, "source:name".
 func ParseSoftwareKey(key string) (TitleAttrs, error) {
-	src, name, ok := strings.Cut(key, ":")
+	src, name, ok := model.SplitTitleKey(key)
 	if !ok || !isToken(src) || name == "" || strings.ContainsFunc(name, badAssetRune) {
 		return TitleAttrs{}, fmt.Errorf("software %q: want source:name, e.g. deb:nginx", key)
 	}

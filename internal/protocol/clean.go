@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -126,7 +127,7 @@ func (c Cleaned) Total() int {
 // Everything else a report holds is structure and is validated strictly: host IDs, hashes,
 // kinds, package source names, source status names, event types, listener protocols,
 // source states and label keys.
-var TextFields = []string{
+var TextFields = slices.Concat([]string{
 	"agent_version",
 	"host.id_source", "host.hostname", "host.fqdn", "host.kernel", "host.arch",
 	"host.os.id", "host.os.id_like", "host.os.name", "host.os.version", "host.os.version_id",
@@ -136,15 +137,16 @@ var TextFields = []string{
 	"host.filesystems.device", "host.filesystems.mountpoint", "host.filesystems.type",
 	"host.interfaces.name", "host.interfaces.mac", "host.interfaces.addrs",
 	"host.labels",
-	"software.name", "software.version", "software.arch", "software.vendor", "software.maintainer",
-	"software.section", "software.origin", "software.license", "software.summary", "software.state",
-	"services.manager", "services.name", "services.description", "services.unit_file_state",
-	"services.active_state", "services.sub_state", "services.path",
-	"listeners.address", "listeners.process", "listeners.unit",
-	"sources.error",
-	"capacity.filesystems.mountpoint",
-	"events.name", "events.arch", "events.version", "events.previous_version",
-}
+	"software.name", "software.version", "software.arch"},
+	infoFields, // software.vendor, software.maintainer, … : one per field of model.PackageInfo
+	[]string{"software.state",
+		"services.manager", "services.name", "services.description", "services.unit_file_state",
+		"services.active_state", "services.sub_state", "services.path",
+		"listeners.address", "listeners.process", "listeners.unit",
+		"sources.error",
+		"capacity.filesystems.mountpoint",
+		"events.name", "events.arch", "events.version", "events.previous_version",
+	})
 
 // cleaner cleans fields in place and counts the ones it changed; with find, it changes
 // nothing and counts the fields that hold U+FFFD.
@@ -312,14 +314,22 @@ func (c *cleaner) pkgKey(name, arch, version *string) {
 
 func (c *cleaner) pkg(p *model.Package) {
 	c.pkgKey(&p.Name, &p.Arch, &p.Version)
-	c.text("software.vendor", &p.Vendor, MaxFieldLen)
-	c.text("software.maintainer", &p.Maintainer, MaxFieldLen)
-	c.text("software.section", &p.Section, MaxFieldLen)
-	c.text("software.origin", &p.Origin, MaxFieldLen)
-	c.text("software.license", &p.License, MaxFieldLen)
-	c.text("software.summary", &p.Summary, MaxFieldLen)
+	for i, f := range p.PackageInfo.Texts() {
+		c.text(infoFields[i], f.Ptr, MaxFieldLen)
+	}
 	c.text("software.state", &p.State, MaxNameLen)
 }
+
+// infoFields are the names CleanReport counts the fields of model.PackageInfo under, in
+// the order of its Texts: "software.vendor" and so on, made once.
+var infoFields = func() []string {
+	var info model.PackageInfo
+	var names []string
+	for _, f := range info.Texts() {
+		names = append(names, "software."+f.Name)
+	}
+	return names
+}()
 
 func (c *cleaner) service(s *model.Service) {
 	c.text("services.manager", &s.Manager, MaxNameLen)

@@ -126,7 +126,13 @@ func stringLeaves(v reflect.Value, path string, fill bool) []leaf {
 			return nil
 		}
 		for i := range v.NumField() {
-			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" {
+				// An embedded struct's fields encode as the outer struct's own.
+				out = append(out, stringLeaves(v.Field(i), path, fill)...)
+				continue
+			}
 			out = append(out, stringLeaves(v.Field(i), join(path, name), fill)...)
 		}
 	case reflect.Slice:

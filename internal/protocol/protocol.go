@@ -236,4 +236,4 @@ type Event struct {
 }
 
 // Title returns the event's software title, e.g. "deb:nginx".
-func (e Event) Title() string { return e.Source + ":" + e.Name }
+func (e Event) Title() string { return model.TitleKey(e.Source, e.Name) }

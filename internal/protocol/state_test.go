@@ -288,7 +288,7 @@ func sideBySide(p model.Package, version string, installed time.Time) model.Pack
 func TestDiffApply(t *testing.T) {
 	later := time.Date(2026, 1, 3, 4, 5, 6, 0, time.UTC)
 	newPkg := func(inv *model.Inventory) model.Package {
-		return model.Package{Source: inv.Software[0].Source, Name: "zz-new-tool", Version: "1.0-1", Arch: "noarch", InstallTime: later, Summary: "A new tool"}
+		return model.Package{Source: inv.Software[0].Source, Name: "zz-new-tool", Version: "1.0-1", Arch: "noarch", InstallTime: later, PackageInfo: model.PackageInfo{Summary: "A new tool"}}
 	}
 	cases := []struct {
 		name   string

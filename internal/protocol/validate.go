@@ -295,13 +295,17 @@ func validatePackage(p *model.Package) error {
 	if !sourceRe.MatchString(p.Source) {
 		return bad("source: %q is not a package source name", clipForMsg(p.Source))
 	}
-	return firstErr(
+	if err := firstErr(
 		nonEmpty("name", p.Name, MaxNameLen), nonEmpty("version", p.Version, MaxFieldLen),
-		text("arch", p.Arch, MaxNameLen), text("vendor", p.Vendor, MaxFieldLen),
-		text("maintainer", p.Maintainer, MaxFieldLen), text("section", p.Section, MaxFieldLen),
-		text("origin", p.Origin, MaxFieldLen), text("license", p.License, MaxFieldLen),
-		text("summary", p.Summary, MaxFieldLen), text("state", p.State, MaxNameLen),
-		timeOK("install_time", p.InstallTime))
+		text("arch", p.Arch, MaxNameLen)); err != nil {
+		return err
+	}
+	for _, f := range p.PackageInfo.Texts() {
+		if err := text(f.Name, *f.Ptr, MaxFieldLen); err != nil {
+			return err
+		}
+	}
+	return firstErr(text("state", p.State, MaxNameLen), timeOK("install_time", p.InstallTime))
 }
 
 func validateService(s *model.Service) error {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
@@ -43,22 +44,25 @@ func HashCredential(cred string) string {
 }
 
 // Title is a software title of the fleet: (source, name), e.g. deb:nginx. The descriptive
-// fields are those of the first installation the collector saw.
+// fields are those of the first installation the collector saw; they encode after
+// first_host, as they did before PackageInfo held them.
 type Title struct {
-	Source     string    `json:"source"`
-	Name       string    `json:"name"`
-	FirstSeen  time.Time `json:"first_seen"`
-	FirstHost  string    `json:"first_host,omitempty"`
-	Vendor     string    `json:"vendor,omitempty"`
-	Maintainer string    `json:"maintainer,omitempty"`
-	Section    string    `json:"section,omitempty"`
-	Origin     string    `json:"origin,omitempty"`
-	License    string    `json:"license,omitempty"`
-	Summary    string    `json:"summary,omitempty"`
+	Source    string    `json:"source"`
+	Name      string    `json:"name"`
+	FirstSeen time.Time `json:"first_seen"`
+	FirstHost string    `json:"first_host,omitempty"`
+	model.PackageInfo
 }
 
-// TitleName returns the key name of a title: "<source>/<name>".
+// Key returns the title's fleet-wide key, "source:name".
+func (t *Title) Key() string { return model.TitleKey(t.Source, t.Name) }
+
+// TitleName returns the store key name of a title, "<source>/<name>": a title key
+// (model.TitleKey) with its colon turned into the store's separator.
 func TitleName(source, name string) string { return source + "/" + name }
+
+// SplitTitleName splits a name made by TitleName into the title's source and name.
+func SplitTitleName(key string) (source, name string, ok bool) { return strings.Cut(key, "/") }
 
 // Installation is a package installed on a host, without the descriptive fields the title
 // catalog holds.
@@ -76,7 +80,7 @@ type Installation struct {
 }
 
 // Title returns "source:name".
-func (i Installation) Title() string { return i.Source + ":" + i.Name }
+func (i Installation) Title() string { return model.TitleKey(i.Source, i.Name) }
 
 // HostRecord is the stored inventory of one host.
 type HostRecord struct {

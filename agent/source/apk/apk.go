@@ -252,14 +252,16 @@ func (r *record) pkg(in source.Interner) (model.Package, bool) {
 		return model.Package{}, false
 	}
 	p := model.Package{
-		Source:     sourceFormat,
-		Name:       string(name),
-		Version:    string(version),
-		Arch:       in.String(r.get(r.arch), maxFieldLen),
-		Maintainer: in.String(r.get(r.maint), maxFieldLen),
-		Origin:     in.String(r.get(r.origin), maxFieldLen),
-		License:    in.String(r.get(r.license), maxFieldLen),
-		Summary:    source.Text(r.get(r.desc), maxFieldLen),
+		Source:  sourceFormat,
+		Name:    string(name),
+		Version: string(version),
+		Arch:    in.String(r.get(r.arch), maxFieldLen),
+		PackageInfo: model.PackageInfo{
+			Maintainer: in.String(r.get(r.maint), maxFieldLen),
+			Origin:     in.String(r.get(r.origin), maxFieldLen),
+			License:    in.String(r.get(r.license), maxFieldLen),
+			Summary:    source.Text(r.get(r.desc), maxFieldLen),
+		},
 	}
 	if n, ok := parseUint(r.get(r.size)); ok {
 		p.InstalledSize = n

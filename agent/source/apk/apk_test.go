@@ -47,19 +47,19 @@ func TestCollectFixtureDetails(t *testing.T) {
 	want := map[string]model.Package{
 		"musl": {
 			Source: "apk", Name: "musl", Version: "1.2.4_git20230717-r4", Arch: "x86_64",
-			Maintainer: "Timo Teräs <timo.teras@iki.fi>", Origin: "musl", License: "MIT",
-			Summary: "the musl c library (libc) implementation", InstalledSize: 667648,
+			PackageInfo: model.PackageInfo{Maintainer: "Timo Teräs <timo.teras@iki.fi>", Origin: "musl", License: "MIT",
+				Summary: "the musl c library (libc) implementation"}, InstalledSize: 667648,
 		},
 		"libcrypto3": {
 			Source: "apk", Name: "libcrypto3", Version: "3.1.4-r5", Arch: "x86_64",
-			Maintainer: "Ariadne Conill <ariadne@dereferenced.org>", Origin: "openssl", License: "Apache-2.0",
-			Summary: "Crypto library from openssl", InstalledSize: 4358144,
+			PackageInfo: model.PackageInfo{Maintainer: "Ariadne Conill <ariadne@dereferenced.org>", Origin: "openssl", License: "Apache-2.0",
+				Summary: "Crypto library from openssl"}, InstalledSize: 4358144,
 		},
 		// A meta package: no file entries at all.
 		"libc-utils": {
 			Source: "apk", Name: "libc-utils", Version: "0.7.2-r5", Arch: "x86_64",
-			Maintainer: "Natanael Copa <ncopa@alpinelinux.org>", Origin: "libc-dev",
-			License: "BSD-2-Clause AND BSD-3-Clause", Summary: "Meta package to pull in correct libc", InstalledSize: 4096,
+			PackageInfo: model.PackageInfo{Maintainer: "Natanael Copa <ncopa@alpinelinux.org>", Origin: "libc-dev",
+				License: "BSD-2-Clause AND BSD-3-Clause", Summary: "Meta package to pull in correct libc"}, InstalledSize: 4096,
 		},
 	}
 	for name, w := range want {

@@ -299,15 +299,17 @@ func (s *stanza) pkg(implicitInstalled bool, in source.Interner) (p model.Packag
 		return p, false, true
 	}
 	p = model.Package{
-		Source:     sourceFormat,
-		Name:       string(s.name),
-		Version:    source.Text(s.version, maxFieldLen),
-		Arch:       in.String(s.arch, maxFieldLen),
-		Maintainer: in.String(s.maintainer, maxFieldLen),
-		Section:    in.String(s.section, maxFieldLen),
-		Vendor:     in.String(s.origin, maxFieldLen),
-		Summary:    source.Text(s.desc, maxFieldLen),
-		State:      state,
+		Source:  sourceFormat,
+		Name:    string(s.name),
+		Version: source.Text(s.version, maxFieldLen),
+		Arch:    in.String(s.arch, maxFieldLen),
+		PackageInfo: model.PackageInfo{
+			Maintainer: in.String(s.maintainer, maxFieldLen),
+			Section:    in.String(s.section, maxFieldLen),
+			Vendor:     in.String(s.origin, maxFieldLen),
+			Summary:    source.Text(s.desc, maxFieldLen),
+		},
+		State: state,
 	}
 	if len(s.source) > 0 {
 		// "Source: openssl (3.0.11-1~deb12u2)" names the source package and its version.

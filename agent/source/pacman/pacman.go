@@ -271,15 +271,17 @@ func parseDesc(data []byte, dir string, in source.Interner) (model.Package, bool
 		name, version = string(d.name), string(d.version)
 	}
 	p := model.Package{
-		Source:     sourceFormat,
-		Name:       name,
-		Version:    version,
-		Arch:       in.String(d.arch, maxFieldLen),
-		Maintainer: in.String(d.packager, maxFieldLen),
-		Section:    in.String(d.firstGroup, maxFieldLen),
-		Origin:     in.String(d.base, maxFieldLen),
-		License:    license(in, d.licenses),
-		Summary:    source.Text(d.desc, maxFieldLen),
+		Source:  sourceFormat,
+		Name:    name,
+		Version: version,
+		Arch:    in.String(d.arch, maxFieldLen),
+		PackageInfo: model.PackageInfo{
+			Maintainer: in.String(d.packager, maxFieldLen),
+			Section:    in.String(d.firstGroup, maxFieldLen),
+			Origin:     in.String(d.base, maxFieldLen),
+			License:    license(in, d.licenses),
+			Summary:    source.Text(d.desc, maxFieldLen),
+		},
 	}
 	if n, ok := parseUint(d.installDate); ok && n > 0 && n < 1<<40 {
 		p.InstallTime = time.Unix(int64(n), 0).UTC()

@@ -45,29 +45,29 @@ func TestCollectFixtureDetails(t *testing.T) {
 		"glibc": {
 			Source: "pacman", Name: "glibc", Version: "2.39-1", Arch: "x86_64",
 			InstallTime: time.Date(2024, 5, 2, 9, 8, 31, 0, time.UTC),
-			Maintainer:  "Frederik Schwan <freswa@archlinux.org>", Origin: "glibc",
-			License: "GPL-2.0-or-later AND LGPL-2.1-or-later", Summary: "GNU C Library",
+			PackageInfo: model.PackageInfo{Maintainer: "Frederik Schwan <freswa@archlinux.org>", Origin: "glibc",
+				License: "GPL-2.0-or-later AND LGPL-2.1-or-later", Summary: "GNU C Library"},
 		},
 		// An epoch, and a license that is a choice.
 		"less": {
 			Source: "pacman", Name: "less", Version: "1:643-1", Arch: "x86_64",
 			InstallTime: time.Date(2024, 5, 2, 9, 8, 32, 0, time.UTC),
-			Maintainer:  "Sébastien Luttringer <seblu@archlinux.org>", Origin: "less",
-			License: "GPL-3.0-or-later OR BSD-2-Clause", Summary: "A terminal based program for viewing text files",
+			PackageInfo: model.PackageInfo{Maintainer: "Sébastien Luttringer <seblu@archlinux.org>", Origin: "less",
+				License: "GPL-3.0-or-later OR BSD-2-Clause", Summary: "A terminal based program for viewing text files"},
 		},
 		// Built from the postgresql PKGBUILD.
 		"postgresql-libs": {
 			Source: "pacman", Name: "postgresql-libs", Version: "16.2-3", Arch: "x86_64",
 			InstallTime: time.Date(2024, 5, 6, 14, 41, 38, 0, time.UTC),
-			Maintainer:  "Levente Polyak <anthraxx@archlinux.org>", Origin: "postgresql",
-			License: "PostgreSQL", Summary: "Libraries for use with PostgreSQL",
+			PackageInfo: model.PackageInfo{Maintainer: "Levente Polyak <anthraxx@archlinux.org>", Origin: "postgresql",
+				License: "PostgreSQL", Summary: "Libraries for use with PostgreSQL"},
 		},
 		// In two groups: the first is the section.
 		"xorg-xauth": {
 			Source: "pacman", Name: "xorg-xauth", Version: "1.1.3-1", Arch: "x86_64",
 			InstallTime: time.Date(2024, 5, 7, 14, 32, 45, 0, time.UTC),
-			Maintainer:  "Andreas Radke <andyrtr@archlinux.org>", Section: "xorg-apps", Origin: "xorg-xauth",
-			License: "MIT-open-group", Summary: "X.Org authorization settings program",
+			PackageInfo: model.PackageInfo{Maintainer: "Andreas Radke <andyrtr@archlinux.org>", Section: "xorg-apps", Origin: "xorg-xauth",
+				License: "MIT-open-group", Summary: "X.Org authorization settings program"},
 		},
 	}
 	for name, w := range want {
@@ -197,7 +197,7 @@ func TestParseDesc(t *testing.T) {
 		{
 			name: "three licenses, one a choice",
 			desc: "%NAME%\na\n\n%VERSION%\n1-1\n\n%LICENSE%\nMIT\nGPL-2.0-only OR Apache-2.0\ncustom:none\n",
-			want: model.Package{Source: "pacman", Name: "a", Version: "1-1", License: "MIT AND (GPL-2.0-only OR Apache-2.0) AND custom:none"},
+			want: model.Package{Source: "pacman", Name: "a", Version: "1-1", PackageInfo: model.PackageInfo{License: "MIT AND (GPL-2.0-only OR Apache-2.0) AND custom:none"}},
 		},
 		{
 			name: "bad numbers are left out",

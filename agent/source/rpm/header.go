@@ -184,16 +184,18 @@ func (h *header) isPubkey() bool { return string(h.name) == pubkeyName }
 // is absent or zero, as rpm prints it.
 func (h *header) toPackage(p *model.Package, in source.Interner) {
 	*p = model.Package{
-		Source:        sourceFormat,
-		Name:          source.Text(h.name, maxFieldLen),
-		Version:       h.evr(),
-		Arch:          in.String(h.arch, maxFieldLen),
-		Vendor:        in.String(h.vendor, maxFieldLen),
-		Maintainer:    in.String(h.packager, maxFieldLen),
-		Section:       in.String(h.group, maxFieldLen),
-		Origin:        source.Text(h.sourceRPM, maxFieldLen),
-		License:       in.String(h.license, maxFieldLen),
-		Summary:       source.Text(h.summary, maxFieldLen),
+		Source:  sourceFormat,
+		Name:    source.Text(h.name, maxFieldLen),
+		Version: h.evr(),
+		Arch:    in.String(h.arch, maxFieldLen),
+		PackageInfo: model.PackageInfo{
+			Vendor:     in.String(h.vendor, maxFieldLen),
+			Maintainer: in.String(h.packager, maxFieldLen),
+			Section:    in.String(h.group, maxFieldLen),
+			Origin:     source.Text(h.sourceRPM, maxFieldLen),
+			License:    in.String(h.license, maxFieldLen),
+			Summary:    source.Text(h.summary, maxFieldLen),
+		},
 		InstalledSize: uint64(h.size),
 	}
 	if h.hasLongSize {

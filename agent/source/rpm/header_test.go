@@ -78,13 +78,13 @@ func TestParseHeader(t *testing.T) {
 			model.Package{Version: "1.20.1-14.el9_2.1", InstalledSize: 5 << 30}},
 		{"untranslated summary and group", with(entry{tagSummary, []string{"A web server", "Ein Webserver"}},
 			entry{tagGroup, []string{"System Environment/Daemons", "System/Dienste"}}),
-			model.Package{Version: "1.20.1-14.el9_2.1", Summary: "A web server", Section: "System Environment/Daemons"}},
+			model.Package{Version: "1.20.1-14.el9_2.1", PackageInfo: model.PackageInfo{Summary: "A web server", Section: "System Environment/Daemons"}}},
 		{"later entry wins", with(entry{tagVendor, "old"}, entry{tagVendor, "new"}),
-			model.Package{Version: "1.20.1-14.el9_2.1", Vendor: "new"}},
+			model.Package{Version: "1.20.1-14.el9_2.1", PackageInfo: model.PackageInfo{Vendor: "new"}}},
 		{"install time", with(entry{tagInstallTime, uint32(1718093145)}),
 			model.Package{Version: "1.20.1-14.el9_2.1", InstallTime: time.Unix(1718093145, 0).UTC()}},
 		{"long field cut", with(entry{tagSummary, strings.Repeat("é", 3000)}),
-			model.Package{Version: "1.20.1-14.el9_2.1", Summary: strings.Repeat("é", (maxFieldLen-len(protocol.CutMarker))/2) + protocol.CutMarker}},
+			model.Package{Version: "1.20.1-14.el9_2.1", PackageInfo: model.PackageInfo{Summary: strings.Repeat("é", (maxFieldLen-len(protocol.CutMarker))/2) + protocol.CutMarker}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

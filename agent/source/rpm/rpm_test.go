@@ -63,10 +63,12 @@ func TestCollectFields(t *testing.T) {
 		"openssl-libs": {
 			Source: "rpm", Name: "openssl-libs", Version: "1:3.0.7-27.el9", Arch: "x86_64",
 			InstallTime: time.Unix(1715336711, 0).UTC(),
-			Vendor:      "Rocky Enterprise Software Foundation",
-			Maintainer:  "Rocky Linux Build System (Peridot) <releng@rockylinux.org>",
-			Section:     "Unspecified", Origin: "openssl-3.0.7-27.el9.src.rpm", License: "ASL 2.0",
-			Summary:       "A general purpose cryptography library with TLS implementation",
+			PackageInfo: model.PackageInfo{
+				Vendor:     "Rocky Enterprise Software Foundation",
+				Maintainer: "Rocky Linux Build System (Peridot) <releng@rockylinux.org>",
+				Section:    "Unspecified", Origin: "openssl-3.0.7-27.el9.src.rpm", License: "ASL 2.0",
+				Summary: "A general purpose cryptography library with TLS implementation",
+			},
 			InstalledSize: 6308459,
 		},
 		"bash":   {Version: "5.1.8-9.el9", Arch: "x86_64"},
