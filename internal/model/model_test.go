@@ -103,3 +103,31 @@ func TestTitleKey(t *testing.T) {
 		t.Errorf("AppendTitleKey into a large enough buffer allocates %v times", n)
 	}
 }
+
+func TestComparePackages(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b Package
+		want int
+	}{
+		{"source first", Package{Source: "deb", Name: "z"}, Package{Source: "rpm", Name: "a"}, -1},
+		{"then name", Package{Source: "deb", Name: "a", Arch: "z"}, Package{Source: "deb", Name: "b", Arch: "a"}, -1},
+		{"then arch", Package{Source: "deb", Name: "a", Arch: "amd64", Version: "9"}, Package{Source: "deb", Name: "a", Arch: "i386", Version: "1"}, -1},
+		{"then version as bytes", Package{Source: "deb", Name: "a", Version: "10"}, Package{Source: "deb", Name: "a", Version: "9"}, -1},
+		{"descriptive fields ignored", Package{Source: "deb", Name: "a", PackageInfo: PackageInfo{Vendor: "x"}}, Package{Source: "deb", Name: "a"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ComparePackages(tt.a, tt.b); got != tt.want {
+				t.Errorf("ComparePackages = %d, want %d", got, tt.want)
+			}
+			if got := ComparePackages(tt.b, tt.a); got != -tt.want {
+				t.Errorf("reversed: %d, want %d", got, -tt.want)
+			}
+			a, b := tt.a, tt.b
+			if got := ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version); got != tt.want {
+				t.Errorf("ComparePackageKeys = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

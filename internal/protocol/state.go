@@ -231,8 +231,7 @@ func diffSorted[T any, K any](a, b []T, cmpf func(T, T) int, eq func(T, T) bool,
 }
 
 func cmpKey(a, b PackageKey) int {
-	return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name),
-		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+	return model.ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version)
 }
 
 func pkgEqual(a, b model.Package) bool {

@@ -260,7 +260,7 @@ func DecodeHost(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error)
 		r.Software[i] = in
 	}
 	slices.SortFunc(r.Software, func(a, b Installation) int {
-		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+		return model.ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version)
 	})
 	return r, nil
 }

@@ -23,7 +23,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"syscall"
 	"unicode/utf8"
 
@@ -153,15 +152,7 @@ func parse(ctx context.Context, r io.Reader) (pkgs []model.Package, skipped int,
 	if len(pkgs) == 0 && skipped > 0 {
 		return nil, skipped, fmt.Errorf("%w: no valid package record, %d malformed", ErrMalformed, skipped)
 	}
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Arch, b.Arch); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Version, b.Version)
-	})
+	slices.SortFunc(pkgs, model.ComparePackages)
 	return pkgs, skipped, nil
 }
 

@@ -140,7 +140,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if len(res.Software) == 0 && res.Skipped > 0 {
 		return res, fmt.Errorf("pacman: %s: %w: no valid package entry, %d malformed", DBDir, ErrMalformed, res.Skipped)
 	}
-	slices.SortFunc(res.Software, func(a, b model.Package) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(res.Software, model.ComparePackages)
 	return res, nil
 }
 

@@ -22,7 +22,6 @@
 package rpm
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -263,10 +262,8 @@ func read(ctx context.Context, fm format, f *os.File, size int64, wal *os.File, 
 	return slices.Clip(pkgs), skipped + n, nil
 }
 
-// sortPackages orders packages by name, architecture and version, so the order does not
+// sortPackages puts packages in the one package order (model.ComparePackages), so it does not
 // depend on the database format.
 func sortPackages(pkgs []model.Package) {
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
-	})
+	slices.SortFunc(pkgs, model.ComparePackages)
 }
