@@ -24,6 +24,7 @@ import (
 
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
+	"github.com/onus-project/onus/collector/ownership"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
@@ -34,6 +35,11 @@ import (
 type Options struct {
 	Ingest *ingest.Ingest
 	Index  *index.Index
+	// Ownership writes the ownership registry.
+	Ownership *ownership.Service
+	// Written returns the revision of this replica's newest write (nil: none): reads wait
+	// until the index reflects it (up to a second), so that a client sees its own writes.
+	Written func() int64
 	// AdminToken authorizes the admin API; empty refuses every admin request.
 	AdminToken string
 	// ReadToken, when set, authorizes the admin API's reads (GET) only.
@@ -86,8 +92,8 @@ type API struct {
 
 // New returns the API handler.
 func New(opts Options) (*API, error) {
-	if opts.Ingest == nil || opts.Index == nil {
-		return nil, errors.New("api: ingest and index are required")
+	if opts.Ingest == nil || opts.Index == nil || opts.Ownership == nil {
+		return nil, errors.New("api: ingest, index and ownership are required")
 	}
 	if opts.Limits == (protocol.Limits{}) {
 		opts.Limits = protocol.DefaultLimits
@@ -273,8 +279,32 @@ func (a *API) scoped(h http.HandlerFunc, write bool) http.HandlerFunc {
 			writeError(w, protocol.Errorf(http.StatusUnauthorized, "admin token required (Authorization: Bearer <token>)"))
 			return
 		}
+		if r.Method == http.MethodGet {
+			a.catchUp(r.Context())
+		}
 		h(w, r)
 	})
+}
+
+// catchUpWait bounds how long a read waits for the index to reflect this replica's writes.
+const catchUpWait = time.Second
+
+// catchUp waits until the index reflects this replica's newest write (read-your-writes for
+// a client of one replica: the host it deleted is gone, the rule it wrote resolves), at most
+// catchUpWait; past that, the read is served from the index as it is.
+func (a *API) catchUp(ctx context.Context) {
+	if a.opts.Written == nil {
+		return
+	}
+	rev := a.opts.Written()
+	if rev == 0 || a.opts.Index.Revision() >= rev {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	if err := a.opts.Index.WaitRevision(wctx, rev); err != nil && ctx.Err() == nil {
+		a.log.Debug("index behind this replica's writes; serving what it holds", "revision", rev, "err", err)
+	}
 }
 
 // Who may read /metrics.
@@ -646,7 +676,7 @@ func (a *API) host(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.Errorf(http.StatusNotFound, "no host %q", id))
 		return
 	}
-	rec, err := a.opts.Index.DecodeHost(h.Raw)
+	rec, err := a.opts.Index.DecodeHost(h.Raw, nil)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -131,7 +131,7 @@ func (a *API) exportHosts(res *owners.Resolver) ([]HostExport, error) {
 		}
 		// Addresses live in the stored record only: an export is rare, the index stays small.
 		if h, ok := a.opts.Index.Host(s.ID); ok {
-			rec, err := a.opts.Index.DecodeHost(h.Raw)
+			rec, err := a.opts.Index.DecodeHost(h.Raw, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,9 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/collector/index"
+	"github.com/onus-project/onus/collector/ownership"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
-	"github.com/onus-project/onus/internal/store"
 )
 
 // maxDiffAssets bounds the assets a dry run lists one by one.
@@ -70,37 +69,22 @@ func (a *API) applyOwners(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, le)
 		return
 	}
-	ctx := r.Context()
-	st := a.opts.Index.Store()
 	res := ApplyResult{DryRun: dryRun}
-	// Compare with the registry in the store, not an older one this replica may still hold.
-	_, storeRev, err := st.GetRegistry(ctx)
-	if err != nil {
+	diff, kv, err := a.opts.Ownership.Apply(r.Context(), reg, maxDiffAssets, dryRun)
+	var inv *ownership.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		writeError(w, protocol.Errorf(http.StatusBadRequest, "%v", inv.Err))
+		return
+	case errors.Is(err, ownership.ErrBusy):
+		writeError(w, protocol.Errorf(http.StatusConflict, "the ownership registry changed during the apply; run it again"))
+		return
+	case err != nil:
 		writeError(w, err)
 		return
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = a.opts.Index.WaitRevision(waitCtx, storeRev)
-	cancel()
-	if err != nil {
-		writeError(w, protocol.Errorf(http.StatusServiceUnavailable, "index behind the store: %v", err))
-		return
-	}
-	if res.Diff, err = a.opts.Index.Diff(reg, maxDiffAssets); err != nil {
-		writeError(w, protocol.Errorf(http.StatusBadRequest, "%v", err))
-		return
-	}
+	res.Diff = diff
 	if !dryRun {
-		kv, err := st.PutRegistry(ctx, reg, storeRev)
-		if errors.Is(err, store.ErrConflict) {
-			writeError(w, protocol.Errorf(http.StatusConflict, "the ownership registry changed during the apply; run it again"))
-			return
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		a.opts.Index.Observe(kv)
 		res.Revision = kv.ModRevision
 		w.Header().Set(RegistryRevisionHeader, strconv.FormatInt(kv.ModRevision, 10))
 		a.log.Info("ownership registry applied", "revision", kv.ModRevision, "remote", r.RemoteAddr,

@@ -11,14 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/onus-project/onus/collector/ownership"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/protocol"
-	"github.com/onus-project/onus/internal/store"
 )
-
-// casAttempts bounds the read-modify-write attempts of an item-level registry write that
-// loses a compare-and-swap to a concurrent writer.
-const casAttempts = 5
 
 // maxItemSize bounds the body of an item-level registry write.
 const maxItemSize = 64 << 10
@@ -52,75 +48,60 @@ func ifMatch(r *http.Request) (int64, bool, error) {
 	return rev, true, nil
 }
 
-// editRegistry is a read-modify-write of the registry key: it reads the registry from the
-// store, applies edit, validates the result with owners' Validate and writes it with a
-// compare-and-swap on the revision read, retrying a few times on conflict. With If-Match,
-// a registry whose revision is no longer the one given answers 412 and is not retried.
+// editRegistry changes the registry through the ownership service, which reads it from the
+// store, applies edit, validates the result and writes it, running edit again when another
+// write came first. With If-Match, a registry whose revision is no longer the one given
+// answers 412.
 func (a *API) editRegistry(w http.ResponseWriter, r *http.Request, what string, edit registryEdit) {
 	want, conditional, err := ifMatch(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	ctx := r.Context()
-	st := a.opts.Index.Store()
-	for attempt := 1; ; attempt++ {
-		reg, rev, err := st.GetRegistry(ctx)
-		if err != nil {
-			writeError(w, err)
-			return
+	if !conditional {
+		want = ownership.Any
+	}
+	var status int
+	var body any
+	kv, err := a.opts.Ownership.Edit(r.Context(), want, func(reg *owners.Registry) error {
+		var err error
+		status, body, err = edit(reg)
+		return err
+	})
+	var rf *refusal
+	var inv *ownership.InvalidError
+	var stale *ownership.StaleError
+	switch {
+	case errors.As(err, &rf):
+		a.log.Info("registry change refused", "change", what, "remote", r.RemoteAddr, "errors", len(rf.Errors))
+		writeJSON(w, http.StatusBadRequest, rf.loadErrors)
+		return
+	case errors.As(err, &inv):
+		le := loadErrors{Error: inv.Error()}
+		for _, e := range unjoin(inv.Err) {
+			le.Errors = append(le.Errors, e.Error())
 		}
-		if conditional && rev != want {
-			w.Header().Set(RegistryRevisionHeader, strconv.FormatInt(rev, 10))
-			writeError(w, protocol.Errorf(http.StatusPreconditionFailed, "the ownership registry is at revision %d, not %d (If-Match): read it again", rev, want))
-			return
-		}
-		status, body, err := edit(reg)
-		if err != nil {
-			var rf *refusal
-			if errors.As(err, &rf) {
-				a.log.Info("registry change refused", "change", what, "remote", r.RemoteAddr, "errors", len(rf.Errors))
-				writeJSON(w, http.StatusBadRequest, rf.loadErrors)
-				return
-			}
-			writeError(w, err)
-			return
-		}
-		if err := reg.Validate(); err != nil {
-			le := loadErrors{Error: err.Error()}
-			for _, e := range unjoin(err) {
-				le.Errors = append(le.Errors, e.Error())
-			}
-			a.log.Info("registry change refused", "change", what, "remote", r.RemoteAddr, "errors", len(le.Errors))
-			writeJSON(w, http.StatusBadRequest, le)
-			return
-		}
-		kv, err := st.PutRegistry(ctx, reg, rev)
-		if errors.Is(err, store.ErrConflict) {
-			if conditional {
-				writeError(w, protocol.Errorf(http.StatusPreconditionFailed, "the ownership registry changed since revision %d (If-Match): read it again", want))
-				return
-			}
-			if attempt < casAttempts {
-				continue
-			}
-			writeError(w, protocol.Errorf(http.StatusConflict, "the ownership registry kept changing during the write; try again"))
-			return
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		a.opts.Index.Observe(kv)
-		w.Header().Set(RegistryRevisionHeader, strconv.FormatInt(kv.ModRevision, 10))
-		a.log.Info("ownership registry changed", "change", what, "revision", kv.ModRevision, "remote", r.RemoteAddr)
-		if status == http.StatusNoContent {
-			w.WriteHeader(status)
-			return
-		}
-		writeJSON(w, status, body)
+		a.log.Info("registry change refused", "change", what, "remote", r.RemoteAddr, "errors", len(le.Errors))
+		writeJSON(w, http.StatusBadRequest, le)
+		return
+	case errors.As(err, &stale):
+		w.Header().Set(RegistryRevisionHeader, strconv.FormatInt(stale.Current, 10))
+		writeError(w, protocol.Errorf(http.StatusPreconditionFailed, "%s", stale.Error()))
+		return
+	case errors.Is(err, ownership.ErrBusy):
+		writeError(w, protocol.Errorf(http.StatusConflict, "%s", err.Error()))
+		return
+	case err != nil:
+		writeError(w, err)
 		return
 	}
+	w.Header().Set(RegistryRevisionHeader, strconv.FormatInt(kv.ModRevision, 10))
+	a.log.Info("ownership registry changed", "change", what, "revision", kv.ModRevision, "remote", r.RemoteAddr)
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, body)
 }
 
 // decodeItem reads a JSON body into v, refusing unknown fields and trailing data.

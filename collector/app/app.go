@@ -22,6 +22,7 @@ import (
 	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/collector/ingest"
 	"github.com/onus-project/onus/collector/metrics"
+	"github.com/onus-project/onus/collector/ownership"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
 	"github.com/onus-project/onus/internal/version"
@@ -244,8 +245,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err := reg.Register(fleet); err != nil {
 		return err
 	}
-	if err := reg.Register(version.BuildInfo()); err != nil {
-		return err
+	for _, m := range append(st.Collectors(), version.BuildInfo()) {
+		if err := reg.Register(m); err != nil {
+			return err
+		}
 	}
 	go func() {
 		select {
@@ -271,7 +274,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 		defer sw.stop()
 	}
-	handler, err := api.New(api.Options{Ingest: ing, Index: ix, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
+	handler, err := api.New(api.Options{Ingest: ing, Index: ix, Ownership: ownership.New(st, ix), Written: st.Written, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
 		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
 		Maintenance: cli, Writable: probe.Err, Registerer: reg, MaxReportMemory: c.opts.MaxReportMemory, BodyReadGrace: c.opts.ReportReadGrace,
 		BodyMinRate: c.opts.ReportMinRate, MetricsAuth: c.opts.MetricsAuth})

@@ -273,35 +273,10 @@ func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 	return nil
 }
 
-// Observe applies a write this replica just made, before the watch delivers it, so that the
-// next request sees it. The watch's copy of the same revision is then a no-op.
-func (ix *Index) Observe(kv store.KV) {
-	ix.mu.Lock()
-	ix.apply(change{Event: store.Event{KV: kv}})
-	ix.mu.Unlock()
-	ix.metrics.pending(kv.ModRevision)
-}
-
-// ObserveHost is Observe for a host record this replica just encoded from rec: the index
-// takes rec as it is instead of decoding the value again.
-func (ix *Index) ObserveHost(kv store.KV, rec *store.HostRecord) {
-	ix.mu.Lock()
-	ix.apply(change{Event: store.Event{KV: kv}, record: rec})
-	ix.mu.Unlock()
-	ix.metrics.pending(kv.ModRevision)
-}
-
 // change is a store event, with the decoded host record when the caller already has it.
 type change struct {
 	store.Event
 	record *store.HostRecord
-}
-
-// Forget removes a key this replica just deleted, before the watch delivers the deletion.
-func (ix *Index) Forget(key string) {
-	ix.mu.Lock()
-	ix.apply(change{Event: store.Event{KV: store.KV{Key: key}, Deleted: true}})
-	ix.mu.Unlock()
 }
 
 // apply folds one key change into the index; the caller holds the write lock.
@@ -539,11 +514,20 @@ func (ix *Index) build(id uint32) (store.Build, bool) {
 	return b, ok
 }
 
-// DecodeHost decodes a stored host record with the builds the index knows.
-func (ix *Index) DecodeHost(raw []byte) (*store.HostRecord, error) {
+// DecodeHost decodes a stored host record with the builds the index knows, and those more
+// knows (nil: none), which a writer numbered before the watch brought them.
+func (ix *Index) DecodeHost(raw []byte, more func(uint32) (store.Build, bool)) (*store.HostRecord, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return store.DecodeHost(raw, ix.build)
+	return store.DecodeHost(raw, func(id uint32) (store.Build, bool) {
+		if b, ok := ix.builds[id]; ok {
+			return b, true
+		}
+		if more != nil {
+			return more(id)
+		}
+		return store.Build{}, false
+	})
 }
 
 // BuildNumbers returns the numbers of the builds the index knows, by store.BuildKey.

@@ -277,6 +277,3 @@ func (ix *Index) Diff(next *owners.Registry, maxAssets int) (*owners.Diff, error
 	d.Finish()
 	return d, nil
 }
-
-// Store returns the store the index reflects.
-func (ix *Index) Store() *store.Store { return ix.st }

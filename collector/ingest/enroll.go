@@ -15,8 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/onus-project/onus/collector/index"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -210,6 +209,14 @@ func (g *Ingest) enroll(ctx context.Context, req *protocol.EnrollRequest, from P
 		g.log.Info("agent enrolled", "host_id", req.HostID, "hostname", req.Hostname, "remote", remote)
 		return resp, resultOK, nil
 	}
+	return g.reenroll(ctx, req, from, kv, claim)
+}
+
+// reenroll decides on the enrollment of a host ID that is enrolled already (kv, its agent
+// key): proof of being that host gets a credential; without proof, a claimed approval or
+// denial decides, else the re-enrollment policy.
+func (g *Ingest) reenroll(ctx context.Context, req *protocol.EnrollRequest, from Peer, kv store.KV, claim *pendingKV) (*protocol.EnrollResponse, string, error) {
+	remote := from.Addr
 	var cur store.Agent
 	if err := json.Unmarshal(kv.Value, &cur); err != nil {
 		// An unreadable agent key proves nothing either way: it is treated as enrolled.
@@ -305,22 +312,23 @@ func (g *Ingest) issue(ctx context.Context, req *protocol.EnrollRequest, agentRe
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	var rev int64
+	key := g.st.Key(store.KindAgent, req.HostID)
+	start := []store.KV{{Key: key, ModRevision: agentRev}}
+	writes := []store.Write{store.Put(key, val)}
 	if claim != nil {
-		rev, err = g.st.PutAndDelete(ctx, store.KindAgent, req.HostID, val, agentRev, claim.Key, claim.ModRevision)
-	} else {
-		rev, err = g.st.Put(ctx, store.KindAgent, req.HostID, val, agentRev)
+		start = append(start, claim.KV)
+		writes = append(writes, store.Del(claim.Key))
 	}
-	g.m.storeOps.WithLabelValues("put_agent").Observe(time.Since(start).Seconds())
+	// One attempt: the decision was made on the agent key as read, and another replica that
+	// enrolled or deleted the host meanwhile may change it. The agent asks again.
+	res, err := g.st.Update(ctx, "put_agent", start, func([]store.KV) ([]store.Write, error) { return writes, nil }, store.Attempts(1))
 	if errors.Is(err, store.ErrConflict) {
-		// Another replica enrolled or deleted the host meanwhile: the agent asks again.
 		return nil, retryErr(http.StatusServiceUnavailable, time.Second, "host %s changed during its enrollment: try again", req.HostID)
 	}
 	if err != nil {
 		return nil, g.storeErr("write agent", err)
 	}
-	g.ix.Observe(store.KV{Key: g.st.Key(store.KindAgent, req.HostID), Value: val, ModRevision: rev})
+	g.w.putAgent(req.HostID, res.Revision, &index.AgentEntry{Agent: a, ModRevision: res.Revision})
 	return &protocol.EnrollResponse{HostID: req.HostID, Credential: cred, Status: protocol.EnrollEnrolled}, nil
 }
 
@@ -354,9 +362,7 @@ func (g *Ingest) hold(ctx context.Context, req *protocol.EnrollRequest, remote, 
 	if err != nil {
 		return store.Enrollment{}, "", err
 	}
-	start := time.Now()
 	_, err = g.st.CreateLeased(ctx, store.KindEnrollment, store.EnrollmentName(req.HostID, e.ID), val, store.PendingTTL)
-	g.m.storeOps.WithLabelValues("put_enrollment").Observe(time.Since(start).Seconds())
 	if err != nil {
 		return store.Enrollment{}, "", g.storeErr("write enrollment", err)
 	}
@@ -386,128 +392,6 @@ func (g *Ingest) findPending(ctx context.Context, hostID, token string) (*pendin
 		}
 	}
 	return nil, nil
-}
-
-// Enrollments returns the enrollments held for a decision, oldest first.
-func (g *Ingest) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
-	out, err := g.enrollments(ctx)
-	if err != nil {
-		return nil, g.storeErr("read enrollments", err)
-	}
-	return out, nil
-}
-
-func (g *Ingest) enrollments(ctx context.Context) ([]store.Enrollment, error) {
-	kvs, err := g.st.ListKind(ctx, store.KindEnrollment, "", 10*MaxPendingEnrollments)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Enrollment, 0, len(kvs))
-	pending := 0
-	for _, kv := range kvs {
-		var e store.Enrollment
-		if err := json.Unmarshal(kv.Value, &e); err != nil {
-			g.log.Warn("unreadable enrollment key skipped", "key", kv.Key, "err", err)
-			continue
-		}
-		if e.State == store.EnrollmentPending {
-			pending++
-		}
-		out = append(out, e)
-	}
-	g.setPending(float64(pending))
-	slices.SortFunc(out, func(a, b store.Enrollment) int {
-		if c := a.RequestedAt.Compare(b.RequestedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
-}
-
-// ErrNoEnrollment means no enrollment has the ID.
-var ErrNoEnrollment = errors.New("no such enrollment")
-
-// Decide approves or denies an enrollment; by is the remote address of the admin's request.
-// A decision can be changed as long as the agent has not claimed an approval.
-func (g *Ingest) Decide(ctx context.Context, id string, approve bool, by string) (store.Enrollment, error) {
-	state := store.EnrollmentDenied
-	if approve {
-		state = store.EnrollmentApproved
-	}
-	for attempt := 0; ; attempt++ {
-		kvs, err := g.st.ListKind(ctx, store.KindEnrollment, "", 10*MaxPendingEnrollments)
-		if err != nil {
-			return store.Enrollment{}, g.storeErr("read enrollments", err)
-		}
-		var kv *store.KV
-		var e store.Enrollment
-		for i := range kvs {
-			if json.Unmarshal(kvs[i].Value, &e) == nil && e.ID == id {
-				kv = &kvs[i]
-				break
-			}
-		}
-		if kv == nil {
-			return store.Enrollment{}, protocol.Errorf(http.StatusNotFound,
-				"no enrollment %q waits for a decision (claimed already, expired after %s, or never made): see onus-collector enrollments list", id, store.PendingTTL)
-		}
-		was := e.State
-		e.State, e.DecidedAt, e.DecidedBy = state, g.now().UTC(), by
-		val, err := json.Marshal(e)
-		if err != nil {
-			return store.Enrollment{}, err
-		}
-		_, name, _ := g.st.Split(kv.Key)
-		_, err = g.st.Update(ctx, store.KindEnrollment, name, val, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			return store.Enrollment{}, g.storeErr("write enrollment", err)
-		}
-		if was == store.EnrollmentPending {
-			g.addPending(-1)
-		}
-		g.log.Warn("enrollment decided by an admin", "enrollment_id", id, "host_id", e.HostID, "state", state,
-			"requested_by", e.Remote, "hostname", e.Hostname, "admin", by)
-		return e, nil
-	}
-}
-
-// pendingGauge serves onus_collector_enrollments_pending, read from the store at each
-// scrape (the keys are few and bounded), or the last value when the store does not answer.
-type pendingGauge struct{ g *Ingest }
-
-var pendingDesc = prometheus.NewDesc("onus_collector_enrollments_pending",
-	"Enrollments of already enrolled host IDs that wait for an admin's approval or denial (onus-collector enrollments list).", nil, nil)
-
-func (p pendingGauge) Describe(ch chan<- *prometheus.Desc) { ch <- pendingDesc }
-
-func (p pendingGauge) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	// A store that does not answer is already logged and counted by the requests that
-	// fail: the scrape keeps quiet and serves the last count.
-	if _, err := p.g.enrollments(ctx); err != nil {
-		p.g.log.Debug("pending enrollments not counted", "err", err)
-	}
-	p.g.enr.mu.Lock()
-	v := p.g.enr.pending
-	p.g.enr.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, v)
-}
-
-func (g *Ingest) setPending(v float64) {
-	g.enr.mu.Lock()
-	g.enr.pending = v
-	g.enr.mu.Unlock()
-}
-
-func (g *Ingest) addPending(d float64) {
-	g.enr.mu.Lock()
-	g.enr.pending = max(0, g.enr.pending+d)
-	g.enr.mu.Unlock()
 }
 
 func randomText(n int) string {

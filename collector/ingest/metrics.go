@@ -12,9 +12,7 @@ type metrics struct {
 	reports     *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	enrollments *prometheus.CounterVec
-	storeOps    *prometheus.HistogramVec
 	storeErrors *prometheus.CounterVec
-	conflicts   prometheus.Counter
 	titles      prometheus.Counter
 	events      prometheus.Counter
 	flushes     prometheus.Counter
@@ -31,12 +29,8 @@ func newMetrics() *metrics {
 			Help: "Time to apply an agent report, store writes included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"kind"}),
 		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "enrollments_total",
 			Help: "Agent enrollments by result: ok (new host), rotated (proved with its credential), certificate (proved with a client certificate named after the host ID), approved (an approved pending enrollment claimed), replaced (policy allow), pending (held for an admin), waiting (asked again while held), denied, takeover_refused (policy refuse), refused (wrong enroll secret), rate_limited, invalid, error."}, []string{"result"}),
-		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
-			Help: "Latency of etcd writes by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
 			Help: "etcd requests that failed (enrollments and reports answered 503, status flushes kept for the next), by reason: unavailable (no quorum, timeout), nospace (NOSPACE alarm), other."}, []string{"reason"}),
-		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_conflicts_total",
-			Help: "Compare-and-swap writes that lost to a concurrent write and were retried."}),
 		titles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "titles_created_total",
 			Help: "Software titles this collector added to the fleet catalog."}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "software_events_total",
@@ -64,7 +58,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	for _, reason := range []string{ReasonUnavailable, ReasonNoSpace, ReasonOther} {
 		m.storeErrors.WithLabelValues(reason)
 	}
-	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeOps, m.storeErrors, m.conflicts, m.titles, m.events, m.flushes, m.cleaned, m.refused} {
+	for _, c := range []prometheus.Collector{m.reports, m.duration, m.enrollments, m.storeErrors, m.titles, m.events, m.flushes, m.cleaned, m.refused} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

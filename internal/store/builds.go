@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // KindBuild holds the fleet's package builds: one (source, name, architecture, version) each,
@@ -44,8 +42,10 @@ func (b Build) Key() string { return BuildKey(b.Source, b.Name, b.Arch, b.Versio
 
 // NumberBuilds gives each build without a number in the store the next free number, and
 // returns every one of them with its number and the key values written or found. The counter
-// and the new build keys are written in one transaction per batch, which loses (and is
-// retried) when another collector numbered builds at the same time.
+// and the new build keys are written in one Update per batch, which starts from the counter
+// as this process last saw it, and from the builds being absent: when another collector
+// numbered builds meanwhile, the transaction that lost brings their current values, and the
+// next attempt numbers only what is still missing.
 func (s *Store) NumberBuilds(ctx context.Context, builds []Build) ([]KV, error) {
 	s.numbering.Lock()
 	defer s.numbering.Unlock()
@@ -62,33 +62,24 @@ func (s *Store) NumberBuilds(ctx context.Context, builds []Build) ([]KV, error) 
 	return out, nil
 }
 
+// numberBatch numbers one batch; the caller holds s.numbering.
 func (s *Store) numberBatch(ctx context.Context, batch []Build) ([]KV, error) {
-	counterKey := s.prefix + buildCounter
-	for attempt := 0; attempt < 20; attempt++ {
-		// Read the counter and the builds at one revision.
-		ops := []clientv3.Op{clientv3.OpGet(counterKey)}
-		for _, b := range batch {
-			ops = append(ops, clientv3.OpGet(s.Key(KindBuild, b.Key())))
-		}
-		resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.Then(ops...) })
-		if err != nil {
-			return nil, err
-		}
+	start := make([]KV, 0, len(batch)+1)
+	start = append(start, s.counter)
+	for _, b := range batch {
+		start = append(start, KV{Key: s.Key(KindBuild, b.Key())})
+	}
+	res, err := s.Update(ctx, "number_builds", start, func(cur []KV) ([]Write, error) {
 		var next uint64
-		var counterRev int64
-		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
-			if next, err = strconv.ParseUint(string(kvs[0].Value), 10, 32); err != nil {
-				return nil, fmt.Errorf("store: build counter %q: %w", kvs[0].Value, err)
+		if v := cur[0].Value; v != nil {
+			var err error
+			if next, err = strconv.ParseUint(string(v), 10, 32); err != nil {
+				return nil, fmt.Errorf("store: build counter %q: %w", v, err)
 			}
-			counterRev = kvs[0].ModRevision
 		}
-		var out []KV
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(counterKey), "=", counterRev)}
-		var puts []clientv3.Op
+		var w []Write
 		for i, b := range batch {
-			key := s.Key(KindBuild, b.Key())
-			if kvs := resp.Responses[i+1].GetResponseRange().Kvs; len(kvs) == 1 {
-				out = append(out, KV{Key: key, Value: kvs[0].Value, ModRevision: kvs[0].ModRevision})
+			if cur[i+1].Value != nil {
 				continue
 			}
 			if next >= 1<<32-1 {
@@ -100,28 +91,22 @@ func (s *Store) numberBatch(ctx context.Context, batch []Build) ([]KV, error) {
 			if err != nil {
 				return nil, err
 			}
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-			puts = append(puts, clientv3.OpPut(key, string(val)))
-			out = append(out, KV{Key: key, Value: val})
+			w = append(w, Put(cur[i+1].Key, val))
 		}
-		if len(puts) == 0 {
-			return out, nil
+		if len(w) == 0 {
+			return nil, nil
 		}
-		puts = append(puts, clientv3.OpPut(counterKey, strconv.FormatUint(next, 10)))
-		tresp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(puts...) })
-		if err != nil {
-			return nil, err
-		}
-		if tresp.Succeeded {
-			for i := range out {
-				if out[i].ModRevision == 0 {
-					out[i].ModRevision = tresp.Header.Revision
-				}
-			}
-			return out, nil
-		}
+		return append(w, Put(cur[0].Key, []byte(strconv.FormatUint(next, 10)))), nil
+	}, Attempts(20))
+	if len(res.KVs) > 0 {
+		s.counter = res.KVs[0]
 	}
-	return nil, ErrConflict
+	if err != nil {
+		// The counter may have moved in a way this process did not see: read it next time.
+		s.counter = Unread(s.prefix + buildCounter)
+		return nil, err
+	}
+	return res.KVs[1:], nil
 }
 
 // DecodeBuild parses a build key's value.

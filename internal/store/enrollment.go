@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -48,7 +47,7 @@ func EnrollmentName(hostID, id string) string { return hostID + "/" + id }
 // ListKind returns up to limit keys of one kind whose names start with namePrefix (all of
 // the kind when empty), read at one revision.
 func (s *Store) ListKind(ctx context.Context, kind, namePrefix string, limit int64) ([]KV, error) {
-	resp, err := s.get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithLimit(limit))
+	resp, err := s.get(ctx, "list_"+kind, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithLimit(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +60,7 @@ func (s *Store) ListKind(ctx context.Context, kind, namePrefix string, limit int
 
 // CountKind returns how many keys of one kind have names starting with namePrefix.
 func (s *Store) CountKind(ctx context.Context, kind, namePrefix string) (int64, error) {
-	resp, err := s.get(ctx, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := s.get(ctx, "count_"+kind, s.prefix+kind+"/"+namePrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, err
 	}
@@ -69,66 +68,30 @@ func (s *Store) CountKind(ctx context.Context, kind, namePrefix string) (int64, 
 }
 
 // CreateLeased writes a key that must not exist, attached to a new lease of ttl: etcd
-// deletes it when the lease expires. It returns the new ModRevision, or ErrConflict.
+// deletes it when the lease expires. It returns the new ModRevision, or an error wrapping
+// ErrConflict.
 func (s *Store) CreateLeased(ctx context.Context, kind, name string, value []byte, ttl time.Duration) (int64, error) {
 	gctx, cancel := s.op(ctx)
+	start := time.Now()
 	lease, err := s.cli.Grant(gctx, int64(ttl/time.Second))
+	s.observe("lease_grant", start)
 	err = classify(gctx, err)
 	cancel()
 	if err != nil {
 		return 0, err
 	}
 	key := s.Key(kind, name)
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, string(value), clientv3.WithLease(lease.ID)))
-	})
-	if err == nil && !resp.Succeeded {
-		err = ErrConflict
-	}
+	res, err := s.Update(ctx, "create_"+kind, []KV{{Key: key}}, func([]KV) ([]Write, error) {
+		return []Write{{Key: key, Value: value, Lease: lease.ID}}, nil
+	}, Attempts(1))
 	if err != nil {
 		// Best effort: an unused lease would only expire later.
 		rctx, cancel := s.op(ctx)
+		start := time.Now()
 		_, _ = s.cli.Revoke(rctx, lease.ID)
+		s.observe("lease_revoke", start)
 		cancel()
 		return 0, err
 	}
-	return resp.Header.Revision, nil
-}
-
-// Update rewrites an existing key if its ModRevision is still modRev, keeping its lease.
-func (s *Store) Update(ctx context.Context, kind, name string, value []byte, modRev int64) (int64, error) {
-	if modRev == 0 {
-		return 0, fmt.Errorf("store: update of %s/%s without a revision", kind, name)
-	}
-	key := s.Key(kind, name)
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease()))
-	})
-	if err != nil {
-		return 0, err
-	}
-	if !resp.Succeeded {
-		return 0, ErrConflict
-	}
-	return resp.Header.Revision, nil
-}
-
-// PutAndDelete writes a key (compare-and-swap on putRev, 0: absent) and deletes another
-// (if its ModRevision is still delRev) in one transaction: an approved enrollment is used
-// up exactly when its credential is written.
-func (s *Store) PutAndDelete(ctx context.Context, kind, name string, value []byte, putRev int64, delKey string, delRev int64) (int64, error) {
-	key := s.Key(kind, name)
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", putRev), clientv3.Compare(clientv3.ModRevision(delKey), "=", delRev)).
-			Then(clientv3.OpPut(key, string(value)), clientv3.OpDelete(delKey))
-	})
-	if err != nil {
-		return 0, err
-	}
-	if !resp.Succeeded {
-		return 0, ErrConflict
-	}
-	return resp.Header.Revision, nil
+	return res.Revision, nil
 }

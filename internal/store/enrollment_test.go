@@ -43,13 +43,19 @@ func TestEnrollmentKeys(t *testing.T) {
 	if err != nil || ttl.TTL <= 0 || ttl.TTL > 3600 {
 		t.Fatalf("lease %x: TTL %d, %v", id, ttl.TTL, err)
 	}
-	if _, err := st.Update(ctx, store.KindEnrollment, name, []byte(`{"state":"approved"}`), rev-1); !errors.Is(err, store.ErrConflict) {
+	approve := func(at int64) (store.Result, error) {
+		return st.Update(ctx, "decide", []store.KV{{Key: key, ModRevision: at}}, func([]store.KV) ([]store.Write, error) {
+			return []store.Write{{Key: key, Value: []byte(`{"state":"approved"}`), KeepLease: true}}, nil
+		}, store.Attempts(1))
+	}
+	if _, err := approve(rev - 1); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("update at a stale revision: %v", err)
 	}
-	rev, err = st.Update(ctx, store.KindEnrollment, name, []byte(`{"state":"approved"}`), rev)
+	res, err := approve(rev)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rev = res.Revision
 	if got := lease(); got != id {
 		t.Fatalf("update changed the lease from %x to %x", id, got)
 	}
@@ -60,13 +66,20 @@ func TestEnrollmentKeys(t *testing.T) {
 		t.Fatalf("count of another host: %d", n)
 	}
 	// The credential and the enrollment together, or neither.
-	if _, err := st.PutAndDelete(ctx, store.KindAgent, "h1", []byte(`{}`), 0, key, rev-1); !errors.Is(err, store.ErrConflict) {
+	agentKey := st.Key(store.KindAgent, "h1")
+	claim := func(at int64) error {
+		_, err := st.Update(ctx, "claim", []store.KV{{Key: agentKey}, {Key: key, ModRevision: at}}, func([]store.KV) ([]store.Write, error) {
+			return []store.Write{store.Put(agentKey, []byte(`{}`)), store.Del(key)}, nil
+		}, store.Attempts(1))
+		return err
+	}
+	if err := claim(rev - 1); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("put and delete with a stale enrollment: %v", err)
 	}
 	if kv, _ := st.Get(ctx, store.KindAgent, "h1"); kv.Value != nil {
 		t.Fatal("the agent was written by a refused transaction")
 	}
-	if _, err := st.PutAndDelete(ctx, store.KindAgent, "h1", []byte(`{}`), 0, key, rev); err != nil {
+	if err := claim(rev); err != nil {
 		t.Fatal(err)
 	}
 	kvs, err := st.ListKind(ctx, store.KindEnrollment, "", 10)

@@ -45,18 +45,20 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(clientv3.WithRequireLeader(ctx), s.timeout)
 }
 
-// commit runs one transaction under the request deadline.
-func (s *Store) commit(ctx context.Context, build func(clientv3.Txn) clientv3.Txn) (*clientv3.TxnResponse, error) {
+// commit runs one transaction under the request deadline, timed as op.
+func (s *Store) commit(ctx context.Context, op string, build func(clientv3.Txn) clientv3.Txn) (*clientv3.TxnResponse, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	defer s.observe(op, time.Now())
 	resp, err := build(s.cli.Txn(ctx)).Commit()
 	return resp, classify(ctx, err)
 }
 
-// get runs one read under the request deadline.
-func (s *Store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+// get runs one read under the request deadline, timed as op.
+func (s *Store) get(ctx context.Context, op, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
+	defer s.observe(op, time.Now())
 	resp, err := s.cli.Get(ctx, key, opts...)
 	return resp, classify(ctx, err)
 }
@@ -129,7 +131,7 @@ const probeKey = "probe"
 // fails, so nothing is written and no revision is used. It returns nil, or an error wrapping
 // ErrNoSpace or ErrUnavailable (or another failure).
 func (s *Store) Probe(ctx context.Context) error {
-	_, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
+	_, err := s.commit(ctx, "probe", func(t clientv3.Txn) clientv3.Txn {
 		return t.If(clientv3.Compare(clientv3.ModRevision(s.prefix+"schema"), "<", 0)).
 			Then(clientv3.OpPut(s.prefix+probeKey, "x"))
 	})

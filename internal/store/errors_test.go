@@ -49,14 +49,19 @@ func TestQuorumLost(t *testing.T) {
 		"get": func() error { _, err := st.Get(ctx, store.KindAgent, "h1"); return err },
 		"put": func() error { _, err := st.Put(ctx, store.KindAgent, "h1", []byte(`{"x":1}`), rev); return err },
 		"create_all": func() error {
-			_, err := st.CreateAll(ctx, store.KindTitle, map[string][]byte{"deb/x": []byte(`{}`)})
+			_, _, err := st.CreateAll(ctx, store.KindTitle, map[string][]byte{"deb/x": []byte(`{}`)})
 			return err
 		},
 		"number_builds": func() error {
 			_, err := st.NumberBuilds(ctx, []store.Build{{Source: "deb", Name: "x", Version: "1"}})
 			return err
 		},
-		"delete":   func() error { return st.Delete(ctx, map[string]int64{st.Key(store.KindAgent, "h1"): rev}) },
+		"update": func() error {
+			_, err := st.Update(ctx, "delete", []store.KV{store.Unread(st.Key(store.KindAgent, "h1"))}, func(cur []store.KV) ([]store.Write, error) {
+				return []store.Write{store.Del(cur[0].Key)}, nil
+			})
+			return err
+		},
 		"list":     func() error { _, err := st.List(ctx, 10, func(store.KV) error { return nil }); return err },
 		"registry": func() error { _, _, err := st.GetRegistry(ctx); return err },
 		"probe":    func() error { return st.Probe(ctx) },

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/onus-project/onus/internal/owners"
 )
 
@@ -23,7 +21,7 @@ func (s *Store) IsRegistry(key string) bool { return key == s.prefix+RegistryNam
 // GetRegistry reads the ownership registry and its ModRevision; a store without one gives an
 // empty registry and revision 0.
 func (s *Store) GetRegistry(ctx context.Context) (*owners.Registry, int64, error) {
-	resp, err := s.get(ctx, s.RegistryKey())
+	resp, err := s.get(ctx, "get_registry", s.RegistryKey())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -37,28 +35,34 @@ func (s *Store) GetRegistry(ctx context.Context) (*owners.Registry, int64, error
 	return reg, resp.Kvs[0].ModRevision, nil
 }
 
-// PutRegistry replaces the ownership registry if its ModRevision is still modRev (0: if
-// there is none yet), and returns the written key, or ErrConflict. The registry must be
-// valid: every reader decodes it with DecodeRegistry.
-func (s *Store) PutRegistry(ctx context.Context, reg *owners.Registry, modRev int64) (KV, error) {
+// EncodeRegistry validates a registry and encodes it as its key holds it: every reader
+// decodes it with DecodeRegistry.
+func EncodeRegistry(reg *owners.Registry) ([]byte, error) {
 	if err := reg.Validate(); err != nil {
-		return KV{}, fmt.Errorf("store: registry: %w", err)
+		return nil, fmt.Errorf("store: registry: %w", err)
 	}
 	b, err := json.Marshal(reg)
 	if err != nil {
-		return KV{}, fmt.Errorf("store: registry: %w", err)
+		return nil, fmt.Errorf("store: registry: %w", err)
 	}
-	key := s.RegistryKey()
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).Then(clientv3.OpPut(key, string(b)))
-	})
+	return b, nil
+}
+
+// PutRegistry replaces the ownership registry if its ModRevision is still modRev (0: if
+// there is none yet), and returns the written key, or an error wrapping ErrConflict.
+func (s *Store) PutRegistry(ctx context.Context, reg *owners.Registry, modRev int64) (KV, error) {
+	b, err := EncodeRegistry(reg)
 	if err != nil {
 		return KV{}, err
 	}
-	if !resp.Succeeded {
-		return KV{}, ErrConflict
+	key := s.RegistryKey()
+	res, err := s.Update(ctx, "put_registry", []KV{{Key: key, ModRevision: modRev}}, func([]KV) ([]Write, error) {
+		return []Write{Put(key, b)}, nil
+	}, Attempts(1))
+	if err != nil {
+		return KV{}, err
 	}
-	return KV{Key: key, Value: b, ModRevision: resp.Header.Revision}, nil
+	return res.KVs[0], nil
 }
 
 // DecodeRegistry decodes and validates a stored registry.

@@ -15,8 +15,8 @@
 //
 // A host record is written only when the host's inventory changes; heartbeats update the
 // status shards, which the collector flushes in batches, so the write rate does not grow with
-// the report rate. Every write is a compare-and-swap on the key's ModRevision (or absence),
-// and every list is paged and pinned to one revision.
+// the report rate. Every write is a compare-and-swap on the key's ModRevision (or absence)
+// made by Update (update.go), and every list is paged and pinned to one revision.
 package store
 
 import (
@@ -25,8 +25,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -60,8 +62,14 @@ type Store struct {
 	// numbering serializes this process's build numbering: concurrent batches would all
 	// race for the one counter key and retry each other out.
 	numbering sync.Mutex
+	// counter is the build counter as this process last wrote or read it: the next
+	// numbering starts from it (held under numbering).
+	counter KV
 	// timeout bounds each request (see SetTimeout).
 	timeout time.Duration
+	metrics *storeMetrics
+	// written is the revision of this process's newest write.
+	written atomic.Int64
 }
 
 // New returns a Store using the keys under prefix ("" means DefaultPrefix).
@@ -72,7 +80,8 @@ func New(cli *clientv3.Client, prefix string) (*Store, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("store prefix %q must end in /", prefix)
 	}
-	return &Store{cli: cli, prefix: prefix, timeout: DefaultTimeout}, nil
+	return &Store{cli: cli, prefix: prefix, timeout: DefaultTimeout, metrics: newStoreMetrics(),
+		counter: Unread(prefix + buildCounter)}, nil
 }
 
 // Client returns the etcd client.
@@ -98,26 +107,19 @@ func (s *Store) Split(key string) (kind, name string, ok bool) {
 // when it holds another version.
 func (s *Store) EnsureSchema(ctx context.Context) error {
 	key := s.prefix + "schema"
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, SchemaVersion)).
-			Else(clientv3.OpGet(key))
+	res, err := s.Update(ctx, "schema", []KV{{Key: key}}, func(cur []KV) ([]Write, error) {
+		if cur[0].Value != nil {
+			return nil, nil
+		}
+		return []Write{Put(key, []byte(SchemaVersion))}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: schema: %w", err)
 	}
-	if resp.Succeeded {
-		return nil
+	if got := string(res.KVs[0].Value); got != SchemaVersion {
+		return fmt.Errorf("%w: the store at %s holds schema %q, this release reads %q", ErrSchema, key, got, SchemaVersion)
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 1 && string(kvs[0].Value) == SchemaVersion {
-		return nil
-	}
-	got := ""
-	if len(kvs) == 1 {
-		got = string(kvs[0].Value)
-	}
-	return fmt.Errorf("%w: the store at %s holds schema %q, this release reads %q", ErrSchema, key, got, SchemaVersion)
+	return nil
 }
 
 // KV is one key and value with its revisions.
@@ -141,7 +143,7 @@ func (s *Store) List(ctx context.Context, pageSize int64, fn func(KV) error) (in
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
-		resp, err := s.get(ctx, key, opts...)
+		resp, err := s.get(ctx, "list", key, opts...)
 		if err != nil {
 			return 0, err
 		}
@@ -162,106 +164,64 @@ func (s *Store) List(ctx context.Context, pageSize int64, fn func(KV) error) (in
 
 // Get reads one key; a missing key gives a nil value and revision 0.
 func (s *Store) Get(ctx context.Context, kind, name string) (KV, error) {
-	resp, err := s.get(ctx, s.Key(kind, name))
+	key := s.Key(kind, name)
+	resp, err := s.get(ctx, "get_"+kind, key)
 	if err != nil {
 		return KV{}, err
 	}
-	if len(resp.Kvs) == 0 {
-		return KV{Key: s.Key(kind, name)}, nil
-	}
-	kv := resp.Kvs[0]
-	return KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}, nil
+	return rangeKV(key, (*pb.RangeResponse)(resp)), nil
 }
 
-// Put writes a key if its ModRevision is still modRev (0: if it does not exist). It returns
-// the new ModRevision, or ErrConflict.
+// Put writes a key if its ModRevision is still modRev (0: if it does not exist): one
+// compare-and-swap, through Update. It returns the new ModRevision, or an error wrapping
+// ErrConflict.
 func (s *Store) Put(ctx context.Context, kind, name string, value []byte, modRev int64) (int64, error) {
 	key := s.Key(kind, name)
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn {
-		return t.If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).Then(clientv3.OpPut(key, string(value)))
-	})
-	if err != nil {
-		return 0, err
-	}
-	if !resp.Succeeded {
-		return 0, ErrConflict
-	}
-	return resp.Header.Revision, nil
-}
-
-// Delete removes keys of one host (its agent, host record) if their ModRevisions still
-// match (0 for keys that are known to be absent are skipped).
-func (s *Store) Delete(ctx context.Context, items map[string]int64) error {
-	var cmps []clientv3.Cmp
-	var ops []clientv3.Op
-	for key, rev := range items {
-		if rev == 0 {
-			continue
-		}
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
-		ops = append(ops, clientv3.OpDelete(key))
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(ops...) })
-	if err != nil {
-		return err
-	}
-	if !resp.Succeeded {
-		return ErrConflict
-	}
-	return nil
+	res, err := s.Update(ctx, "put_"+kind, []KV{{Key: key, ModRevision: modRev}}, func([]KV) ([]Write, error) {
+		return []Write{Put(key, value)}, nil
+	}, Attempts(1))
+	return res.Revision, err
 }
 
 // CreateAll writes every absent key of values (name → value) of one kind and leaves
 // existing ones alone, in transactions of at most maxTxnOps keys. It returns the names it
-// created.
-func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]byte) ([]string, error) {
+// created and the revision of the last write (0: none).
+func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]byte) ([]string, int64, error) {
 	names := make([]string, 0, len(values))
 	for n := range values {
 		names = append(names, n)
 	}
 	var created []string
+	var rev int64
 	for len(names) > 0 {
 		batch := names[:min(len(names), maxTxnOps)]
 		names = names[len(batch):]
-		// One transaction per batch: if any key exists, fall back to asking which ones.
-		for len(batch) > 0 {
-			cmps := make([]clientv3.Cmp, len(batch))
-			ops := make([]clientv3.Op, len(batch))
-			for i, n := range batch {
-				key := s.Key(kind, n)
-				cmps[i] = clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
-				ops[i] = clientv3.OpPut(key, string(values[n]))
-			}
-			resp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.If(cmps...).Then(ops...) })
-			if err != nil {
-				return created, err
-			}
-			if resp.Succeeded {
-				created = append(created, batch...)
-				break
-			}
-			// Some exist: ask which, in one read-only transaction.
-			gets := make([]clientv3.Op, len(batch))
-			for i, n := range batch {
-				gets[i] = clientv3.OpGet(s.Key(kind, n), clientv3.WithCountOnly())
-			}
-			gresp, err := s.commit(ctx, func(t clientv3.Txn) clientv3.Txn { return t.Then(gets...) })
-			if err != nil {
-				return created, err
-			}
-			var absent []string
-			for i, n := range batch {
-				if gresp.Responses[i].GetResponseRange().Count == 0 {
-					absent = append(absent, n)
+		// Every key is expected absent; the keys that exist come back from the transaction
+		// that lost, and the next attempt leaves them out. Each lost attempt found at least
+		// one more, so the batch needs at most one attempt per key and a last one.
+		start := make([]KV, len(batch))
+		for i, n := range batch {
+			start[i] = KV{Key: s.Key(kind, n)}
+		}
+		var fresh []string
+		res, err := s.Update(ctx, "create_"+kind, start, func(cur []KV) ([]Write, error) {
+			fresh = fresh[:0]
+			var w []Write
+			for i, kv := range cur {
+				if kv.Value == nil {
+					fresh = append(fresh, batch[i])
+					w = append(w, Put(kv.Key, values[batch[i]]))
 				}
 			}
-			batch = absent
+			return w, nil
+		}, Attempts(len(batch)+1))
+		if err != nil {
+			return created, rev, err
 		}
+		created = append(created, fresh...)
+		rev = max(rev, res.Revision)
 	}
-	return created, nil
+	return created, rev, nil
 }
 
 // Event is one change seen by Watch.

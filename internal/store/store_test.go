@@ -220,11 +220,20 @@ func TestPutCAS(t *testing.T) {
 	if err != nil || string(kv.Value) != "2" || kv.ModRevision != rev2 {
 		t.Fatalf("get: %+v %v", kv, err)
 	}
-	if err := s.Delete(ctx, map[string]int64{kv.Key: rev}); !errors.Is(err, store.ErrConflict) {
+	del := func(at int64) error {
+		_, err := s.Update(ctx, "delete", []store.KV{{Key: kv.Key, ModRevision: at}}, func([]store.KV) ([]store.Write, error) {
+			return []store.Write{store.Del(kv.Key)}, nil
+		}, store.Attempts(1))
+		return err
+	}
+	if err := del(rev); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("delete with a stale revision: %v", err)
 	}
-	if err := s.Delete(ctx, map[string]int64{kv.Key: rev2}); err != nil {
+	if err := del(rev2); err != nil {
 		t.Fatal(err)
+	}
+	if kv, _ := s.Get(ctx, store.KindHost, "a"); kv.Value != nil {
+		t.Fatalf("deleted key still holds %q", kv.Value)
 	}
 }
 
@@ -243,7 +252,7 @@ func TestCreateAll(t *testing.T) {
 	for i := range 250 {
 		values[fmt.Sprintf("deb/t%03d", i)] = []byte("new")
 	}
-	created, err := s.CreateAll(ctx, store.KindTitle, values)
+	created, _, err := s.CreateAll(ctx, store.KindTitle, values)
 	if err != nil {
 		t.Fatal(err)
 	}

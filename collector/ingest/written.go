@@ -1,0 +1,168 @@
+package ingest
+
+import (
+	"sync"
+
+	"github.com/onus-project/onus/collector/index"
+	"github.com/onus-project/onus/internal/store"
+)
+
+// written is the read-your-writes layer of one replica, like client-go's MutationCache: the
+// keys this replica wrote (or deleted) whose revision the index has not reached yet. The
+// index is written by its watch alone; until the watch delivers a write, requests of this
+// replica read it from here, so that an agent's next report starts from its own last record,
+// a credential just issued authenticates, and a deleted host's credential stops working at
+// once. An entry is dropped as soon as the index reflects its revision (the index then holds
+// it, or something newer).
+type written struct {
+	ix *index.Index
+
+	mu     sync.Mutex
+	hosts  map[string]writtenHost // by host ID; rec nil: deleted
+	agents map[string]writtenAgent
+	builds map[string]store.Build // by store.BuildKey, numbered by this replica
+	ids    map[uint32]store.Build
+	// buildsRev is the revision of the newest numbering: the builds go once the index has it.
+	buildsRev int64
+	titles    map[string]int64 // "source:name" catalogued by this replica, at revision
+	// sweepAt is the size at which the next sweep runs: twice what the last one left.
+	sweepAt int
+}
+
+type writtenHost struct {
+	rev int64 // of the write or the deletion
+	kv  store.KV
+	rec *store.HostRecord
+}
+
+type writtenAgent struct {
+	rev   int64
+	agent *index.AgentEntry // nil: deleted
+}
+
+func newWritten(ix *index.Index) *written {
+	return &written{ix: ix, hosts: map[string]writtenHost{}, agents: map[string]writtenAgent{},
+		builds: map[string]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, sweepAt: 256}
+}
+
+// host returns the host record this replica wrote last, when the index does not hold it yet:
+// its key value (Value nil when deleted) and decoded record (nil when deleted).
+func (w *written) host(id string) (store.KV, *store.HostRecord, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h, ok := w.hosts[id]
+	if !ok {
+		return store.KV{}, nil, false
+	}
+	if w.ix.Revision() >= h.rev {
+		delete(w.hosts, id)
+		return store.KV{}, nil, false
+	}
+	return h.kv, h.rec, true
+}
+
+// agent returns the agent this replica enrolled or deleted last (nil when deleted), when
+// the index does not reflect it yet.
+func (w *written) agent(id string) (*index.AgentEntry, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a, ok := w.agents[id]
+	if !ok {
+		return nil, false
+	}
+	if w.ix.Revision() >= a.rev {
+		delete(w.agents, id)
+		return nil, false
+	}
+	return a.agent, true
+}
+
+// build returns a build this replica numbered, by number.
+func (w *written) build(id uint32) (store.Build, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, ok := w.ids[id]
+	return b, ok
+}
+
+// buildNumber returns the number of a build this replica numbered, by store.BuildKey.
+func (w *written) buildNumber(key string) (uint32, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, ok := w.builds[key]
+	return b.ID, ok
+}
+
+// catalogued reports whether this replica created the title's catalog entry.
+func (w *written) catalogued(title string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.titles[title]
+	return ok
+}
+
+// putHost notes the host record written at rev (kv with a nil Value and rec nil: deleted).
+func (w *written) putHost(id string, rev int64, kv store.KV, rec *store.HostRecord) {
+	w.mu.Lock()
+	w.hosts[id] = writtenHost{rev: rev, kv: kv, rec: rec}
+	w.maybeSweep()
+	w.mu.Unlock()
+}
+
+func (w *written) putAgent(id string, rev int64, a *index.AgentEntry) {
+	w.mu.Lock()
+	w.agents[id] = writtenAgent{rev: rev, agent: a}
+	w.maybeSweep()
+	w.mu.Unlock()
+}
+
+func (w *written) putBuilds(bs []store.Build, rev int64) {
+	w.mu.Lock()
+	for _, b := range bs {
+		w.builds[b.Key()] = b
+		w.ids[b.ID] = b
+	}
+	// Builds never change: they are kept until a sweep finds the index past the newest.
+	w.buildsRev = max(w.buildsRev, rev)
+	w.maybeSweep()
+	w.mu.Unlock()
+}
+
+func (w *written) putTitles(titles []string, rev int64) {
+	w.mu.Lock()
+	for _, t := range titles {
+		w.titles[t] = rev
+	}
+	w.maybeSweep()
+	w.mu.Unlock()
+}
+
+// maybeSweep drops the entries the index has reached, once the layer has doubled since the
+// last sweep; the caller holds w.mu. Each sweep costs as many steps as the entries added
+// since the one before.
+func (w *written) maybeSweep() {
+	if len(w.hosts)+len(w.agents)+len(w.titles)+len(w.builds) < w.sweepAt {
+		return
+	}
+	rev := w.ix.Revision()
+	for id, h := range w.hosts {
+		if rev >= h.rev {
+			delete(w.hosts, id)
+		}
+	}
+	for id, a := range w.agents {
+		if rev >= a.rev {
+			delete(w.agents, id)
+		}
+	}
+	if rev >= w.buildsRev {
+		clear(w.builds)
+		clear(w.ids)
+	}
+	for t, r := range w.titles {
+		if rev >= r {
+			delete(w.titles, t)
+		}
+	}
+	w.sweepAt = max(256, 2*(len(w.hosts)+len(w.agents)+len(w.titles)+len(w.builds)))
+}

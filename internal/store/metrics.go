@@ -1,0 +1,58 @@
+package store
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// storeMetrics time and count every etcd request of the store, by the operation that made
+// it (put_host, get_agents, list, ...): the label values are the store's and its callers'
+// fixed operation names, never a key.
+type storeMetrics struct {
+	duration  *prometheus.HistogramVec
+	conflicts *prometheus.CounterVec
+}
+
+// WriteOps are the operation names of the collector's writes: their conflict counters exist
+// from the start, at 0, so that rate() sees the first conflict.
+var WriteOps = []string{"put_host", "put_status", "put_agent", "delete_host", "create_titles", "number_builds",
+	"put_registry", "create_enrollments", "decide_enrollment"}
+
+func newStoreMetrics() *storeMetrics {
+	const ns, sub = "onus", "collector"
+	m := &storeMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "store_operation_duration_seconds",
+			Help: "Latency of etcd requests by operation (each attempt of a read-modify-write is one request).", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op"}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_conflicts_total",
+			Help: "Compare-and-swap writes that lost to a concurrent write (and were tried again from the current value, within the attempts allowed), by operation."}, []string{"op"}),
+	}
+	for _, op := range WriteOps {
+		m.conflicts.WithLabelValues(op)
+	}
+	return m
+}
+
+// Collectors returns the store's metrics, for the collector's registry.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.metrics.duration, s.metrics.conflicts}
+}
+
+// observe records one request of op that began at start.
+func (s *Store) observe(op string, start time.Time) {
+	s.metrics.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+// noteWrite remembers the revision of a write of this process.
+func (s *Store) noteWrite(rev int64) {
+	for {
+		cur := s.written.Load()
+		if rev <= cur || s.written.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// Written returns the revision of this process's newest write through the store (0: none):
+// a cache that reached it holds every write this process made.
+func (s *Store) Written() int64 { return s.written.Load() }
