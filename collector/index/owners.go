@@ -43,30 +43,76 @@ func emptyResolver() *owners.Resolver {
 	return r
 }
 
-// applyRegistry takes a new registry from the store and re-resolves every asset, unless the
-// index is being listed (list resolves everything once at the end). The caller holds the
-// write lock.
-func (ix *Index) applyRegistry(ev store.Event) {
+// decodeRegistry returns the registry and resolver of a registry event, or ok false (logged)
+// for one to skip: older than the one held, unreadable or refused.
+func (ix *Index) decodeRegistry(ev store.Event) (*owners.Registry, *owners.Resolver, bool) {
 	if ev.ModRevision != 0 && ev.ModRevision <= ix.regRev && !ev.Deleted {
-		return
+		return nil, nil, false
 	}
 	reg := &owners.Registry{}
 	if !ev.Deleted {
 		var err error
 		if reg, err = store.DecodeRegistry(ev.Value); err != nil {
 			ix.log.Warn("unreadable ownership registry skipped; keeping the previous one", "key", ev.Key, "err", err)
-			return
+			return nil, nil, false
 		}
 	}
 	r, err := owners.NewResolver(reg)
 	if err != nil {
 		ix.log.Warn("ownership registry refused; keeping the previous one", "key", ev.Key, "err", err)
+		return nil, nil, false
+	}
+	return reg, r, true
+}
+
+// applyRegistry takes a new registry from the store while the index is being listed (list
+// resolves everything once at the end). The caller holds the write lock.
+func (ix *Index) applyRegistry(ev store.Event) {
+	if reg, r, ok := ix.decodeRegistry(ev); ok {
+		ix.registry, ix.regRev, ix.resolver = reg, ev.ModRevision, r
+	}
+}
+
+// takeRegistry takes a new registry from the watch: every asset is resolved under it aside,
+// under the read lock, so that reports and reads go on meanwhile, and the results are swapped
+// in under the write lock, which is held for assignments only. Only the watch writes the
+// index, so nothing changes between the two. The caller holds no lock.
+func (ix *Index) takeRegistry(ev store.Event) {
+	ix.mu.RLock()
+	reg, r, ok := ix.decodeRegistry(ev)
+	if !ok {
+		ix.mu.RUnlock()
 		return
 	}
-	ix.registry, ix.regRev, ix.resolver = reg, ev.ModRevision, r
-	if !ix.bulk {
-		ix.resolveAll()
+	start := time.Now()
+	hosts := make([]ownership, 0, len(ix.hosts))
+	order := make([]*HostEntry, 0, len(ix.hosts))
+	for _, h := range ix.hosts {
+		order = append(order, h)
+		hosts = append(hosts, ix.ownershipOf(r, h))
 	}
+	titles := make([]owners.Resolution, 0, len(ix.titles))
+	torder := make([]*TitleEntry, 0, len(ix.titles))
+	for _, t := range ix.titles {
+		torder = append(torder, t)
+		titles = append(titles, r.ResolveSoftware(titleAttrs(&t.Title)))
+	}
+	ix.mu.RUnlock()
+	aside := time.Since(start)
+	ix.mu.Lock()
+	ix.registry, ix.regRev, ix.resolver = reg, ev.ModRevision, r
+	for i, h := range order {
+		h.own = hosts[i]
+	}
+	for i, t := range torder {
+		t.Ownership = titles[i]
+	}
+	ix.mu.Unlock()
+	if ix.metrics != nil {
+		ix.metrics.resolve.Observe(time.Since(start).Seconds())
+	}
+	ix.log.Info("ownership resolved", "registry_revision", ev.ModRevision, "hosts", len(order), "titles", len(torder),
+		"took", time.Since(start).Round(time.Microsecond), "write_locked", (time.Since(start) - aside).Round(time.Microsecond))
 }
 
 // resolveAll resolves every host, service instance and title under the current resolver.
@@ -87,11 +133,14 @@ func (ix *Index) resolveAll() {
 }
 
 // resolveHost resolves a host and its service instances; the caller holds the write lock.
-func (ix *Index) resolveHost(h *HostEntry) {
-	o := &h.own
-	o.res = ix.resolver.ResolveHost(o.attrs)
-	o.svc = ix.resolver.ServicesOn(o.attrs, o.res)
-	o.svcOwned, o.svcOrphaned, o.svcOwners = 0, 0, o.svcOwners[:0]
+func (ix *Index) resolveHost(h *HostEntry) { h.own = ix.ownershipOf(ix.resolver, h) }
+
+// ownershipOf resolves a host and its service instances under r, into a new value; the
+// caller holds a lock.
+func (ix *Index) ownershipOf(r *owners.Resolver, h *HostEntry) ownership {
+	o := ownership{attrs: h.own.attrs}
+	o.res = r.ResolveHost(o.attrs)
+	o.svc = r.ServicesOn(o.attrs, o.res)
 	for _, id := range h.services {
 		res := o.svc.Resolve(ix.svcAttrs[id])
 		switch {
@@ -102,6 +151,7 @@ func (ix *Index) resolveHost(h *HostEntry) {
 			o.svcOrphaned++
 		}
 	}
+	return o
 }
 
 // countOwner counts one owned service instance of owner (hosts have few owners: a scan).

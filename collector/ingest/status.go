@@ -84,9 +84,9 @@ func (g *Ingest) keep(shard string, hosts map[string]store.HostStatus) {
 
 // flushShard merges a shard's statuses into the shard's key.
 func (g *Ingest) flushShard(ctx context.Context, shard string, hosts map[string]store.HostStatus) error {
-	_, rev := g.ix.StatusShard(shard)
-	start := store.KV{Key: g.st.Key(store.KindStatus, shard), ModRevision: rev}
-	if rev == 0 {
+	start := g.ix.StatusShard(shard)
+	if start.ModRevision == 0 {
+		// Not in the index: new, or written by another replica a moment ago.
 		start = store.Unread(start.Key)
 	}
 	_, err := g.st.Update(ctx, "put_status", []store.KV{start}, func(cur []store.KV) ([]store.Write, error) {

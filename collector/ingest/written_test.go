@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -133,6 +134,65 @@ func TestReadYourWrites(t *testing.T) {
 		resp, _ := a.Report(context.Background(), agent, heartbeat(6, final))
 		if resp.Status != protocol.StatusNeedFull {
 			t.Fatalf("heartbeat of the deleted host: %+v, want need_full (no record)", resp)
+		}
+	}
+}
+
+// sameShard returns n host IDs whose statuses share one shard.
+func sameShard(n int) []string {
+	var ids []string
+	for i := 0; len(ids) < n; i++ {
+		id := fmt.Sprintf("host-%04d", i)
+		if store.StatusShard(id) == store.StatusShard("host-0000") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// TestStatusFlushMerges flushes the statuses of three hosts of one shard from two replicas,
+// one of which holds the shard as it was before the other wrote: every host's status ends
+// up in the shard.
+func TestStatusFlushMerges(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.New(etcdtest.New(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := replica(t, st, true)
+	ids := sameShard(3)
+	agents := map[string]store.Agent{}
+	for _, id := range ids {
+		agents[id] = enroll(t, a, id)
+	}
+	pkgs := []model.Package{pkg("bash", "5.2")}
+	report := func(g *Ingest, id string) {
+		r := full(1, pkgs...)
+		r.HostID, r.State.Host.ID = id, id
+		r.Hash = protocol.Hash(r.State)
+		send(t, g, agents[id], r, protocol.StatusAccepted)
+		if err := g.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(a, ids[0])
+	if err := a.ix.WaitRevision(ctx, st.Written()); err != nil {
+		t.Fatal(err)
+	}
+	b := replica(t, st, false) // holds the shard with ids[0] only, from now on
+	report(a, ids[1])
+	report(b, ids[2])
+	kv, err := st.Get(ctx, store.KindStatus, store.StatusShard(ids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.DecodeStatus(kv.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if s, ok := m[id]; !ok || s.Seq != 1 {
+			t.Errorf("status of %s: %+v, %v", id, s, ok)
 		}
 	}
 }
