@@ -1,8 +1,21 @@
 // Package index is the collector's in-memory view of the store, kept by list and watch like
-// a Kubernetes informer: it lists every key at one revision, then applies the changes from the
-// next revision on, and lists again when etcd has compacted the revision it was watching
-// from. Every collector replica on one etcd cluster builds the same index, so all of them
-// serve the same answers. Readiness waits for the first list.
+// a Kubernetes informer's Reflector and Store: it lists every key at one revision into a
+// fresh state, swaps it in whole, then applies the changes from the next revision on, and
+// lists again when etcd has compacted the revision it was watching from. Every collector
+// replica on one etcd cluster builds the same index, so all of them serve the same answers.
+// Readiness waits for the first list.
+//
+// Only the list and the watch write the index, through one function per key kind
+// (apply.go), the same for both: a host's entry is built from its record alone, and the
+// derived sets (hosts per title, the installers of each title, hosts per service) follow
+// the entries through replaceHost, which takes the old entry's part out and puts the new
+// one's in. So a state reached by watching a history and one listed at its end are the same
+// (cache_test.go). Writers never touch the index: they write the store (internal/store's
+// Update), and read their own writes from a small layer of their own until the watch
+// brings them (collector/ingest, written.go). The API and the metrics only read.
+//
+// An ownership registry that changes is resolved aside, under the read lock, and swapped
+// in under the write lock (owners.go), so reads go on while every asset is resolved again.
 package index
 
 import (
@@ -17,9 +30,21 @@ import (
 	"github.com/onus-project/onus/internal/store"
 )
 
+// Source is what an index lists and watches: the store (the default), or a fake in tests.
+type Source interface {
+	// List calls fn for every key, all read at one revision, which it returns.
+	List(ctx context.Context, pageSize int64, fn func(store.KV) error) (int64, error)
+	// Watch calls fn with the changes from revision rev on, and the revision each batch
+	// brings the index to; it returns an error wrapping store.ErrCompacted when rev is
+	// compacted away.
+	Watch(ctx context.Context, rev int64, fn func(evs []store.Event, rev int64) error) error
+}
+
 // Options configure an Index.
 type Options struct {
+	// Store gives the key layout, and is the Source unless Source is set.
 	Store      *store.Store
+	Source     Source
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// PageSize is the number of keys per list request (default 500).
@@ -29,6 +54,7 @@ type Options struct {
 // Index holds the fleet in memory.
 type Index struct {
 	st       *store.Store
+	src      Source
 	log      *slog.Logger
 	pageSize int64
 
@@ -52,7 +78,10 @@ func New(opts Options) (*Index, error) {
 	if opts.Store == nil {
 		return nil, errors.New("index: no store")
 	}
-	ix := &Index{st: opts.Store, log: opts.Logger, pageSize: opts.PageSize, ready: make(chan struct{})}
+	ix := &Index{st: opts.Store, src: opts.Source, log: opts.Logger, pageSize: opts.PageSize, ready: make(chan struct{})}
+	if ix.src == nil {
+		ix.src = opts.Store
+	}
 	if ix.log == nil {
 		ix.log = slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +107,7 @@ func (ix *Index) Run(ctx context.Context) error {
 		rev, err := ix.list(ctx)
 		if err == nil {
 			backoff = 100 * time.Millisecond
-			err = ix.st.Watch(ctx, rev+1, ix.applyEvents)
+			err = ix.src.Watch(ctx, rev+1, ix.applyEvents)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -103,7 +132,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	fresh := &Index{st: ix.st, log: ix.log, bulk: true}
 	fresh.reset()
 	start := time.Now()
-	rev, err := ix.st.List(ctx, ix.pageSize, func(kv store.KV) error {
+	rev, err := ix.src.List(ctx, ix.pageSize, func(kv store.KV) error {
 		fresh.apply(store.Event{KV: kv})
 		return nil
 	})
