@@ -215,71 +215,12 @@ func (c *Collector) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeStore()
-	st, err := store.New(cli, c.opts.Prefix)
+	p, err := c.assemble(ctx, cli)
 	if err != nil {
 		return err
 	}
-	st.SetTimeout(c.opts.StoreTimeout)
-	if err := st.EnsureSchema(ctx); err != nil {
-		return err
-	}
-	reg := c.opts.Registerer
-	gatherer := c.opts.Gatherer
-	if reg == nil {
-		r := prometheus.NewRegistry()
-		reg = r
-		if gatherer == nil {
-			gatherer = prometheus.Gatherers{prometheus.DefaultGatherer, r}
-		}
-	}
-	ix, err := index.New(index.Options{Store: st, Logger: c.log.With("component", "index"), Registerer: reg})
-	if err != nil {
-		return err
-	}
-	fleet, err := metrics.New(metrics.Options{Index: ix, UnownedNewLimit: c.opts.UnownedNewMetricLimit,
-		NewSoftwareWindow: c.opts.NewSoftwareWindow, StaleAfter: c.opts.StaleAfter,
-		StaleTolerated: c.opts.StaleTolerated, Now: c.opts.Now})
-	if err != nil {
-		return err
-	}
-	if err := reg.Register(fleet); err != nil {
-		return err
-	}
-	for _, m := range append(st.Collectors(), version.BuildInfo()) {
-		if err := reg.Register(m); err != nil {
-			return err
-		}
-	}
-	go func() {
-		select {
-		case <-ix.Ready():
-			close(c.ready)
-		case <-ctx.Done():
-		}
-	}()
-	ing, err := ingest.New(ingest.Options{Store: st, Index: ix, EnrollSecret: c.opts.EnrollSecret, EnrollSecrets: c.secrets, StatusFlushInterval: c.opts.StatusFlushInterval,
-		ReenrollPolicy: ingest.ReenrollPolicy(c.opts.ReenrollPolicy), PendingRetryAfter: c.opts.PendingRetryAfter, EnrollRateLimit: c.opts.EnrollRateLimit,
-		Logger: c.log.With("component", "ingest"), Registerer: reg})
-	if err != nil {
-		return err
-	}
-	probe, err := newStoreProbe(st, c.opts.StoreProbeInterval, c.log.With("component", "store"), reg)
-	if err != nil {
-		return err
-	}
-	var sw *secretsWatcher
-	if c.opts.EnrollSecretFile != "" {
-		if sw, err = newSecretsWatcher(c, ing, reg); err != nil {
-			return err
-		}
-		defer sw.stop()
-	}
-	handler, err := api.New(api.Options{Ingest: ing, Index: ix, Ownership: ownership.New(st, ix), Written: st.Written, AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
-		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
-		Maintenance: cli, Writable: probe.Err, Registerer: reg, MaxReportMemory: c.opts.MaxReportMemory, BodyReadGrace: c.opts.ReportReadGrace,
-		BodyMinRate: c.opts.ReportMinRate, MetricsAuth: c.opts.MetricsAuth})
-	if err != nil {
-		return err
+	if p.secrets != nil {
+		defer p.secrets.stop()
 	}
 	tlsConfig, err := serverTLS(c.opts, c.log.With("component", "tls"))
 	if err != nil {
@@ -289,30 +230,114 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
-		IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: p.handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 5 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
 	c.mu.Lock()
 	c.addr = ln.Addr().String()
 	c.mu.Unlock()
 	close(c.listened)
+	return c.serve(ctx, p, srv, ln)
+}
 
+// parts are the pieces of a running collector, wired together.
+type parts struct {
+	ix      *index.Index
+	ing     *ingest.Ingest
+	probe   *storeProbe
+	secrets *secretsWatcher // nil without an enroll secrets file
+	handler http.Handler
+}
+
+// assemble builds the collector's pieces on the etcd client: the store (its schema
+// checked), the index, the fleet metrics, ingest, the store probe, the enroll secrets
+// watcher and the API, with every metric registered.
+func (c *Collector) assemble(ctx context.Context, cli *clientv3.Client) (*parts, error) {
+	st, err := store.New(cli, c.opts.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	st.SetTimeout(c.opts.StoreTimeout)
+	if err := st.EnsureSchema(ctx); err != nil {
+		return nil, err
+	}
+	reg, gatherer := c.opts.Registerer, c.opts.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg = r
+		if gatherer == nil {
+			gatherer = prometheus.Gatherers{prometheus.DefaultGatherer, r}
+		}
+	}
+	p := &parts{}
+	if p.ix, err = index.New(index.Options{Store: st, Logger: c.log.With("component", "index"), Registerer: reg}); err != nil {
+		return nil, err
+	}
+	fleet, err := metrics.New(metrics.Options{Index: p.ix, UnownedNewLimit: c.opts.UnownedNewMetricLimit,
+		NewSoftwareWindow: c.opts.NewSoftwareWindow, StaleAfter: c.opts.StaleAfter,
+		StaleTolerated: c.opts.StaleTolerated, Now: c.opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range append(st.Collectors(), fleet, version.BuildInfo()) {
+		if err := reg.Register(m); err != nil {
+			return nil, err
+		}
+	}
+	go func() {
+		select {
+		case <-p.ix.Ready():
+			close(c.ready)
+		case <-ctx.Done():
+		}
+	}()
+	p.ing, err = ingest.New(ingest.Options{Store: st, Index: p.ix, EnrollSecret: c.opts.EnrollSecret, EnrollSecrets: c.secrets, StatusFlushInterval: c.opts.StatusFlushInterval,
+		ReenrollPolicy: ingest.ReenrollPolicy(c.opts.ReenrollPolicy), PendingRetryAfter: c.opts.PendingRetryAfter, EnrollRateLimit: c.opts.EnrollRateLimit,
+		Logger: c.log.With("component", "ingest"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	if p.probe, err = newStoreProbe(st, c.opts.StoreProbeInterval, c.log.With("component", "store"), reg); err != nil {
+		return nil, err
+	}
+	if c.opts.EnrollSecretFile != "" {
+		if p.secrets, err = newSecretsWatcher(c, p.ing, reg); err != nil {
+			return nil, err
+		}
+	}
+	p.handler, err = api.New(api.Options{Ingest: p.ing, Index: p.ix, Ownership: ownership.New(st, p.ix), Written: st.Written,
+		AdminToken: c.opts.AdminToken, ReadToken: c.opts.ReadToken, Limits: c.opts.Limits,
+		MaxConcurrentReports: c.opts.MaxConcurrentReports, Gatherer: gatherer, Logger: c.log.With("component", "api"),
+		Maintenance: cli, Writable: p.probe.Err, Registerer: reg, MaxReportMemory: c.opts.MaxReportMemory, BodyReadGrace: c.opts.ReportReadGrace,
+		BodyMinRate: c.opts.ReportMinRate, MetricsAuth: c.opts.MetricsAuth})
+	if err != nil {
+		if p.secrets != nil {
+			p.secrets.stop()
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// serve runs the pieces and the HTTP server until ctx ends or serving fails, then shuts
+// down in order: requests first, then the pending statuses are written, then the index.
+func (c *Collector) serve(ctx context.Context, p *parts, srv *http.Server, ln net.Listener) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	wg.Add(3)
-	go func() { defer wg.Done(); errs <- ix.Run(runCtx) }()
-	go func() { defer wg.Done(); probe.run(runCtx) }()
+	go func() { defer wg.Done(); errs <- p.ix.Run(runCtx) }()
+	go func() { defer wg.Done(); p.probe.run(runCtx) }()
 	ingCtx, stopIngest := context.WithCancel(context.Background())
-	go func() { defer wg.Done(); errs <- ing.Run(ingCtx) }()
-	if sw != nil {
+	go func() { defer wg.Done(); errs <- p.ing.Run(ingCtx) }()
+	if p.secrets != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); sw.run(runCtx) }()
+		go func() { defer wg.Done(); p.secrets.run(runCtx) }()
 	}
 	serveErr := make(chan error, 1)
 	go func() {
-		if tlsConfig != nil {
-			srv.TLSConfig = tlsConfig
+		if srv.TLSConfig != nil {
 			serveErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			serveErr <- srv.Serve(ln)
@@ -322,7 +347,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if c.opts.TLSCertFile == "" {
 		scheme = "http"
 	}
-	c.log.Info("collector listening", "url", scheme+"://"+c.addr, "prefix", c.opts.Prefix)
+	c.log.Info("collector listening", "url", scheme+"://"+c.Addr(), "prefix", c.opts.Prefix)
 
 	var runErr error
 	select {
