@@ -158,10 +158,10 @@ func (f *fakeSource) send(t *testing.T, ix *Index, evs ...store.Event) {
 // view is everything the index answers, in a comparable form.
 type view struct {
 	Agents, Hosts, Titles int
-	TitleCounts          []string
-	Services             []string
-	Installers           map[string][]string
-	Summaries            []string
+	TitleCounts           []string
+	Services              []string
+	Installers            map[string][]string
+	Summaries             []string
 }
 
 func viewOf(ix *Index) view {
