@@ -57,10 +57,16 @@ func (ix *Index) applyHost(name string, ev store.Event) {
 	}
 	var fresh *HostEntry
 	if !ev.Deleted {
-		rec, err := store.DecodeHost(ev.Value, ix.build)
-		if err != nil {
-			ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
-			return
+		var rec *store.HostRecord
+		if d := ix.decoded.Load(); d != nil {
+			rec = (*d)(name, ev.ModRevision)
+		}
+		if rec == nil {
+			var err error
+			if rec, err = store.DecodeHost(ev.Value, ix.build); err != nil {
+				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
+				return
+			}
 		}
 		fresh = ix.newHostEntry(rec, ev.Value, ev.ModRevision)
 	}

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,11 +59,14 @@ type Index struct {
 	log      *slog.Logger
 	pageSize int64
 
-	mu     sync.RWMutex
-	rev    int64
-	synced bool
-	ready  chan struct{}
-	cond   *sync.Cond // broadcast when rev advances
+	mu  sync.RWMutex
+	rev int64
+	// revNow is rev, for readers that take no lock.
+	revNow  atomic.Int64
+	decoded atomic.Pointer[func(hostID string, rev int64) *store.HostRecord]
+	synced  bool
+	ready   chan struct{}
+	cond    *sync.Cond // broadcast when rev advances
 
 	// state is everything a list builds: a relist swaps it whole, so nothing the watch
 	// maintains is left behind from before.
@@ -144,6 +148,7 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	ix.mu.Lock()
 	ix.state = fresh.state
 	ix.rev = rev
+	ix.revNow.Store(rev)
 	first := !ix.synced
 	ix.synced = true
 	ix.mu.Unlock()
@@ -169,6 +174,7 @@ func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 	}
 	if rev > ix.rev {
 		ix.rev = rev
+		ix.revNow.Store(rev)
 	}
 	ix.mu.Unlock()
 	ix.metrics.events.Add(float64(len(evs)))
@@ -177,11 +183,15 @@ func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 	return nil
 }
 
-// Revision returns the store revision the index reflects.
-func (ix *Index) Revision() int64 {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return ix.rev
+// Revision returns the store revision the index reflects. It takes no lock: a writer's
+// read-your-writes layer asks it while the watch applies events.
+func (ix *Index) Revision() int64 { return ix.revNow.Load() }
+
+// UseDecoded gives the index a way to the host records a writer of this process decoded
+// (or built) already, by host ID and revision, nil when it holds none: the watch then takes that
+// record instead of decoding the value it brings. It must not call the index.
+func (ix *Index) UseDecoded(decoded func(hostID string, rev int64) *store.HostRecord) {
+	ix.decoded.Store(&decoded)
 }
 
 // WaitRevision waits until the index reflects rev or ctx ends.

@@ -87,6 +87,7 @@ func New(opts Options) (*Ingest, error) {
 			return nil, err
 		}
 	}
+	opts.Index.UseDecoded(g.w.decoded)
 	if err := g.initEnroll(opts); err != nil {
 		return nil, err
 	}

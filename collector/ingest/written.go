@@ -45,6 +45,17 @@ func newWritten(ix *index.Index) *written {
 		builds: map[string]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, sweepAt: 256}
 }
 
+// decoded returns the record this replica wrote for a host at rev, if it still holds it:
+// the index's watch takes it instead of decoding the value (see index.UseDecoded).
+func (w *written) decoded(id string, rev int64) *store.HostRecord {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h, ok := w.hosts[id]; ok && h.rec != nil && h.kv.ModRevision == rev {
+		return h.rec
+	}
+	return nil
+}
+
 // host returns the host record this replica wrote last, when the index does not hold it yet:
 // its key value (Value nil when deleted) and decoded record (nil when deleted).
 func (w *written) host(id string) (store.KV, *store.HostRecord, bool) {
