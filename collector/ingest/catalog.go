@@ -12,8 +12,11 @@ import (
 
 // The fleet's catalog: a title key per software title (created once, by whichever replica
 // sees the title first, with the first report's descriptive fields) and a numbered build key
-// per (source, name, arch, version), which host records list by number. Both are written
-// before the record that needs them, so a reader that has the record has them too.
+// per (source, name, arch, version), which host records list by number. Build keys are
+// written before the record that needs them, so a reader that has the record can decode it.
+// A title key is written before the record too, unless another request of this replica is
+// creating it at that moment: the record does not need it, and that request's agent
+// retries if it fails.
 
 // catalog creates the catalog entries of the titles new to the fleet.
 func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.State, now time.Time) error {
@@ -36,11 +39,26 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 	for _, p := range described {
 		desc[p.Title()] = p
 	}
+	var missing []string
+	for _, p := range st.Software {
+		if !have[p.Title()] {
+			missing = append(missing, p.Title())
+		}
+	}
+	claimed := g.w.claim(missing)
+	defer g.w.release(claimed)
+	if len(claimed) == 0 {
+		return nil
+	}
+	mine := make(map[string]bool, len(claimed))
+	for _, t := range claimed {
+		mine[t] = true
+	}
 	first := arrivals(r.Events, now)
 	values := map[string][]byte{}
 	names := map[string]string{} // key name → title
 	for _, p := range st.Software {
-		if have[p.Title()] || g.w.catalogued(p.Title()) {
+		if !mine[p.Title()] {
 			continue
 		}
 		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID, PackageInfo: desc[p.Title()].PackageInfo}
@@ -53,9 +71,6 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 		}
 		name := store.TitleName(p.Source, p.Name)
 		values[name], names[name] = val, p.Title()
-	}
-	if len(values) == 0 {
-		return nil
 	}
 	created, rev, err := g.st.CreateAll(ctx, store.KindTitle, values)
 	if err != nil {

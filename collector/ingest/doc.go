@@ -23,9 +23,11 @@
 // compare-and-swap made by store.Update: it starts from the value this replica holds (its
 // own last write from written, else the index's), and when another writer came first, the
 // transaction that lost brings the current value and the change is computed again from it.
-// Title and build keys are created before the record that lists them, so any reader that
-// has a record has what it needs to decode it; build numbers come from one counter key,
-// numbered by one request at a time per replica (store.NumberBuilds).
+// Build keys are created before the record that lists them, so any reader that has a
+// record has what it needs to decode it; build numbers come from blocks each replica
+// reserves on one counter key, so requests number new builds in parallel
+// (store.NumberBuilds). Requests of one replica creating the same new title leave it to
+// the first (written.claim).
 //
 // The index is written by its watch alone. Read-your-writes comes from written (like
 // client-go's MutationCache): a record, agent, build or title this replica wrote is read

@@ -122,8 +122,8 @@ type heldRecord struct {
 }
 
 // heldHost returns the starting point of a write of the host's record (its own last write
-// if the index does not have it yet, else the index's; to be read for a host the index does
-// not know) and what it says of the host.
+// if the index does not have it yet, else the index's; absent for a host the index does not
+// know) and what it says of the host.
 func (g *Ingest) heldHost(id string) (store.KV, heldRecord) {
 	if kv, rec, ok := g.w.host(id); ok {
 		if rec == nil {
@@ -136,8 +136,10 @@ func (g *Ingest) heldHost(id string) (store.KV, heldRecord) {
 		return store.KV{Key: key, Value: h.Raw, ModRevision: h.ModRevision},
 			heldRecord{exists: true, hash: h.Summary.Hash, seq: h.Summary.Seq, updated: h.Summary.UpdatedAt}
 	}
-	// Not known here: absent, or written by another replica a moment ago; read it.
-	return store.Unread(key), heldRecord{}
+	// Not known here: absent, or written by another replica a moment ago. A write from
+	// absence then loses once and brings the record; a decision to write nothing is
+	// confirmed on etcd (store.Update), so no read is needed first.
+	return store.KV{Key: key}, heldRecord{}
 }
 
 // decodeHeld decodes the host record kv (nil for an absent key); rec is the record when

@@ -25,6 +25,10 @@ type written struct {
 	// buildsRev is the revision of the newest numbering: the builds go once the index has it.
 	buildsRev int64
 	titles    map[string]int64 // "source:name" catalogued by this replica, at revision
+	// creating holds the titles a request of this replica is creating now: another
+	// request leaves them to it (a title is not needed to write a record; the next report
+	// of a host that has it would create it if this attempt failed).
+	creating map[string]bool
 	// sweepAt is the size at which the next sweep runs: twice what the last one left.
 	sweepAt int
 }
@@ -42,7 +46,7 @@ type writtenAgent struct {
 
 func newWritten(ix *index.Index) *written {
 	return &written{ix: ix, hosts: map[string]writtenHost{}, agents: map[string]writtenAgent{},
-		builds: map[string]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, sweepAt: 256}
+		builds: map[string]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, creating: map[string]bool{}, sweepAt: 256}
 }
 
 // decoded returns the record this replica wrote for a host at rev, if it still holds it:
@@ -136,6 +140,30 @@ func (w *written) putBuilds(bs []store.Build, rev int64) {
 	// Builds never change: they are kept until a sweep finds the index past the newest.
 	w.buildsRev = max(w.buildsRev, rev)
 	w.maybeSweep()
+	w.mu.Unlock()
+}
+
+// claim returns the titles no other request of this replica is creating, and marks them
+// as being created by the caller, who releases them with putTitles or release.
+func (w *written) claim(titles []string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := titles[:0:0]
+	for _, t := range titles {
+		if _, done := w.titles[t]; !done && !w.creating[t] {
+			w.creating[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// release ends the caller's claim on titles.
+func (w *written) release(titles []string) {
+	w.mu.Lock()
+	for _, t := range titles {
+		delete(w.creating, t)
+	}
 	w.mu.Unlock()
 }
 

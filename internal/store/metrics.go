@@ -16,7 +16,7 @@ type storeMetrics struct {
 
 // WriteOps are the operation names of the collector's writes: their conflict counters exist
 // from the start, at 0, so that rate() sees the first conflict.
-var WriteOps = []string{"put_host", "put_status", "put_agent", "delete_host", "create_titles", "number_builds",
+var WriteOps = []string{"put_host", "put_status", "put_agent", "delete_host", "create_titles", "number_builds", "reserve_builds",
 	"put_registry", "create_enrollments", "decide_enrollment"}
 
 func newStoreMetrics() *storeMetrics {

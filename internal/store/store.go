@@ -59,11 +59,11 @@ const maxTxnOps = 100
 type Store struct {
 	cli    *clientv3.Client
 	prefix string
-	// numbering serializes this process's build numbering: concurrent batches would all
-	// race for the one counter key and retry each other out.
+	// numbering guards numbers and counter, this process's build numbering (builds.go).
 	numbering sync.Mutex
+	numbers   buildNumbers
 	// counter is the build counter as this process last wrote or read it: the next
-	// numbering starts from it (held under numbering).
+	// reservation starts from it.
 	counter KV
 	// timeout bounds each request (see SetTimeout).
 	timeout time.Duration
@@ -191,11 +191,11 @@ func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]
 	for n := range values {
 		names = append(names, n)
 	}
+	var mu sync.Mutex
 	var created []string
 	var rev int64
-	for len(names) > 0 {
-		batch := names[:min(len(names), maxTxnOps)]
-		names = names[len(batch):]
+	err := inBatches(len(names), func(from, to int) error {
+		batch := names[from:to]
 		// Every key is expected absent; the keys that exist come back from the transaction
 		// that lost, and the next attempt leaves them out. Each lost attempt found at least
 		// one more, so the batch needs at most one attempt per key and a last one.
@@ -215,13 +215,47 @@ func (s *Store) CreateAll(ctx context.Context, kind string, values map[string][]
 			}
 			return w, nil
 		}, Attempts(len(batch)+1))
-		if err != nil {
-			return created, rev, err
-		}
+		mu.Lock()
+		defer mu.Unlock()
 		created = append(created, fresh...)
 		rev = max(rev, res.Revision)
+		return err
+	})
+	return created, rev, err
+}
+
+// batchesInFlight bounds the transactions one call sends at once.
+const batchesInFlight = 4
+
+// inBatches calls fn for each batch of at most maxTxnOps of n items, up to batchesInFlight
+// at once (etcd commits concurrent transactions together), and returns the first error.
+func inBatches(n int, fn func(from, to int) error) error {
+	if n <= maxTxnOps {
+		if n == 0 {
+			return nil
+		}
+		return fn(0, n)
 	}
-	return created, rev, nil
+	sem := make(chan struct{}, batchesInFlight)
+	errs := make(chan error, (n+maxTxnOps-1)/maxTxnOps)
+	var wg sync.WaitGroup
+	for from := 0; from < n; from += maxTxnOps {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(from, to int) {
+			defer func() { <-sem; wg.Done() }()
+			errs <- fn(from, to)
+		}(from, min(from+maxTxnOps, n))
+	}
+	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Event is one change seen by Watch.

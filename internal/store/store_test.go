@@ -310,8 +310,8 @@ func TestWatchCompacted(t *testing.T) {
 	}
 }
 
-// TestNumberBuilds numbers builds from two clients at once: every build gets one number,
-// and no number is given twice.
+// TestNumberBuilds numbers overlapping builds from two clients at once, and twice at once
+// from one of them: every build gets one number, and no number is given twice.
 func TestNumberBuilds(t *testing.T) {
 	srv := etcdtest.Start(t)
 	ctx := context.Background()
@@ -328,11 +328,12 @@ func TestNumberBuilds(t *testing.T) {
 		kvs []store.KV
 		err error
 	}
-	res := make(chan result, 2)
+	res := make(chan result, 3)
 	go func() { kvs, err := a.NumberBuilds(ctx, mk(0, 300)); res <- result{kvs, err} }()
+	go func() { kvs, err := a.NumberBuilds(ctx, mk(100, 200)); res <- result{kvs, err} }()
 	go func() { kvs, err := b.NumberBuilds(ctx, mk(150, 450)); res <- result{kvs, err} }()
 	ids := map[string]uint32{}
-	for range 2 {
+	for range 3 {
 		r := <-res
 		if r.err != nil {
 			t.Fatal(r.err)
