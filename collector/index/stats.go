@@ -93,83 +93,115 @@ func (ix *Index) FleetStats(o StatsOptions) *FleetStats {
 	if o.DiskPressureRatio <= 0 {
 		o.DiskPressureRatio = DefaultDiskPressureRatio
 	}
-	newSince := o.Now.Add(-o.NewSoftwareWindow)
-	s := &FleetStats{OwnerAssets: map[string]map[owners.Kind]int{}, HostsByOSFamily: map[string]int{}, OwnerCapacity: map[string]*Capacity{}}
-	count := func(owner string, kind owners.Kind, n int) {
-		m := s.OwnerAssets[owner]
-		if m == nil {
-			m = map[owners.Kind]int{}
-			s.OwnerAssets[owner] = m
-		}
-		m[kind] += n
-	}
-
+	c := &statsCount{o: o, newSince: o.Now.Add(-o.NewSoftwareWindow), s: &FleetStats{OwnerAssets: map[string]map[owners.Kind]int{}, HostsByOSFamily: map[string]int{},
+		OwnerCapacity: map[string]*Capacity{}}}
+	c.host.Kind, c.sw.Kind, c.svc.Kind = owners.KindHost, owners.KindSoftware, owners.KindService
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	for _, ow := range ix.registry.Owners {
 		if !ow.Retired() {
-			s.Owners = append(s.Owners, ow.ID)
+			c.s.Owners = append(c.s.Owners, ow.ID)
 		}
 	}
-	slices.Sort(s.Owners)
-	var host, sw, svc owners.Coverage
-	host.Kind, sw.Kind, svc.Kind = owners.KindHost, owners.KindSoftware, owners.KindService
+	slices.Sort(c.s.Owners)
 	for id, h := range ix.hosts {
-		res := &h.own.res
-		host.Add(res)
-		n, owned, orphaned := len(h.services), int(h.own.svcOwned), int(h.own.svcOrphaned)
-		svc.Total += n
-		svc.Owned += owned
-		svc.Orphaned += orphaned
-		svc.Unowned += n - owned
-		owner := ""
-		if res.Owned() {
-			owner = res.Owner
-			count(owner, owners.KindHost, 1)
-		}
-		for _, oc := range h.own.svcOwners {
-			count(oc.owner, owners.KindService, int(oc.n))
-		}
-
-		s.HostsByOSFamily[h.osFamily]++
 		st, hasStatus := ix.status[store.StatusShard(id)].hosts[id]
-		seen := h.Summary.UpdatedAt
-		if hasStatus && st.LastSeen.After(seen) {
-			seen = st.LastSeen
-		}
-		if o.StaleAfter > 0 && o.Now.Sub(seen) > o.StaleAfter {
-			s.StaleHosts++
-		}
-		c := Capacity{Hosts: 1, CPUCores: h.Summary.CPUThreads, MemoryTotal: h.Summary.MemoryBytes, DiskTotal: h.Summary.DiskBytes}
-		if hasStatus {
-			if avail := st.Capacity.MemoryAvailable; avail > 0 && avail <= c.MemoryTotal {
-				c.MemoryUsed = c.MemoryTotal - avail
-			}
-			pressure := false
-			for _, fs := range h.filesystems {
-				for _, use := range st.Capacity.Filesystems {
-					if use.Mountpoint != fs.mountpoint {
-						continue
-					}
-					c.DiskUsed += use.UsedBytes
-					if fs.total > 0 && float64(use.UsedBytes) > o.DiskPressureRatio*float64(fs.total) {
-						pressure = true
-					}
-					break
-				}
-			}
-			if pressure {
-				s.DiskPressureHosts++
-			}
-		}
-		oc := s.OwnerCapacity[owner]
-		if oc == nil {
-			oc = &Capacity{}
-			s.OwnerCapacity[owner] = oc
-		}
-		oc.add(&c)
-		s.Fleet.add(&c)
+		c.addHost(h, st, hasStatus)
 	}
+	c.addRefused(ix)
+	for key, t := range ix.titles {
+		c.addTitle(key, t)
+	}
+	c.host.Done()
+	c.sw.Done()
+	c.svc.Done()
+	c.s.Coverage = []owners.Coverage{c.host, c.sw, c.svc}
+	slices.SortFunc(c.s.UnownedNew, func(a, b NewTitle) int {
+		return cmp.Or(cmp.Compare(b.Hosts, a.Hosts), cmp.Compare(b.Installed, a.Installed), cmp.Compare(a.Title, b.Title))
+	})
+	return c.s
+}
+
+// statsCount is one pass of FleetStats over the index.
+type statsCount struct {
+	o             StatsOptions
+	newSince      time.Time // titles first seen since are new
+	s             *FleetStats
+	host, sw, svc owners.Coverage
+}
+
+// count adds n assets of kind to owner's.
+func (c *statsCount) count(owner string, kind owners.Kind, n int) {
+	m := c.s.OwnerAssets[owner]
+	if m == nil {
+		m = map[owners.Kind]int{}
+		c.s.OwnerAssets[owner] = m
+	}
+	m[kind] += n
+}
+
+// addHost counts a host: its ownership and its services', its OS family, whether it is
+// stale, and its capacity (used memory and disk from its status, when it has one).
+func (c *statsCount) addHost(h *HostEntry, st store.HostStatus, hasStatus bool) {
+	res := &h.own.res
+	c.host.Add(res)
+	n, owned, orphaned := len(h.services), int(h.own.svcOwned), int(h.own.svcOrphaned)
+	c.svc.Total += n
+	c.svc.Owned += owned
+	c.svc.Orphaned += orphaned
+	c.svc.Unowned += n - owned
+	owner := ""
+	if res.Owned() {
+		owner = res.Owner
+		c.count(owner, owners.KindHost, 1)
+	}
+	for _, oc := range h.own.svcOwners {
+		c.count(oc.owner, owners.KindService, int(oc.n))
+	}
+	c.s.HostsByOSFamily[h.osFamily]++
+	seen := h.Summary.UpdatedAt
+	if hasStatus && st.LastSeen.After(seen) {
+		seen = st.LastSeen
+	}
+	if c.o.StaleAfter > 0 && c.o.Now.Sub(seen) > c.o.StaleAfter {
+		c.s.StaleHosts++
+	}
+	capa := Capacity{Hosts: 1, CPUCores: h.Summary.CPUThreads, MemoryTotal: h.Summary.MemoryBytes, DiskTotal: h.Summary.DiskBytes}
+	if hasStatus && c.addUse(h, st, &capa) {
+		c.s.DiskPressureHosts++
+	}
+	oc := c.s.OwnerCapacity[owner]
+	if oc == nil {
+		oc = &Capacity{}
+		c.s.OwnerCapacity[owner] = oc
+	}
+	oc.add(&capa)
+	c.s.Fleet.add(&capa)
+}
+
+// addUse adds a host's used memory and disk from its status to capa, and reports whether
+// one of its filesystems is fuller than the disk-pressure ratio.
+func (c *statsCount) addUse(h *HostEntry, st store.HostStatus, capa *Capacity) (pressure bool) {
+	if avail := st.Capacity.MemoryAvailable; avail > 0 && avail <= capa.MemoryTotal {
+		capa.MemoryUsed = capa.MemoryTotal - avail
+	}
+	for _, fs := range h.filesystems {
+		for _, use := range st.Capacity.Filesystems {
+			if use.Mountpoint != fs.mountpoint {
+				continue
+			}
+			capa.DiskUsed += use.UsedBytes
+			if fs.total > 0 && float64(use.UsedBytes) > c.o.DiskPressureRatio*float64(fs.total) {
+				pressure = true
+			}
+			break
+		}
+	}
+	return pressure
+}
+
+// addRefused counts the enrolled hosts whose reports are refused, and the longest refusal.
+func (c *statsCount) addRefused(ix *Index) {
 	for _, shard := range ix.status {
 		for id, st := range shard.hosts {
 			if st.Refused == nil {
@@ -178,30 +210,24 @@ func (ix *Index) FleetStats(o StatsOptions) *FleetStats {
 			if _, ok := ix.agents[id]; !ok {
 				continue
 			}
-			s.RefusedHosts++
-			if d := o.Now.Sub(st.Refused.Since); d > s.LongestRefused {
-				s.LongestRefused = d
+			c.s.RefusedHosts++
+			if d := c.o.Now.Sub(st.Refused.Since); d > c.s.LongestRefused {
+				c.s.LongestRefused = d
 			}
 		}
 	}
-	for key, t := range ix.titles {
-		if t.Hosts <= 0 {
-			continue
-		}
-		sw.Add(&t.Ownership)
-		if t.Ownership.Owned() {
-			count(t.Ownership.Owner, owners.KindSoftware, 1)
-		} else if t.Installed > 0 && !t.FirstSeen.IsZero() && !t.FirstSeen.Before(newSince) {
-			s.UnownedNew = append(s.UnownedNew, NewTitle{Title: key, Source: t.Source, Name: t.Name, FirstSeen: t.FirstSeen,
-				Hosts: t.Hosts, Installed: t.Installed})
-		}
+}
+
+// addTitle counts a title some host has: its ownership, and whether it is unowned and new.
+func (c *statsCount) addTitle(key string, t *TitleEntry) {
+	if t.Hosts <= 0 {
+		return
 	}
-	host.Done()
-	sw.Done()
-	svc.Done()
-	s.Coverage = []owners.Coverage{host, sw, svc}
-	slices.SortFunc(s.UnownedNew, func(a, b NewTitle) int {
-		return cmp.Or(cmp.Compare(b.Hosts, a.Hosts), cmp.Compare(b.Installed, a.Installed), cmp.Compare(a.Title, b.Title))
-	})
-	return s
+	c.sw.Add(&t.Ownership)
+	if t.Ownership.Owned() {
+		c.count(t.Ownership.Owner, owners.KindSoftware, 1)
+	} else if t.Installed > 0 && !t.FirstSeen.IsZero() && !t.FirstSeen.Before(c.newSince) {
+		c.s.UnownedNew = append(c.s.UnownedNew, NewTitle{Title: key, Source: t.Source, Name: t.Name, FirstSeen: t.FirstSeen,
+			Hosts: t.Hosts, Installed: t.Installed})
+	}
 }

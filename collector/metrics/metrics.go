@@ -145,6 +145,18 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	collectOwnership(gauge, s)
+	f.collectNew(ch, gauge, s)
+	collectHosts(gauge, s)
+	gauge(descStaleTolerated, float64(f.opts.StaleTolerated))
+	collectCapacity(gauge, s)
+}
+
+type gaugeFunc func(d *prometheus.Desc, v float64, labels ...string)
+
+// collectOwnership serves the coverage per asset kind and the assets of each owner: every
+// active owner, with zeros, then any other owner an asset names.
+func collectOwnership(gauge gaugeFunc, s *index.FleetStats) {
 	for _, c := range s.Coverage {
 		k := string(c.Kind)
 		gauge(descAssets, float64(c.Total), k)
@@ -152,7 +164,6 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 		gauge(descOrphaned, float64(c.Orphaned), k)
 		gauge(descCoverage, c.Ratio, k)
 	}
-	// Every active owner, with zeros, then any other owner an asset names.
 	for _, o := range s.Owners {
 		for _, k := range kinds {
 			gauge(descOwnerAssets, float64(s.OwnerAssets[o][k]), o, string(k))
@@ -165,7 +176,11 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
 
+// collectNew serves the unowned new titles (at most UnownedNewLimit of them one by one)
+// and the count of distinct ones seen since the start.
+func (f *Fleet) collectNew(ch chan<- prometheus.Metric, gauge gaugeFunc, s *index.FleetStats) {
 	gauge(descNewTitles, float64(len(s.UnownedNew)))
 	for i, t := range s.UnownedNew {
 		if f.opts.UnownedNewLimit >= 0 && i >= f.opts.UnownedNewLimit {
@@ -186,7 +201,11 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 	seen := f.seenTotal
 	f.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descNewSeen, prometheus.CounterValue, float64(seen))
+}
 
+// collectHosts serves the hosts per OS family (the known families, other and unknown) and
+// the stale, refused and disk-pressure counts.
+func collectHosts(gauge gaugeFunc, s *index.FleetStats) {
 	families := map[string]int{}
 	for fam, n := range s.HostsByOSFamily {
 		switch {
@@ -201,11 +220,14 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 		gauge(descHosts, float64(n), fam)
 	}
 	gauge(descHostsStale, float64(s.StaleHosts))
-	gauge(descStaleTolerated, float64(f.opts.StaleTolerated))
 	gauge(descRefused, float64(s.RefusedHosts))
 	gauge(descRefusedLongest, s.LongestRefused.Seconds())
 	gauge(descDiskPressure, float64(s.DiskPressureHosts))
+}
 
+// collectCapacity serves the capacity per owner (every active owner, then the others and
+// the unowned) and the fleet's.
+func collectCapacity(gauge gaugeFunc, s *index.FleetStats) {
 	capacity := func(c *index.Capacity, owner string) {
 		gauge(descOwnerCPU, float64(c.CPUCores), owner)
 		gauge(descOwnerMemory, float64(c.MemoryTotal), owner, "total")
