@@ -12,10 +12,11 @@ HOST_ROOT   ?= /
 RUN_DIR     ?= .run
 HOSTS       ?= 1000
 STEADY      ?= 3m
+INTERVAL    ?= 10s
 LISTEN      ?= 127.0.0.1:8080
 PROMTOOL    ?= promtool
 
-.PHONY: all build run inventory loadtest test vet fmt-check rules-test unit lint bench fuzz golden clean e2e cardinality
+.PHONY: all build run inventory loadtest loadtest-split test vet fmt-check rules-test unit lint bench fuzz golden clean e2e cardinality
 
 all: build
 
@@ -124,6 +125,12 @@ fuzz:
 loadtest: build
 	rm -rf $(RUN_DIR)/loadtest
 	$(BIN)/onus-loadgen --embedded-collector $(RUN_DIR)/loadtest --hosts $(HOSTS) --steady-duration $(STEADY)
+
+## loadtest-split: the collector in its own process (embedded etcd, 127.0.0.1, temporary
+## data), HOSTS agents from onus-loadgen, one report per host per INTERVAL (10s) for STEADY:
+## the collector's own CPU per report by kind and RSS (/proc), cold start, /metrics latency
+loadtest-split: build
+	BIN=$(BIN) HOSTS=$(HOSTS) STEADY=$(STEADY) INTERVAL=$(INTERVAL) deploy/local/loadtest-split.sh
 
 ## golden: rewrite golden files from the current output (review the diff)
 golden:

@@ -127,6 +127,13 @@ type Options struct {
 
 	// NoMetrics skips reading the collector's /metrics around the phases.
 	NoMetrics bool
+	// CollectorPID, when set, is the process ID of the collector (on this machine, Linux):
+	// each phase then reads its CPU and memory from /proc (PhaseStats.Process), sampled
+	// every ProcessWindow (1 s by default), and the collector's idle CPU is measured for
+	// CollectorIdle between the full reports and the steady state (0: not measured).
+	CollectorPID  int
+	ProcessWindow time.Duration
+	CollectorIdle time.Duration
 	// Embedded says the collector runs in this process (for the report's wording).
 	Embedded bool
 	// OnPhase is called as a phase starts and after it ended (to take profiles, say).
@@ -198,6 +205,10 @@ func New(opts Options) (*Generator, error) {
 	defd(&opts.HTTPTimeout, DefaultHTTPTimeout)
 	defd(&opts.Drain, DefaultDrain)
 	defd(&opts.ProgressInterval, 10*time.Second)
+	defd(&opts.ProcessWindow, DefaultProcessWindow)
+	if opts.CollectorPID < 0 || opts.CollectorIdle < 0 {
+		return nil, errors.New("loadgen: negative collector PID or idle time")
+	}
 	switch {
 	case opts.UniqueFraction == 0:
 		opts.UniqueFraction = DefaultUniqueFraction
@@ -280,6 +291,9 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 	res.Phases = append(res.Phases, g.RampUp(ctx))
 	if ctx.Err() != nil {
 		return res, ctx.Err()
+	}
+	if g.opts.CollectorPID > 0 && g.opts.CollectorIdle > 0 {
+		res.CollectorIdle = watchIdle(ctx, g.opts.CollectorPID, g.opts.CollectorIdle)
 	}
 	res.Phases = append(res.Phases, g.Steady(ctx, g.opts.Rounds, g.opts.SteadyDuration))
 	if ctx.Err() != nil {
@@ -474,6 +488,7 @@ type runner struct {
 	cancel  context.CancelFunc
 	phase   *PhaseStats
 	before  metricSet
+	proc    *procWatch // nil without Options.CollectorPID
 	jobs    chan *job
 	pending sync.WaitGroup // jobs not ended
 	workers sync.WaitGroup
@@ -495,6 +510,9 @@ func (g *Generator) start(ctx context.Context, name string) *runner {
 	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.phase = newPhase(name)
+	if g.opts.CollectorPID > 0 {
+		r.proc = startProcWatch(g.opts.CollectorPID, r.phase, g.opts.ProcessWindow)
+	}
 	for range g.opts.Concurrency {
 		r.workers.Go(func() {
 			// A label tells the generator's work from the collector's in CPU profiles
@@ -547,11 +565,17 @@ func (r *runner) finish(drain time.Duration) *PhaseStats {
 		}
 	}
 	<-done
+	if r.proc != nil {
+		r.proc.end()
+	}
 	close(r.jobs)
 	close(r.stop)
 	r.workers.Wait()
 	r.cancel()
 	r.phase.finish()
+	if r.proc != nil {
+		r.phase.Process = r.proc.figures(r.phase)
+	}
 	if r.before != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

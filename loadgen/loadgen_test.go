@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -64,7 +65,9 @@ func TestRunAgainstCollector(t *testing.T) {
 	const hosts, rounds = 20, 3
 	g, err := New(Options{URL: e.URL, InsecureHTTP: true, EnrollSecret: e.EnrollSecret, AdminToken: e.AdminToken, Embedded: true,
 		Hosts: hosts, Concurrency: 8, MinPackages: 100, MaxPackages: 300, Pool: 2000, UniqueFraction: 0.02,
-		Churn: 0.5, Rounds: rounds, Interval: time.Second, Seed: 42})
+		Churn: 0.5, Rounds: rounds, Interval: time.Second, Seed: 42,
+		// The collector runs in this process: its /proc figures are this process's.
+		CollectorPID: os.Getpid(), ProcessWindow: 100 * time.Millisecond, CollectorIdle: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +105,7 @@ func TestRunAgainstCollector(t *testing.T) {
 		if p.Done+p.GaveUp != p.Jobs || p.GaveUp != 0 {
 			t.Errorf("%s: %d turns, %d done, %d gave up", p.Name, p.Jobs, p.Done, p.GaveUp)
 		}
+		checkProcess(t, p)
 		// What the collector counted is what the generator got answered.
 		c := p.Collector
 		if c == nil {
@@ -141,6 +145,16 @@ func TestRunAgainstCollector(t *testing.T) {
 	}
 	if f := res.Collector; f == nil || f.Hosts != hosts || f.Agents != hosts || f.EtcdDBBytes <= 0 || f.RSSBytes <= 0 || !f.SharedProcess {
 		t.Errorf("collector figures: %+v", res.Collector)
+	}
+	if idle := res.CollectorIdle; idle == nil || idle.Error != "" || idle.Seconds < 0.3 || idle.Answered != 0 || idle.RSSEndBytes == 0 {
+		t.Errorf("idle collector: %+v", idle)
+	}
+	if steady.Process != nil && steady.Process.Split == "regression" {
+		for kind, k := range steady.Process.Kinds {
+			if k.CPUMs == nil || *k.CPUMs < 0 {
+				t.Errorf("steady %s: CPU per answer %v", kind, k.CPUMs)
+			}
+		}
 	}
 
 	// The collector lists exactly the generator's hosts.
@@ -334,4 +348,42 @@ func maxLatency(a, b Latency) Latency {
 		return b
 	}
 	return a
+}
+
+// checkProcess checks a phase's figures of the collector's process against the phase's
+// own: the same answers by kind, CPU and memory read, one phase kind split exactly.
+func checkProcess(t *testing.T, p *PhaseStats) {
+	t.Helper()
+	f := p.Process
+	if f == nil {
+		t.Fatalf("%s: no collector process figures", p.Name)
+	}
+	if f.Error != "" || f.PID != os.Getpid() || f.Seconds <= 0 || f.Windows == 0 || f.ClockCPUSeconds <= 0 || f.CPUSeconds < 0 {
+		t.Errorf("%s: collector process %+v", p.Name, f)
+	}
+	if f.RSSStartBytes == 0 || f.RSSEndBytes == 0 || f.RSSMaxBytes < f.RSSEndBytes || f.HWMEndBytes < f.RSSMaxBytes {
+		t.Errorf("%s: RSS start %d, end %d, max %d, VmHWM %d", p.Name, f.RSSStartBytes, f.RSSEndBytes, f.RSSMaxBytes, f.HWMEndBytes)
+	}
+	var answered int64
+	for kind, k := range p.Kinds {
+		pk := f.Kinds[kind]
+		if k.Latency.Count == 0 {
+			continue
+		}
+		if pk == nil || pk.Answered != k.Latency.Count || pk.P99 != k.Latency.P99 || pk.PerSecond <= 0 {
+			t.Errorf("%s %s: collector process kind %+v, phase %+v", p.Name, kind, pk, k.Latency)
+		}
+		answered += k.Latency.Count
+	}
+	if f.Answered != answered || len(f.Kinds) == 0 {
+		t.Errorf("%s: %d answers in the process figures, %d in the phase", p.Name, f.Answered, answered)
+	}
+	if len(f.Kinds) == 1 {
+		for kind, k := range f.Kinds {
+			want := f.ClockCPUSeconds * 1e3 / float64(k.Answered)
+			if f.Split != "single kind" || k.CPUMs == nil || *k.CPUMs != want || f.CPUMsPerAnswer != want {
+				t.Errorf("%s %s: split %q, CPU %v ms per answer, want %v", p.Name, kind, f.Split, k.CPUMs, want)
+			}
+		}
+	}
 }

@@ -132,12 +132,15 @@ type PhaseStats struct {
 	Rounds       int     `json:"rounds,omitempty"`
 	// Collector holds what the collector's /metrics counted during the phase.
 	Collector *CollectorDelta `json:"collector,omitempty"`
+	// Process holds what /proc showed of the collector's own process (Options.CollectorPID).
+	Process *ProcessFigures `json:"collector_process,omitempty"`
 
 	mu      sync.Mutex
 	window  histogram // latencies since the last progress line
 	lagSum  time.Duration
 	lagN    int64
 	buildNS int64
+	win     map[string]int64 // answers by kind since the last takeWindow
 }
 
 func newPhase(name string) *PhaseStats {
@@ -162,10 +165,23 @@ func (p *PhaseStats) record(kind, status string, bytes int, lat time.Duration, o
 	if ok {
 		k.hist.add(lat)
 		p.window.add(lat)
+		if p.win == nil {
+			p.win = map[string]int64{}
+		}
+		p.win[kind]++
 	}
 	if status == StatusAccepted || status == StatusDuplicate {
 		k.Events += int64(events)
 	}
+}
+
+// takeWindow returns the requests answered 200 by kind since its last call.
+func (p *PhaseStats) takeWindow() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.win
+	p.win = nil
+	return w
 }
 
 func (p *PhaseStats) jobEnded(done bool) {
@@ -231,6 +247,9 @@ type Result struct {
 	Phases []*PhaseStats `json:"phases"`
 	// Collector holds the collector's figures at the end of the run.
 	Collector *CollectorFigures `json:"collector,omitempty"`
+	// CollectorIdle is what /proc showed of the collector's process while nothing was
+	// sent, between the full reports and the steady state (Options.CollectorIdle).
+	CollectorIdle *ProcessFigures `json:"collector_idle,omitempty"`
 	// Embedded holds what only a collector in this process shows (nil otherwise).
 	Embedded *EmbeddedFigures `json:"embedded,omitempty"`
 	// Check is the comparison of the collector's answers with what the generator sent
@@ -345,6 +364,7 @@ func (r *Result) WriteText(w io.Writer) {
 		if d := p.Collector; d != nil {
 			d.writeText(w, p.Seconds)
 		}
+		r.writeProcess(w, p)
 	}
 	if f := r.Collector; f != nil {
 		fmt.Fprintf(w, "\n== collector at the end (from its /metrics)\n")

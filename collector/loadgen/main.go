@@ -8,6 +8,14 @@
 //	onus-loadgen --collector-url https://onus.example.com:8443 --enroll-secret-file secret \
 //	    --admin-token-file token --hosts 10000 --steady-duration 5m
 //
+// With the collector's process ID (a collector on this machine, Linux), each phase also
+// reports the collector's own CPU, per report and by kind, and its memory, read from /proc:
+//
+//	onus-loadgen --collector-url http://127.0.0.1:8080 --insecure-http --enroll-secret-file secret \
+//	    --collector-pid 4242 --hosts 1000 --interval 5s --steady-duration 2m
+//
+// (deploy/local/loadtest-split.sh starts such a collector and runs it: make loadtest-split.)
+//
 // Self-contained, with a collector and embedded etcd started in this process (plain HTTP on
 // 127.0.0.1, generated secrets, data in DIR, which must be empty or absent):
 //
@@ -50,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		adminFile    = fs.String("admin-token-file", "", "file holding the admin token: compare the collector's hosts and titles with what was sent (optional)")
 		insecure     = fs.Bool("insecure-http", false, "allow a plain http:// collector URL (local use only)")
 		caFile       = fs.String("ca-file", "", "CA certificates (PEM) trusted for the collector, besides the system's")
+		collPID      = fs.Int("collector-pid", 0, "process ID of the collector on this machine (Linux): read its own CPU and memory from /proc in each phase")
+		collIdle     = fs.Duration("collector-idle", 10*time.Second, "with --collector-pid, measure the collector's CPU for this long with nothing sent, after the full reports (0: not)")
 		embedded     = fs.String("embedded-collector", "", "start a collector with embedded etcd in this process, with its data in `DIR` (empty or absent)")
 		hosts        = fs.Int("hosts", 1000, "simulated hosts")
 		concurrency  = fs.Int("concurrency", loadgen.DefaultConcurrency, "requests in flight at most (one connection each)")
@@ -107,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := loadgen.Options{URL: *url, InsecureHTTP: *insecure, CAFile: *caFile, Hosts: *hosts, Concurrency: *concurrency,
 		MinPackages: *minPkgs, MaxPackages: *maxPkgs, Pool: *pool, UniqueFraction: *unique, Services: *services,
 		Listeners: *listeners, Churn: *churn, Interval: *interval, SteadyDuration: *steady, Rounds: *rounds, Seed: *seed,
-		Logger: log}
+		Logger: log, CollectorPID: *collPID, CollectorIdle: *collIdle}
 	if *interval == 0 {
 		opts.Interval = -1 // as fast as the collector answers
 	}
@@ -122,6 +132,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *hosts <= 0 || *concurrency <= 0 {
 		return fail("--hosts and --concurrency must be 1 or more")
+	}
+	if *collPID < 0 || *collIdle < 0 {
+		return fail("--collector-pid and --collector-idle must not be negative")
+	}
+	if *collPID > 0 {
+		if err := loadgen.CheckProcess(*collPID); err != nil {
+			return fail("--collector-pid: %v", err)
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
