@@ -83,7 +83,7 @@ func (ix *Index) applyBuild(ev store.Event) {
 		return
 	}
 	ix.builds[b.ID] = b
-	ix.buildIDs[b.Key()] = b.ID
+	ix.buildIDs[b.Ref()] = b.ID
 }
 
 func (ix *Index) applyTitle(name string, ev store.Event) {

@@ -3,6 +3,7 @@ package index
 import (
 	"slices"
 
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
 	"github.com/onus-project/onus/internal/store"
 )
@@ -23,15 +24,14 @@ func (ix *Index) DecodeHost(raw []byte, more func(uint32) (store.Build, bool)) (
 	})
 }
 
-// BuildNumbers returns the numbers of the builds the index knows, by store.BuildKey.
-func (ix *Index) BuildNumbers(keys []string) map[string]uint32 {
+// BuildNumbers returns the numbers of the builds of the installations, in their order, 0
+// for a build the index does not know.
+func (ix *Index) BuildNumbers(sw []store.Installation) []uint32 {
+	out := make([]uint32, len(sw))
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	out := make(map[string]uint32, len(keys))
-	for _, k := range keys {
-		if id, ok := ix.buildIDs[k]; ok {
-			out[k] = id
-		}
+	for i, in := range sw {
+		out[i] = ix.buildIDs[in.Ref()]
 	}
 	return out
 }
@@ -101,15 +101,16 @@ func (ix *Index) InstallingHosts(title string, max int) ([]string, bool) {
 	return hosts, false
 }
 
-// Catalogued says which of the given titles the catalog already holds.
-func (ix *Index) Catalogued(titles []string) map[string]bool {
+// Catalogued says, for each package, whether the catalog holds its title.
+func (ix *Index) Catalogued(pkgs []model.Package) []bool {
+	out := make([]bool, len(pkgs))
+	var buf []byte
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	out := make(map[string]bool, len(titles))
-	for _, t := range titles {
-		if te, ok := ix.titles[t]; ok && te.Catalogued {
-			out[t] = true
-		}
+	for i, p := range pkgs {
+		buf = model.AppendTitleKey(buf[:0], p.Source, p.Name)
+		te, ok := ix.titles[string(buf)] // no allocation for the lookup
+		out[i] = ok && te.Catalogued
 	}
 	return out
 }

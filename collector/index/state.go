@@ -15,7 +15,7 @@ type state struct {
 	services map[string]*ServiceEntry
 	status   map[string]statusShard // by shard name
 	builds   map[uint32]store.Build
-	buildIDs map[string]uint32 // by store.BuildKey
+	buildIDs map[store.BuildRef]uint32
 	names    []string          // interned title and service names, by number
 	nameIDs  map[string]uint32
 	svcAttrs map[uint32]owners.ServiceAttrs // parsed service titles, by name number
@@ -116,7 +116,7 @@ func (ix *Index) reset() {
 		services:   map[string]*ServiceEntry{},
 		status:     map[string]statusShard{},
 		builds:     map[uint32]store.Build{},
-		buildIDs:   map[string]uint32{},
+		buildIDs:   map[store.BuildRef]uint32{},
 		nameIDs:    map[string]uint32{},
 		svcAttrs:   map[uint32]owners.ServiceAttrs{},
 		installers: map[uint32]map[string]struct{}{},

@@ -110,13 +110,15 @@ func verdict(r *protocol.Report, agent store.Agent, exists bool, hash string, se
 func record(old *store.HostRecord, r *protocol.Report, st *protocol.State, now time.Time) *store.HostRecord {
 	rec := &store.HostRecord{HostID: r.HostID, Hash: r.Hash, Seq: r.Seq, FirstReport: now, UpdatedAt: now,
 		Host: st.Host, Services: st.Services, Listeners: st.Listeners, Sources: st.Sources}
-	had := map[string]store.Installation{} // title → how it came to the host
+	var had map[titleRef]store.Installation // title → how it came to the host
 	if old != nil {
 		rec.FirstReport = old.FirstReport
 		rec.Events, rec.EventsDropped = old.Events, old.EventsDropped
+		had = make(map[titleRef]store.Installation, len(old.Software))
 		for _, in := range old.Software {
-			if prev, ok := had[in.Title()]; !ok || (in.Installed && !prev.Installed) {
-				had[in.Title()] = in
+			t := titleRef{in.Source, in.Name}
+			if prev, ok := had[t]; !ok || (in.Installed && !prev.Installed) {
+				had[t] = in
 			}
 		}
 	}
@@ -124,15 +126,15 @@ func record(old *store.HostRecord, r *protocol.Report, st *protocol.State, now t
 	rec.Software = make([]store.Installation, len(st.Software))
 	for i, p := range st.Software {
 		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
-		switch prev, ok := had[p.Title()]; {
+		switch prev, ok := had[titleRef{p.Source, p.Name}]; {
 		case ok:
 			in.Installed, in.InstalledAt = prev.Installed, prev.InstalledAt
 		case old != nil:
 			// New on a host that had reported before: installed while Onus watched.
 			in.Installed = true
-			switch {
-			case !arrived[p.Title()].IsZero():
-				in.InstalledAt = arrived[p.Title()]
+			switch at := arrived[titleRef{p.Source, p.Name}]; {
+			case !at.IsZero():
+				in.InstalledAt = at
 			case !p.InstallTime.IsZero() && !p.InstallTime.After(now):
 				in.InstalledAt = p.InstallTime
 			default:
@@ -150,16 +152,20 @@ func record(old *store.HostRecord, r *protocol.Report, st *protocol.State, now t
 	return rec
 }
 
+// titleRef is a software title (source and name), as a map key that costs no allocation.
+type titleRef struct{ source, name string }
+
 // arrivals returns when each title arrived, from the events: the earliest install or
 // upgrade, not after notAfter unless that is zero.
-func arrivals(events []protocol.Event, notAfter time.Time) map[string]time.Time {
-	arrived := map[string]time.Time{}
+func arrivals(events []protocol.Event, notAfter time.Time) map[titleRef]time.Time {
+	arrived := map[titleRef]time.Time{}
 	for _, e := range events {
 		if e.Type == protocol.EventRemoved || (!notAfter.IsZero() && e.Time.After(notAfter)) {
 			continue
 		}
-		if t, ok := arrived[e.Title()]; !ok || e.Time.Before(t) {
-			arrived[e.Title()] = e.Time.UTC()
+		t := titleRef{e.Source, e.Name}
+		if at, ok := arrived[t]; !ok || e.Time.Before(at) {
+			arrived[t] = e.Time.UTC()
 		}
 	}
 	return arrived

@@ -20,30 +20,24 @@ import (
 
 // catalog creates the catalog entries of the titles new to the fleet.
 func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.State, now time.Time) error {
-	titles := make([]string, 0, len(st.Software))
-	for _, p := range st.Software {
-		titles = append(titles, p.Title())
+	// A full report may bring any title; a delta only those of the packages it adds or
+	// changes; a heartbeat none.
+	var pkgs []model.Package
+	switch {
+	case r.State != nil:
+		pkgs = st.Software
+	case r.Delta != nil:
+		pkgs = r.Delta.SoftwareUpsert
 	}
-	have := g.ix.Catalogued(titles)
-	if len(have) == len(titles) {
-		return nil
-	}
-	// Descriptive fields come from the report: a full state or a delta's upserts.
-	var described []model.Package
-	if r.State != nil {
-		described = r.State.Software
-	} else if r.Delta != nil {
-		described = r.Delta.SoftwareUpsert
-	}
-	desc := make(map[string]model.Package, len(described))
-	for _, p := range described {
-		desc[p.Title()] = p
-	}
+	have := g.ix.Catalogued(pkgs)
 	var missing []string
-	for _, p := range st.Software {
-		if !have[p.Title()] {
+	for i, p := range pkgs {
+		if !have[i] {
 			missing = append(missing, p.Title())
 		}
+	}
+	if len(missing) == 0 {
+		return nil
 	}
 	claimed := g.w.claim(missing)
 	defer g.w.release(claimed)
@@ -57,12 +51,14 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 	first := arrivals(r.Events, now)
 	values := map[string][]byte{}
 	names := map[string]string{} // key name → title
-	for _, p := range st.Software {
+	for _, p := range pkgs {
 		if !mine[p.Title()] {
 			continue
 		}
-		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID, PackageInfo: desc[p.Title()].PackageInfo}
-		if f, ok := first[p.Title()]; ok {
+		delete(mine, p.Title()) // once per title (a package may be installed twice)
+		// The descriptive fields come from the report (a full state, or a delta's upserts).
+		t := store.Title{Source: p.Source, Name: p.Name, FirstSeen: now, FirstHost: r.HostID, PackageInfo: p.PackageInfo}
+		if f, ok := first[titleRef{p.Source, p.Name}]; ok {
 			t.FirstSeen = f
 		}
 		val, err := jsonMarshal(t)
@@ -87,25 +83,20 @@ func (g *Ingest) catalog(ctx context.Context, r *protocol.Report, st *protocol.S
 
 // number returns the build numbers of the installations, numbering the builds new to the
 // fleet first.
-func (g *Ingest) number(ctx context.Context, sw []store.Installation) (map[string]uint32, error) {
-	keys := make([]string, len(sw))
-	for i, in := range sw {
-		keys[i] = store.BuildKey(in.Source, in.Name, in.Arch, in.Version)
-	}
-	numbers := g.ix.BuildNumbers(keys)
-	if len(numbers) == len(keys) {
-		return numbers, nil
-	}
+func (g *Ingest) number(ctx context.Context, sw []store.Installation) (map[store.BuildRef]uint32, error) {
+	ids := g.ix.BuildNumbers(sw)
+	numbers := make(map[store.BuildRef]uint32, len(sw))
 	var missing []store.Build
 	for i, in := range sw {
-		if _, ok := numbers[keys[i]]; ok {
-			continue
+		ref := in.Ref()
+		if ids[i] == 0 {
+			var ok bool
+			if ids[i], ok = g.w.buildNumber(ref); !ok {
+				missing = append(missing, store.Build{Source: in.Source, Name: in.Name, Arch: in.Arch, Version: in.Version})
+				continue
+			}
 		}
-		if id, ok := g.w.buildNumber(keys[i]); ok {
-			numbers[keys[i]] = id
-			continue
-		}
-		missing = append(missing, store.Build{Source: in.Source, Name: in.Name, Arch: in.Arch, Version: in.Version})
+		numbers[ref] = ids[i]
 	}
 	if len(missing) == 0 {
 		return numbers, nil
@@ -122,13 +113,13 @@ func (g *Ingest) number(ctx context.Context, sw []store.Installation) (map[strin
 			return nil, g.storeErr("number builds", err)
 		}
 		builds = append(builds, b)
-		numbers[b.Key()] = b.ID
+		numbers[b.Ref()] = b.ID
 		rev = max(rev, kv.ModRevision)
 	}
 	g.w.putBuilds(builds, rev)
-	for _, k := range keys {
-		if _, ok := numbers[k]; !ok {
-			return nil, g.storeErr("number builds", fmt.Errorf("build %s still without a number", k))
+	for _, b := range missing {
+		if _, ok := numbers[b.Ref()]; !ok {
+			return nil, g.storeErr("number builds", fmt.Errorf("build %s:%s %s still without a number", b.Source, b.Name, b.Version))
 		}
 	}
 	return numbers, nil

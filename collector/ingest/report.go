@@ -185,7 +185,7 @@ func (g *Ingest) encode(ctx context.Context, r *protocol.Report, out applied) ([
 		return nil, err
 	}
 	val, err := store.EncodeHost(out.rec, func(in store.Installation) (uint32, bool) {
-		id, ok := numbers[store.BuildKey(in.Source, in.Name, in.Arch, in.Version)]
+		id, ok := numbers[in.Ref()]
 		return id, ok
 	})
 	if err != nil {

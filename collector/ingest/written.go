@@ -20,7 +20,7 @@ type written struct {
 	mu     sync.Mutex
 	hosts  map[string]writtenHost // by host ID; rec nil: deleted
 	agents map[string]writtenAgent
-	builds map[string]store.Build // by store.BuildKey, numbered by this replica
+	builds map[store.BuildRef]store.Build // numbered by this replica
 	ids    map[uint32]store.Build
 	// buildsRev is the revision of the newest numbering: the builds go once the index has it.
 	buildsRev int64
@@ -46,7 +46,7 @@ type writtenAgent struct {
 
 func newWritten(ix *index.Index) *written {
 	return &written{ix: ix, hosts: map[string]writtenHost{}, agents: map[string]writtenAgent{},
-		builds: map[string]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, creating: map[string]bool{}, sweepAt: 256}
+		builds: map[store.BuildRef]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, creating: map[string]bool{}, sweepAt: 256}
 }
 
 // decoded returns the record this replica wrote for a host at rev, if it still holds it:
@@ -100,11 +100,11 @@ func (w *written) build(id uint32) (store.Build, bool) {
 	return b, ok
 }
 
-// buildNumber returns the number of a build this replica numbered, by store.BuildKey.
-func (w *written) buildNumber(key string) (uint32, bool) {
+// buildNumber returns the number of a build this replica numbered.
+func (w *written) buildNumber(ref store.BuildRef) (uint32, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b, ok := w.builds[key]
+	b, ok := w.builds[ref]
 	return b.ID, ok
 }
 
@@ -134,7 +134,7 @@ func (w *written) putAgent(id string, rev int64, a *index.AgentEntry) {
 func (w *written) putBuilds(bs []store.Build, rev int64) {
 	w.mu.Lock()
 	for _, b := range bs {
-		w.builds[b.Key()] = b
+		w.builds[b.Ref()] = b
 		w.ids[b.ID] = b
 	}
 	// Builds never change: they are kept until a sweep finds the index past the newest.

@@ -20,7 +20,7 @@ import (
 // replica is an Ingest on st. Unless watching, its index listed the store once and then
 // stopped: it never sees a write by its watch, so whatever the replica reads of its own
 // writes comes from its read-your-writes layer, and whatever it holds of others' is stale.
-func replica(t *testing.T, st *store.Store, watching bool) *Ingest {
+func replica(t testing.TB, st *store.Store, watching bool) *Ingest {
 	t.Helper()
 	ix, err := index.New(index.Options{Store: st})
 	if err != nil {
@@ -43,7 +43,7 @@ func replica(t *testing.T, st *store.Store, watching bool) *Ingest {
 	return g
 }
 
-func enroll(t *testing.T, g *Ingest, host string) store.Agent {
+func enroll(t testing.TB, g *Ingest, host string) store.Agent {
 	t.Helper()
 	resp, err := g.Enroll(context.Background(), &protocol.EnrollRequest{EnrollSecret: "fleet-secret-0123456789", HostID: host, Hostname: "web1"}, Peer{Addr: "127.0.0.1:1"})
 	if err != nil || resp.Credential == "" {

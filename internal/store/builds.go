@@ -41,6 +41,15 @@ func BuildKey(source, name, arch, version string) string {
 // Key returns the build's key name.
 func (b Build) Key() string { return BuildKey(b.Source, b.Name, b.Arch, b.Version) }
 
+// BuildRef is a build's identity, for lookups in memory (BuildKey hashes it for the store).
+type BuildRef struct{ Source, Name, Arch, Version string }
+
+// Ref returns the build's identity.
+func (b Build) Ref() BuildRef { return BuildRef{b.Source, b.Name, b.Arch, b.Version} }
+
+// Ref returns the identity of the installation's build.
+func (in Installation) Ref() BuildRef { return BuildRef{in.Source, in.Name, in.Arch, in.Version} }
+
 // buildBlock is how many build numbers a process reserves at a time: the counter key is
 // written once per block, not once per batch of new builds.
 const buildBlock = 1024

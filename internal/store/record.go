@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onus-project/onus/internal/model"
@@ -144,6 +145,16 @@ type columns struct {
 // know: the caller must number it first (encoding) or learn it from the store (decoding).
 var ErrUnknownBuild = errors.New("store: unknown package build")
 
+// recordWriters and recordBuffers keep the compressors of host records between encodings:
+// a gzip writer's state is large, and every write of a record needs one.
+var (
+	recordWriters = sync.Pool{New: func() any {
+		zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+		return zw
+	}}
+	recordBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
 // EncodeHost returns the stored form of a host record: columnar JSON, gzip-compressed.
 // number returns the build number of an installation.
 func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte, error) {
@@ -200,8 +211,12 @@ func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte
 			c.Installed[i] = unix(p.in.InstalledAt)
 		}
 	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	buf := recordBuffers.Get().(*bytes.Buffer)
+	defer recordBuffers.Put(buf)
+	buf.Reset()
+	zw := recordWriters.Get().(*gzip.Writer)
+	defer recordWriters.Put(zw)
+	zw.Reset(buf)
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(&c); err != nil {
