@@ -16,7 +16,7 @@ type state struct {
 	status   map[string]statusShard // by shard name
 	builds   map[uint32]store.Build
 	buildIDs map[store.BuildRef]uint32
-	names    []string          // interned title and service names, by number
+	names    []string // interned title and service names, by number
 	nameIDs  map[string]uint32
 	svcAttrs map[uint32]owners.ServiceAttrs // parsed service titles, by name number
 	// installers holds, per title number, the hosts where the title was installed after
