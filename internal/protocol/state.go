@@ -161,17 +161,12 @@ func second(t time.Time) time.Time {
 // install time and state) but not the package's descriptive fields (vendor, maintainer,
 // section, origin, license, summary, size): those belong to the title and are kept once per
 // fleet by the collector, which must be able to rebuild the hashed state from what it stores.
+//
+// The encoding is json.Marshal's, byte for byte (agents of every release hash the same
+// bytes), written by appendHashed: the software list, which is most of a state, without
+// reflection (see hash.go).
 func Hash(st *State) string {
-	view := *st
-	view.Software = make([]model.Package, len(st.Software))
-	for i, p := range st.Software {
-		view.Software[i] = model.Package{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
-	}
-	b, err := json.Marshal(&view)
-	if err != nil {
-		// A State holds only strings, numbers, booleans and times: it always encodes.
-		panic("protocol: encoding a state: " + err.Error())
-	}
+	b := appendHashed(make([]byte, 0, 128*len(st.Software)+4096), st)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
