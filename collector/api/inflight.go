@@ -172,7 +172,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, grace time.Du
 	var n int64
 	for {
 		if len(buf) == cap(buf) {
-			grown := min(max(2*int64(cap(buf)), 16<<10), limit+1)
+			grown := min(max(2*int64(cap(buf)), 1<<10), limit+1)
 			if err := acct.charge(grown - int64(cap(buf))); err != nil {
 				return nil, err
 			}

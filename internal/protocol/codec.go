@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Default body limits. A report of 20,000 packages is about 8 MiB of JSON and 1 MiB gzipped;
@@ -125,6 +127,16 @@ func DecodeCharged(body io.Reader, encoding string, lim Limits, charge func(n in
 	return nil
 }
 
+// gunzips keeps gzip readers, with the buffer they read the compressed body through,
+// between bodies: a reader's window (32 KiB), tables and buffer would otherwise be allocated
+// for every request.
+var gunzips sync.Pool
+
+type gunzip struct {
+	br *bufio.Reader
+	zr *gzip.Reader
+}
+
 // decompressing returns the reader of the decompressed body, limited to one byte over
 // lim.Decompressed, and what to call once it is read.
 func decompressing(counted *countingReader, encoding string, lim Limits) (io.Reader, func(), error) {
@@ -135,8 +147,21 @@ func decompressing(counted *countingReader, encoding string, lim Limits) (io.Rea
 		}
 		return counted, func() {}, nil
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(counted)
+		g, _ := gunzips.Get().(*gunzip)
+		if g == nil {
+			g = &gunzip{br: bufio.NewReaderSize(counted, 4<<10)}
+		} else {
+			g.br.Reset(counted)
+		}
+		var err error
+		if g.zr == nil {
+			g.zr, err = gzip.NewReader(g.br)
+		} else {
+			err = g.zr.Reset(g.br)
+		}
 		if err != nil {
+			g.br.Reset(nil)
+			gunzips.Put(g)
 			var mbe *http.MaxBytesError
 			switch {
 			case counted.n > lim.Compressed:
@@ -148,7 +173,11 @@ func decompressing(counted *countingReader, encoding string, lim Limits) (io.Rea
 		}
 		// A gzip body may hold several members (RFC 1952), read one after the other; bytes
 		// after the last member that do not start another are malformed, not ignored.
-		return io.LimitReader(zr, lim.Decompressed+1), func() { zr.Close() }, nil
+		return io.LimitReader(g.zr, lim.Decompressed+1), func() {
+			g.zr.Close()
+			g.br.Reset(nil)
+			gunzips.Put(g)
+		}, nil
 	default:
 		return nil, nil, Errorf(http.StatusUnsupportedMediaType, "unsupported Content-Encoding %q (want gzip or none)", encoding)
 	}
@@ -160,7 +189,7 @@ func readCounting(r io.Reader, counted *countingReader, lim Limits, charge func(
 	var data []byte
 	for {
 		if len(data) == cap(data) {
-			grown := min(max(2*int64(cap(data)), 32<<10), lim.Decompressed+1)
+			grown := min(max(2*int64(cap(data)), 1<<10), lim.Decompressed+1)
 			if charge != nil {
 				if err := charge(grown - int64(cap(data))); err != nil {
 					return nil, err
