@@ -128,7 +128,8 @@ loadtest: build
 
 ## loadtest-split: the collector in its own process (embedded etcd, 127.0.0.1, temporary
 ## data), HOSTS agents from onus-loadgen, one report per host per INTERVAL (10s) for STEADY:
-## the collector's own CPU per report by kind and RSS (/proc), cold start, /metrics latency
+## the collector's own CPU per report by kind and RSS (/proc), cold start, /metrics latency,
+## data directory size, restart to ready on the run's data
 loadtest-split: build
 	BIN=$(BIN) HOSTS=$(HOSTS) STEADY=$(STEADY) INTERVAL=$(INTERVAL) deploy/local/loadtest-split.sh
 
