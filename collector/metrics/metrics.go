@@ -142,37 +142,41 @@ var kinds = []owners.Kind{owners.KindHost, owners.KindSoftware, owners.KindServi
 func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 	s := f.opts.Index.FleetStats(index.StatsOptions{Now: f.opts.Now(), StaleAfter: f.opts.StaleAfter,
 		NewSoftwareWindow: f.opts.NewSoftwareWindow, DiskPressureRatio: DiskPressureRatio})
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	collectOwnership(gauge, s)
-	f.collectNew(ch, gauge, s)
-	collectHosts(gauge, s)
-	gauge(descStaleTolerated, float64(f.opts.StaleTolerated))
-	collectCapacity(gauge, s)
+	out := sink(ch)
+	out.collectOwnership(s)
+	f.collectNew(out, s)
+	out.collectHosts(s)
+	out.gauge(descStaleTolerated, float64(f.opts.StaleTolerated))
+	out.collectCapacity(s)
 }
 
-type gaugeFunc func(d *prometheus.Desc, v float64, labels ...string)
+// sink is where Collect sends the metrics. Its gauge is a method, not a func value, so
+// that the label values of each call stay on the stack.
+type sink chan<- prometheus.Metric
+
+func (ch sink) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
 
 // collectOwnership serves the coverage per asset kind and the assets of each owner: every
 // active owner, with zeros, then any other owner an asset names.
-func collectOwnership(gauge gaugeFunc, s *index.FleetStats) {
+func (ch sink) collectOwnership(s *index.FleetStats) {
 	for _, c := range s.Coverage {
 		k := string(c.Kind)
-		gauge(descAssets, float64(c.Total), k)
-		gauge(descUnowned, float64(c.Unowned), k)
-		gauge(descOrphaned, float64(c.Orphaned), k)
-		gauge(descCoverage, c.Ratio, k)
+		ch.gauge(descAssets, float64(c.Total), k)
+		ch.gauge(descUnowned, float64(c.Unowned), k)
+		ch.gauge(descOrphaned, float64(c.Orphaned), k)
+		ch.gauge(descCoverage, c.Ratio, k)
 	}
 	for _, o := range s.Owners {
 		for _, k := range kinds {
-			gauge(descOwnerAssets, float64(s.OwnerAssets[o][k]), o, string(k))
+			ch.gauge(descOwnerAssets, float64(s.OwnerAssets[o][k]), o, string(k))
 		}
 	}
 	for o, m := range s.OwnerAssets {
 		if !containsString(s.Owners, o) {
 			for _, k := range kinds {
-				gauge(descOwnerAssets, float64(m[k]), o, string(k))
+				ch.gauge(descOwnerAssets, float64(m[k]), o, string(k))
 			}
 		}
 	}
@@ -180,13 +184,13 @@ func collectOwnership(gauge gaugeFunc, s *index.FleetStats) {
 
 // collectNew serves the unowned new titles (at most UnownedNewLimit of them one by one)
 // and the count of distinct ones seen since the start.
-func (f *Fleet) collectNew(ch chan<- prometheus.Metric, gauge gaugeFunc, s *index.FleetStats) {
-	gauge(descNewTitles, float64(len(s.UnownedNew)))
+func (f *Fleet) collectNew(ch sink, s *index.FleetStats) {
+	ch.gauge(descNewTitles, float64(len(s.UnownedNew)))
 	for i, t := range s.UnownedNew {
 		if f.opts.UnownedNewLimit >= 0 && i >= f.opts.UnownedNewLimit {
 			break
 		}
-		gauge(descNewInfo, 1, t.Title, t.Source, t.FirstSeen.UTC().Format(time.RFC3339))
+		ch.gauge(descNewInfo, 1, t.Title, t.Source, t.FirstSeen.UTC().Format(time.RFC3339))
 	}
 	f.mu.Lock()
 	for _, t := range s.UnownedNew {
@@ -205,7 +209,7 @@ func (f *Fleet) collectNew(ch chan<- prometheus.Metric, gauge gaugeFunc, s *inde
 
 // collectHosts serves the hosts per OS family (the known families, other and unknown) and
 // the stale, refused and disk-pressure counts.
-func collectHosts(gauge gaugeFunc, s *index.FleetStats) {
+func (ch sink) collectHosts(s *index.FleetStats) {
 	families := map[string]int{}
 	for fam, n := range s.HostsByOSFamily {
 		switch {
@@ -217,23 +221,23 @@ func collectHosts(gauge gaugeFunc, s *index.FleetStats) {
 		families[fam] += n
 	}
 	for fam, n := range families {
-		gauge(descHosts, float64(n), fam)
+		ch.gauge(descHosts, float64(n), fam)
 	}
-	gauge(descHostsStale, float64(s.StaleHosts))
-	gauge(descRefused, float64(s.RefusedHosts))
-	gauge(descRefusedLongest, s.LongestRefused.Seconds())
-	gauge(descDiskPressure, float64(s.DiskPressureHosts))
+	ch.gauge(descHostsStale, float64(s.StaleHosts))
+	ch.gauge(descRefused, float64(s.RefusedHosts))
+	ch.gauge(descRefusedLongest, s.LongestRefused.Seconds())
+	ch.gauge(descDiskPressure, float64(s.DiskPressureHosts))
 }
 
 // collectCapacity serves the capacity per owner (every active owner, then the others and
 // the unowned) and the fleet's.
-func collectCapacity(gauge gaugeFunc, s *index.FleetStats) {
+func (ch sink) collectCapacity(s *index.FleetStats) {
 	capacity := func(c *index.Capacity, owner string) {
-		gauge(descOwnerCPU, float64(c.CPUCores), owner)
-		gauge(descOwnerMemory, float64(c.MemoryTotal), owner, "total")
-		gauge(descOwnerMemory, float64(c.MemoryUsed), owner, "used")
-		gauge(descOwnerDisk, float64(c.DiskTotal), owner, "total")
-		gauge(descOwnerDisk, float64(c.DiskUsed), owner, "used")
+		ch.gauge(descOwnerCPU, float64(c.CPUCores), owner)
+		ch.gauge(descOwnerMemory, float64(c.MemoryTotal), owner, "total")
+		ch.gauge(descOwnerMemory, float64(c.MemoryUsed), owner, "used")
+		ch.gauge(descOwnerDisk, float64(c.DiskTotal), owner, "total")
+		ch.gauge(descOwnerDisk, float64(c.DiskUsed), owner, "used")
 	}
 	for _, o := range s.Owners {
 		c := s.OwnerCapacity[o]
@@ -247,11 +251,11 @@ func collectCapacity(gauge gaugeFunc, s *index.FleetStats) {
 			capacity(c, o)
 		}
 	}
-	gauge(descFleetCPU, float64(s.Fleet.CPUCores))
-	gauge(descFleetMemory, float64(s.Fleet.MemoryTotal), "total")
-	gauge(descFleetMemory, float64(s.Fleet.MemoryUsed), "used")
-	gauge(descFleetDisk, float64(s.Fleet.DiskTotal), "total")
-	gauge(descFleetDisk, float64(s.Fleet.DiskUsed), "used")
+	ch.gauge(descFleetCPU, float64(s.Fleet.CPUCores))
+	ch.gauge(descFleetMemory, float64(s.Fleet.MemoryTotal), "total")
+	ch.gauge(descFleetMemory, float64(s.Fleet.MemoryUsed), "used")
+	ch.gauge(descFleetDisk, float64(s.Fleet.DiskTotal), "total")
+	ch.gauge(descFleetDisk, float64(s.Fleet.DiskUsed), "used")
 }
 
 func containsString(sorted []string, s string) bool {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ type fleetHost struct {
 	memory     uint64
 	disk       uint64 // the size of its one filesystem, /
 	status     *store.HostStatus
+	enrolled   bool // has an agent key, as an enrolled host does
 }
 
 // fleet writes a small fleet into a real etcd the way the collector stores it (registry,
@@ -71,6 +73,12 @@ func fleet(t *testing.T, hosts []fleetHost, titles map[string]time.Time) *index.
 	statuses := map[string]map[string]store.HostStatus{}
 	for _, h := range hosts {
 		writeHost(t, st, h)
+		if h.enrolled {
+			b, _ := json.Marshal(store.Agent{HostID: h.id, CredentialSHA256: store.HashCredential("cred-" + h.id), EnrolledAt: now.Add(-48 * time.Hour)})
+			if _, err := st.Put(ctx, store.KindAgent, h.id, b, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if h.status != nil {
 			shard := store.StatusShard(h.id)
 			if statuses[shard] == nil {
@@ -256,6 +264,91 @@ func TestUnownedNewCap(t *testing.T) {
 		if n, _ := testutil.GatherAndCount(reg, "onus_software_unowned_new_info"); n != 2 {
 			t.Fatalf("%d info series, want the cap of 2", n)
 		}
+	}
+}
+
+// TestFleetMetricsRefusedAndOptions checks the refused hosts (only enrolled ones, the
+// longest refusal), an unknown OS family, the edges of disk pressure and used memory, and
+// the options StaleAfter, NewSoftwareWindow and a negative UnownedNewLimit (no cap).
+func TestFleetMetricsRefusedAndOptions(t *testing.T) {
+	titles := map[string]time.Time{"older": now.Add(-3 * 24 * time.Hour)}
+	pkgs := []string{"+older"}
+	for i := range 101 {
+		name := fmt.Sprintf("new%03d", i)
+		pkgs = append(pkgs, "+"+name)
+		titles[name] = now.Add(-time.Hour)
+	}
+	refusal := func(since time.Duration) *store.Refusal {
+		return &store.Refusal{At: now.Add(-30 * time.Second), Since: now.Add(-since), Status: 400, Reason: "hash: mismatch"}
+	}
+	hosts := []fleetHost{
+		// Unknown family; more memory available than it has; a filesystem just over 90 %.
+		{id: "h1", pkgs: pkgs, cpus: 1, memory: 4 * gib, disk: 100 * gib, enrolled: true,
+			status: &store.HostStatus{LastSeen: now.Add(-30 * time.Second), Refused: refusal(10 * time.Minute),
+				Capacity: protocol.Capacity{MemoryAvailable: 5 * gib, Filesystems: []protocol.FilesystemUse{{Mountpoint: "/", UsedBytes: 91 * gib}}}}},
+		// Seen 5 minutes ago: stale by default, not with StaleAfter 10 minutes; no available
+		// memory reported; a filesystem exactly 90 % used.
+		{id: "h2", family: "rhel", cpus: 2, memory: 8 * gib, disk: 100 * gib, enrolled: true,
+			status: &store.HostStatus{LastSeen: now.Add(-5 * time.Minute), Refused: refusal(2 * time.Minute),
+				Capacity: protocol.Capacity{Filesystems: []protocol.FilesystemUse{{Mountpoint: "/", UsedBytes: 90 * gib}}}}},
+		// Refused but no longer enrolled; stale.
+		{id: "h3", family: "alpine", cpus: 4, memory: 2 * gib, disk: 10 * gib,
+			status: &store.HostStatus{LastSeen: now.Add(-time.Hour), Refused: refusal(time.Hour)}},
+	}
+	ix := fleet(t, hosts, titles)
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without an index: no error")
+	}
+	f, err := New(Options{Index: ix, Now: func() time.Time { return now }, StaleAfter: 10 * time.Minute,
+		NewSoftwareWindow: 2 * 24 * time.Hour, UnownedNewLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f)
+	want := `
+# HELP onus_hosts Hosts in the inventory, by OS family.
+# TYPE onus_hosts gauge
+onus_hosts{os_family="alpine"} 1
+onus_hosts{os_family="rhel"} 1
+onus_hosts{os_family="unknown"} 1
+# HELP onus_hosts_disk_pressure Hosts with a filesystem more than 90 % used, from their last reported disk use.
+# TYPE onus_hosts_disk_pressure gauge
+onus_hosts_disk_pressure 1
+# HELP onus_hosts_refused Enrolled hosts whose reports are refused: their last report got a 4xx (invalid structure, too large, wrong host…) and none was accepted since.
+# TYPE onus_hosts_refused gauge
+onus_hosts_refused 2
+# HELP onus_hosts_refused_longest_seconds How long the reports of the host refused the longest have been refused, from the first refusal with no accepted report after it (0 when no host is refused).
+# TYPE onus_hosts_refused_longest_seconds gauge
+onus_hosts_refused_longest_seconds 600
+# HELP onus_hosts_stale Hosts that have not reported for longer than the stale threshold (three heartbeat intervals by default).
+# TYPE onus_hosts_stale gauge
+onus_hosts_stale 1
+# HELP onus_hosts_stale_tolerated Stale hosts the OnusHostsStale alert tolerates (the collector's --stale-hosts-tolerated): it fires when onus_hosts_stale is above.
+# TYPE onus_hosts_stale_tolerated gauge
+onus_hosts_stale_tolerated 0
+# HELP onus_software_unowned_new_titles Unowned software titles newly installed and first seen within the window, without the cap of the info series.
+# TYPE onus_software_unowned_new_titles gauge
+onus_software_unowned_new_titles 101
+# HELP onus_fleet_memory_bytes Memory of all the hosts, total or used (total minus available), in bytes.
+# TYPE onus_fleet_memory_bytes gauge
+onus_fleet_memory_bytes{state="total"} 1.5032385536e+10
+onus_fleet_memory_bytes{state="used"} 0
+# HELP onus_fleet_disk_bytes Filesystem space of all the hosts, total or used, in bytes.
+# TYPE onus_fleet_disk_bytes gauge
+onus_fleet_disk_bytes{state="total"} 2.2548578304e+11
+onus_fleet_disk_bytes{state="used"} 1.94347270144e+11
+`
+	names := []string{"onus_hosts", "onus_hosts_disk_pressure", "onus_hosts_refused", "onus_hosts_refused_longest_seconds", "onus_hosts_stale",
+		"onus_hosts_stale_tolerated", "onus_software_unowned_new_titles", "onus_fleet_memory_bytes", "onus_fleet_disk_bytes"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "onus_software_unowned_new_info"); err != nil || n != 101 {
+		t.Errorf("%d unowned new info series, %v; want all 101 (no cap), not the title first seen before the window", n, err)
+	}
+	if got := gathered(t, reg); got[`onus_software_unowned_new_info{first_seen="2026-05-29T12:00:00Z",source="deb",title="deb:older"}`] != 0 {
+		t.Error("a title first seen before the window is shown as new")
 	}
 }
 
