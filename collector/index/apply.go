@@ -1,8 +1,10 @@
 package index
 
 import (
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/owners"
@@ -63,7 +65,7 @@ func (ix *Index) applyHost(name string, ev store.Event) {
 		}
 		if rec == nil {
 			var err error
-			if rec, err = store.DecodeHost(ev.Value, ix.build); err != nil {
+			if rec, err = store.DecodeHostUnordered(ev.Value, ix.build); err != nil {
 				ix.log.Warn("unreadable host record skipped", "key", ev.Key, "err", err)
 				return
 			}
@@ -71,6 +73,47 @@ func (ix *Index) applyHost(name string, ev store.Event) {
 		fresh = ix.newHostEntry(rec, ev.Value, ev.ModRevision)
 	}
 	ix.replaceHost(name, old, fresh)
+}
+
+// applyListedHosts applies the host records of a list: decoded by as many workers as there
+// are CPUs (decoding only reads the builds, all applied before), applied one at a time.
+// The caller holds the index alone (a fresh one being listed).
+func (ix *Index) applyListedHosts(kvs []store.KV) {
+	type decoded struct {
+		i   int
+		rec *store.HostRecord
+		err error
+	}
+	work := make(chan int)
+	out := make(chan decoded, 64)
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				rec, err := store.DecodeHostUnordered(kvs[i].Value, ix.build)
+				out <- decoded{i, rec, err}
+			}
+		}()
+	}
+	go func() {
+		for i := range kvs {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		close(out)
+	}()
+	for d := range out {
+		kv := kvs[d.i]
+		if d.err != nil {
+			ix.log.Warn("unreadable host record skipped", "key", kv.Key, "err", d.err)
+			continue
+		}
+		_, name, _ := ix.st.Split(kv.Key)
+		ix.replaceHost(name, ix.hosts[name], ix.newHostEntry(d.rec, kv.Value, kv.ModRevision))
+	}
 }
 
 func (ix *Index) applyBuild(ev store.Event) {

@@ -48,7 +48,8 @@ type Options struct {
 	Source     Source
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	// PageSize is the number of keys per list request (default 500).
+	// PageSize is the number of keys per list request (default 2,000: etcd counts the rest
+	// of the range for every page, so small pages make a list of a big store quadratic).
 	PageSize int64
 }
 
@@ -136,13 +137,21 @@ func (ix *Index) list(ctx context.Context) (int64, error) {
 	fresh := &Index{st: ix.st, log: ix.log, bulk: true}
 	fresh.reset()
 	start := time.Now()
+	// Host records, the bulk of the work, are decoded in parallel once everything else (the
+	// builds they name among it) is in.
+	var hosts []store.KV
 	rev, err := ix.src.List(ctx, ix.pageSize, func(kv store.KV) error {
+		if kind, _, ok := ix.st.Split(kv.Key); ok && kind == store.KindHost {
+			hosts = append(hosts, kv)
+			return nil
+		}
 		fresh.apply(store.Event{KV: kv})
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
+	fresh.applyListedHosts(hosts)
 	fresh.bulk = false
 	fresh.resolveAll()
 	ix.mu.Lock()
@@ -178,7 +187,7 @@ func (ix *Index) applyEvents(evs []store.Event, rev int64) error {
 	}
 	ix.mu.Unlock()
 	ix.metrics.events.Add(float64(len(evs)))
-	ix.metrics.observeRev(rev)
+	ix.metrics.observeRev(ix.st, rev)
 	ix.cond.Broadcast()
 	return nil
 }

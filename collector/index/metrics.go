@@ -3,25 +3,17 @@ package index
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
-	"time"
 
+	"github.com/onus-project/onus/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type metrics struct {
-	events   prometheus.Counter
-	relists  prometheus.Counter
-	lag      prometheus.Histogram
-	resolve  prometheus.Histogram
-	gauges   []prometheus.Collector
-	mu       sync.Mutex
-	inflight []pendingWrite // writes of this replica not yet seen on the watch
-}
-
-type pendingWrite struct {
-	rev int64
-	at  time.Time
+	events  prometheus.Counter
+	relists prometheus.Counter
+	lag     prometheus.Histogram
+	resolve prometheus.Histogram
+	gauges  []prometheus.Collector
 }
 
 func newMetrics(ix *Index) *metrics {
@@ -66,27 +58,11 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	return nil
 }
 
-func (m *metrics) pending(rev int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.inflight) < 10000 {
-		m.inflight = append(m.inflight, pendingWrite{rev: rev, at: time.Now()})
+// observeRev records the watch lag of this process's writes up to rev.
+func (m *metrics) observeRev(st *store.Store, rev int64) {
+	for _, d := range st.WrittenUpTo(rev) {
+		m.lag.Observe(d.Seconds())
 	}
-}
-
-func (m *metrics) observeRev(rev int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, p := range m.inflight {
-		if p.rev <= rev {
-			m.lag.Observe(time.Since(p.at).Seconds())
-			continue
-		}
-		m.inflight[n] = p
-		n++
-	}
-	m.inflight = m.inflight[:n]
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

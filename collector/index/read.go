@@ -9,11 +9,23 @@ import (
 )
 
 // DecodeHost decodes a stored host record with the builds the index knows, and those more
-// knows (nil: none), which a writer numbered before the watch brought them.
+// knows (nil: none), which a writer numbered before the watch brought them. Its
+// installations are in package order.
 func (ix *Index) DecodeHost(raw []byte, more func(uint32) (store.Build, bool)) (*store.HostRecord, error) {
+	return ix.decodeHost(raw, more, store.DecodeHost)
+}
+
+// DecodeHostUnordered is DecodeHost with the installations in the record's own order, for
+// readers that sort them themselves or need no order.
+func (ix *Index) DecodeHostUnordered(raw []byte, more func(uint32) (store.Build, bool)) (*store.HostRecord, error) {
+	return ix.decodeHost(raw, more, store.DecodeHostUnordered)
+}
+
+func (ix *Index) decodeHost(raw []byte, more func(uint32) (store.Build, bool),
+	decode func([]byte, func(uint32) (store.Build, bool)) (*store.HostRecord, error)) (*store.HostRecord, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return store.DecodeHost(raw, func(id uint32) (store.Build, bool) {
+	return decode(raw, func(id uint32) (store.Build, bool) {
 		if b, ok := ix.builds[id]; ok {
 			return b, true
 		}

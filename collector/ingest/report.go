@@ -152,7 +152,7 @@ func (g *Ingest) decodeHeld(ctx context.Context, kv store.KV, rec *store.HostRec
 	if rec != nil {
 		return rec, nil
 	}
-	old, err := g.ix.DecodeHost(kv.Value, g.w.build)
+	old, err := g.ix.DecodeHostUnordered(kv.Value, g.w.build)
 	if errors.Is(err, store.ErrUnknownBuild) {
 		// Written by another replica with builds this index has not seen yet: they precede
 		// the record in the store, so wait until the index reaches it.
@@ -162,7 +162,7 @@ func (g *Ingest) decodeHeld(ctx context.Context, kv store.KV, rec *store.HostRec
 		if werr != nil {
 			return nil, g.storeErr("wait for the index", werr)
 		}
-		old, err = g.ix.DecodeHost(kv.Value, g.w.build)
+		old, err = g.ix.DecodeHostUnordered(kv.Value, g.w.build)
 	}
 	if err != nil {
 		g.log.Warn("unreadable host record; asking for a full report", "host_id", kv.Key, "err", err)

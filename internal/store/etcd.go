@@ -99,6 +99,12 @@ func StartEmbedded(opts EmbedOptions) (*Embedded, error) {
 	if retention == 0 {
 		retention = 10 * time.Minute
 	}
+	// etcd keeps every raft entry since its last snapshot in memory and replays them from
+	// the WAL at start: its default of 100,000 entries holds a whole enrollment wave (each
+	// entry a transaction of up to 100 keys), which costs the collector gigabytes and a
+	// restart tens of seconds. A snapshot every 10,000 entries bounds both; a single member
+	// has no follower that would need the older entries.
+	cfg.SnapshotCount = 10_000
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = retention.String()
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapToSlog(opts.Logger))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,14 +44,53 @@ func (s *Store) observe(op string, start time.Time) {
 	s.metrics.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-// noteWrite remembers the revision of a write of this process.
+// noteWrite remembers the revision of a write of this process, and when it was made.
 func (s *Store) noteWrite(rev int64) {
 	for {
 		cur := s.written.Load()
 		if rev <= cur || s.written.CompareAndSwap(cur, rev) {
-			return
+			break
 		}
 	}
+	s.recent.mu.Lock()
+	if len(s.recent.writes) < maxRecentWrites {
+		s.recent.writes = append(s.recent.writes, recentWrite{rev: rev, at: time.Now()})
+	}
+	s.recent.mu.Unlock()
+}
+
+// maxRecentWrites bounds the writes kept for WrittenUpTo when nobody asks for them.
+const maxRecentWrites = 10_000
+
+// recentWrites are this process's writes that no watcher has reported yet.
+type recentWrites struct {
+	mu     sync.Mutex
+	writes []recentWrite
+}
+
+type recentWrite struct {
+	rev int64
+	at  time.Time
+}
+
+// WrittenUpTo returns how long ago this process made each of its writes of revision rev or
+// older that it did not return before, and forgets them: a watcher that reached rev calls it
+// to measure how long its writes took to arrive.
+func (s *Store) WrittenUpTo(rev int64) []time.Duration {
+	s.recent.mu.Lock()
+	defer s.recent.mu.Unlock()
+	var out []time.Duration
+	n := 0
+	for _, w := range s.recent.writes {
+		if w.rev <= rev {
+			out = append(out, time.Since(w.at))
+			continue
+		}
+		s.recent.writes[n] = w
+		n++
+	}
+	s.recent.writes = s.recent.writes[:n]
+	return out
 }
 
 // Written returns the revision of this process's newest write through the store (0: none):

@@ -231,6 +231,19 @@ func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte
 
 // DecodeHost parses a stored host record; build returns a build by number.
 func DecodeHost(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error) {
+	r, err := DecodeHostUnordered(b, build)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(r.Software, func(a, b Installation) int {
+		return model.ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version)
+	})
+	return r, nil
+}
+
+// DecodeHostUnordered is DecodeHost with the installations in the record's own order (by
+// build number), for readers that do not need them sorted: the sort is most of a decode.
+func DecodeHostUnordered(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error) {
 	var c columns
 	if err := decodeGzipJSON(b, &c); err != nil {
 		return nil, fmt.Errorf("host record: %w", err)
@@ -274,9 +287,6 @@ func DecodeHost(b []byte, build func(uint32) (Build, bool)) (*HostRecord, error)
 		}
 		r.Software[i] = in
 	}
-	slices.SortFunc(r.Software, func(a, b Installation) int {
-		return model.ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version)
-	})
 	return r, nil
 }
 

@@ -68,8 +68,10 @@ type Store struct {
 	// timeout bounds each request (see SetTimeout).
 	timeout time.Duration
 	metrics *storeMetrics
-	// written is the revision of this process's newest write.
+	// written is the revision of this process's newest write; recent are its writes not
+	// yet reported seen (WrittenUpTo).
 	written atomic.Int64
+	recent  recentWrites
 }
 
 // New returns a Store using the keys under prefix ("" means DefaultPrefix).
@@ -133,7 +135,7 @@ type KV struct {
 // revision, which it returns (the revision to watch from, minus one).
 func (s *Store) List(ctx context.Context, pageSize int64, fn func(KV) error) (int64, error) {
 	if pageSize <= 0 {
-		pageSize = 500
+		pageSize = 2000
 	}
 	end := clientv3.GetPrefixRangeEnd(s.prefix)
 	key := s.prefix
