@@ -41,8 +41,10 @@ type ProcessFigures struct {
 	RSSStartBytes uint64 `json:"rss_start_bytes"`
 	RSSEndBytes   uint64 `json:"rss_end_bytes"`
 	RSSMaxBytes   uint64 `json:"rss_max_bytes"`
-	HWMEndBytes   uint64 `json:"hwm_end_bytes"`
-	Error         string `json:"error,omitempty"`
+	// HWMEndBytes is VmHWM at the end, or the highest sampled RSS when that is higher: the
+	// kernel updates its high-water mark lazily, so a sample can be above it for a while.
+	HWMEndBytes uint64 `json:"hwm_end_bytes"`
+	Error       string `json:"error,omitempty"`
 }
 
 // ProcessKind are the collector's figures for one kind of request in a phase.
@@ -148,7 +150,7 @@ func (w *procWatch) end() {
 // figures sums the phase up; p's latencies must be final (after p.finish).
 func (w *procWatch) figures(p *PhaseStats) *ProcessFigures {
 	f := &ProcessFigures{PID: w.pid, Windows: len(w.windows), RSSStartBytes: w.first.rss, RSSEndBytes: w.last.rss,
-		RSSMaxBytes: w.maxRSS, HWMEndBytes: w.last.hwm, Kinds: map[string]*ProcessKind{}}
+		RSSMaxBytes: w.maxRSS, HWMEndBytes: max(w.last.hwm, w.maxRSS), Kinds: map[string]*ProcessKind{}}
 	if w.err != nil {
 		f.Error = w.err.Error()
 	}
