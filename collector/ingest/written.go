@@ -108,14 +108,6 @@ func (w *written) buildNumber(ref store.BuildRef) (uint32, bool) {
 	return b.ID, ok
 }
 
-// catalogued reports whether this replica created the title's catalog entry.
-func (w *written) catalogued(title string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, ok := w.titles[title]
-	return ok
-}
-
 // putHost notes the host record written at rev (kv with a nil Value and rec nil: deleted).
 func (w *written) putHost(id string, rev int64, kv store.KV, rec *store.HostRecord) {
 	w.mu.Lock()
