@@ -11,12 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
-	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
 )
 
@@ -26,19 +24,11 @@ const (
 	testRead   = "restore-test-read-token-01234567"
 )
 
-// startCollector runs a collector with an embedded etcd in dataDir until the test ends or
-// the returned stop is called.
-func startCollector(t *testing.T, dataDir string) (url string, stop func()) {
+// startCollector runs a collector with an embedded etcd in dataDir and the test's secrets
+// until the test ends or it is stopped.
+func startCollector(t *testing.T, dataDir string) *apptest.Collector {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: dataDir, EnrollSecret: testSecret,
-		AdminToken: testAdmin, ReadToken: testRead, StatusFlushInterval: 50 * time.Millisecond, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := bg.Go(t, "collector", c.Run)
-	task.Wait(c.Ready(), 30*time.Second)
-	return "http://" + c.Addr(), task.Stop
+	return apptest.Start(t, app.Options{DataDir: dataDir, EnrollSecret: testSecret, AdminToken: testAdmin, ReadToken: testRead})
 }
 
 // request sends a request and returns the status and body.
@@ -129,7 +119,8 @@ func TestBackupRestore(t *testing.T) {
 		"  - {id: libs, kind: software, match: {source: deb, name: \"lib*\"}, owner: web}\n")
 
 	first := filepath.Join(dir, "first")
-	url, stop := startCollector(t, first)
+	col := startCollector(t, first)
+	url := col.URL()
 	inv, cred := enrollAndReport(t, url)
 	if code, _, stderr := runCmd("owners", "apply", "--server", url, "--token-file", adminFile, "-f", ownersFile); code != 0 {
 		t.Fatalf("owners apply: %s", stderr)
@@ -163,7 +154,7 @@ func TestBackupRestore(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, "backups", ".*part")); len(left) > 0 {
 		t.Fatalf("temporary files left: %q", left)
 	}
-	stop()
+	col.Stop()
 
 	// Broken snapshots are refused, and leave no data directory behind.
 	good, err := os.ReadFile(snap)
@@ -197,7 +188,8 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restore: exit %d, %s", code, stderr)
 	}
 	t.Log(strings.TrimSpace(stdout))
-	url2, stop2 := startCollector(t, second)
+	col2 := startCollector(t, second)
+	url2 := col2.URL()
 	code, body := request(t, "GET", url2+"/api/v1/hosts/"+inv.Host.ID, testAdmin, nil)
 	if code != 200 {
 		t.Fatalf("restored host: %d %s", code, body)
@@ -234,7 +226,7 @@ func TestBackupRestore(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "in use") {
 		t.Fatalf("restore over a running collector: exit %d, %s", code, stderr)
 	}
-	stop2()
+	col2.Stop()
 	code, _, stderr = runCmd("restore", "--snapshot", snap, "--data-dir", first)
 	if code != 1 || !strings.Contains(stderr, "not empty") || !strings.Contains(stderr, "--force-replace") {
 		t.Fatalf("restore into a non-empty dir: exit %d, %s", code, stderr)
@@ -250,7 +242,7 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(aside[0], "etcd", "member", "wal")); err != nil {
 		t.Fatalf("the old data dir was not kept whole: %v", err)
 	}
-	url3, _ := startCollector(t, first)
+	url3 := startCollector(t, first).URL()
 	if code, body := request(t, "GET", url3+"/api/v1/hosts/"+inv.Host.ID, testAdmin, nil); code != 200 {
 		t.Fatalf("host after --force-replace: %d %s", code, body)
 	}

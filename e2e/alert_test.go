@@ -77,10 +77,10 @@ func TestAlertFiresAndResolves(t *testing.T) {
 	t.Parallel()
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	col := startCollector(t, t.TempDir(), "")
-	applyOwners(t, col.url, alertRegistry)
-	startAgent(t, root, t.TempDir(), col.url)
-	waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
-	prom := promtest.Start(t, promtest.RulesFile(t), map[string]string{"onus-collector": col.addr})
+	applyOwners(t, col.URL(), alertRegistry)
+	startAgent(t, root, t.TempDir(), col.URL())
+	waitHost(t, col.URL(), hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
+	prom := promtest.Start(t, promtest.RulesFile(t), map[string]string{"onus-collector": col.Addr()})
 	promtest.WaitFor(t, "first scrape", 20*time.Second, func() bool {
 		return len(prom.Samples(t, `onus_assets{kind="host"} == 1`)) == 1
 	})
@@ -95,7 +95,7 @@ func TestAlertFiresAndResolves(t *testing.T) {
 	installed := time.Now()
 	fixture.DpkgInstall(t, root, "shadow-tool", "1.0-1", installed.Add(-time.Second).UTC().Truncate(time.Second))
 	toCollector := promtest.WaitFor(t, "collector metric", 15*time.Second, func() bool {
-		resp, err := http.Get(col.url + "/metrics")
+		resp, err := http.Get(col.URL() + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestAlertFiresAndResolves(t *testing.T) {
 
 	// An owner rule for the package resolves the alert.
 	owned := time.Now()
-	applyOwners(t, col.url, alertRegistry+alertOwnedRule)
+	applyOwners(t, col.URL(), alertRegistry+alertOwnedRule)
 	gone := promtest.WaitFor(t, "series gone from Prometheus", 15*time.Second, func() bool { return len(prom.Samples(t, info)) == 0 })
 	promtest.WaitFor(t, "alert resolved", 15*time.Second, func() bool { return len(prom.Samples(t, alert+"}")) == 0 })
 	t.Logf("owner rule applied → series gone from Prometheus %.3fs → alert resolved %.3fs", gone.Seconds(), time.Since(owned).Seconds())

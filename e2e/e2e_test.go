@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/fixture"
@@ -29,43 +28,20 @@ const (
 	admin  = "e2e-admin-token-0123456789"
 )
 
-// collector is a collector run by a test, with a registry of its own.
-type collector struct {
-	url  string
-	addr string
-	reg  *prometheus.Registry
-	stop func()
-}
-
-// runCollector runs a collector with opts, given the tests' secrets, a registry of its own
-// and, where unset, 127.0.0.1:0 and host status flushed every 100 ms, until the test ends or
-// stop is called.
-func runCollector(t *testing.T, opts app.Options) *collector {
+// runCollector runs a collector with opts and the tests' secrets (host status flushed every
+// 100 ms where unset) until the test ends or it is stopped.
+func runCollector(t *testing.T, opts app.Options) *apptest.Collector {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	opts.Registerer, opts.Gatherer, opts.EnrollSecret, opts.AdminToken = reg, reg, secret, admin
+	opts.EnrollSecret, opts.AdminToken = secret, admin
 	if opts.StatusFlushInterval == 0 {
 		opts.StatusFlushInterval = 100 * time.Millisecond
 	}
-	if opts.ListenAddress == "" {
-		opts.ListenAddress = "127.0.0.1:0"
-	}
-	c, err := app.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := bg.Go(t, "collector", c.Run)
-	task.Wait(c.Ready(), 30*time.Second)
-	scheme := "https://"
-	if opts.InsecureHTTP {
-		scheme = "http://"
-	}
-	return &collector{url: scheme + c.Addr(), addr: c.Addr(), reg: reg, stop: task.Stop}
+	return apptest.Start(t, opts)
 }
 
-func startCollector(t *testing.T, dataDir, addr string) *collector {
+func startCollector(t *testing.T, dataDir, addr string) *apptest.Collector {
 	t.Helper()
-	return runCollector(t, app.Options{ListenAddress: addr, InsecureHTTP: true, DataDir: dataDir})
+	return runCollector(t, app.Options{ListenAddress: addr, DataDir: dataDir})
 }
 
 // newReporter makes an agent reporting root (through sources; none: the platform's) to
@@ -164,13 +140,13 @@ const hostID = "5c0f5d2e8f6a4b1c9e3d7a2b4c6d8e0f" // the debian12 fixture's mach
 func TestInstallShowsUpInSeconds(t *testing.T) {
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	col := startCollector(t, t.TempDir(), "")
-	startAgent(t, root, t.TempDir(), col.url)
-	first := waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
+	startAgent(t, root, t.TempDir(), col.URL())
+	first := waitHost(t, col.URL(), hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 
 	at := time.Now().Add(-time.Second).UTC().Truncate(time.Second)
 	start := time.Now()
 	fixture.DpkgInstall(t, root, "shadow-tool", "1.0-1", at)
-	d := waitHost(t, col.url, hostID, 10*time.Second, "shadow-tool installed", func(d *hostDetail) bool { return has(d, "deb:shadow-tool") })
+	d := waitHost(t, col.URL(), hostID, 10*time.Second, "shadow-tool installed", func(d *hostDetail) bool { return has(d, "deb:shadow-tool") })
 	t.Logf("install visible in the collector after %s", time.Since(start).Round(time.Millisecond))
 	if d.Hash == first.Hash || len(d.Software) != len(first.Software)+1 {
 		t.Fatalf("after install: %d packages (was %d)", len(d.Software), len(first.Software))
@@ -191,10 +167,10 @@ func TestCollectorDownLosesNothing(t *testing.T) {
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	data := t.TempDir()
 	col := startCollector(t, data, "")
-	startAgent(t, root, t.TempDir(), col.url)
-	waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
+	startAgent(t, root, t.TempDir(), col.URL())
+	waitHost(t, col.URL(), hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 
-	col.stop()
+	col.Stop()
 	t1 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	t2 := t1.Add(10 * time.Minute)
 	fixture.DpkgInstall(t, root, "tool-one", "2.0-1", t1)
@@ -205,8 +181,8 @@ func TestCollectorDownLosesNothing(t *testing.T) {
 	fixture.DpkgRemove(t, root, "tool-one")
 	time.Sleep(time.Second) // the agent notices the changes and journals them
 
-	again := startCollector(t, data, col.addr)
-	d := waitHost(t, again.url, hostID, 20*time.Second, "changes delivered", func(d *hostDetail) bool {
+	again := startCollector(t, data, col.Addr())
+	d := waitHost(t, again.URL(), hostID, 20*time.Second, "changes delivered", func(d *hostDetail) bool {
 		return has(d, "deb:tool-two") && !has(d, "deb:curl") && !has(d, "deb:tool-one")
 	})
 	got := map[string]protocol.Event{}

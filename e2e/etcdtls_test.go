@@ -26,7 +26,7 @@ func TestExternalEtcdTLS(t *testing.T) {
 
 	etcdOpts := app.Options{InsecureHTTP: true, EtcdEndpoints: []string{etcd.Endpoint()}, EtcdCAFile: p.cert("ca"),
 		EtcdCertFile: p.cert("etcd-client"), EtcdKeyFile: p.key("etcd-client")}
-	addr := runCollector(t, etcdOpts).addr
+	addr := runCollector(t, etcdOpts).Addr()
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	startAgent(t, root, t.TempDir(), "http://"+addr)
 	waitHost(t, "http://"+addr, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })

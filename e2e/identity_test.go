@@ -111,15 +111,15 @@ func pendingEnrollments(t *testing.T, url string) []listedEnrollment {
 func TestImpostorIsHeld(t *testing.T) {
 	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir(), PendingRetryAfter: time.Second})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
-	startIdentAgent(t, root, t.TempDir(), col.url)
-	first := waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
+	startIdentAgent(t, root, t.TempDir(), col.URL())
+	first := waitHost(t, col.URL(), hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 
 	fake := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	fixture.RewriteDpkgStatus(t, fake, func(string) string {
 		return "Package: decoy\nStatus: install ok installed\nPriority: optional\nSection: utils\nMaintainer: Nobody <nobody@example.com>\n" +
 			"Architecture: amd64\nVersion: 1.0\nDescription: nothing to see\n"
 	})
-	impostor := startIdentAgent(t, fake, t.TempDir(), col.url)
+	impostor := startIdentAgent(t, fake, t.TempDir(), col.URL())
 	wait.Until(t, 20*time.Second, "the impostor's enrollment held", func() bool {
 		return metric(t, impostor.reg, "onus_agent_enrollment_pending") == 1
 	})
@@ -128,26 +128,26 @@ func TestImpostorIsHeld(t *testing.T) {
 	// The real agent keeps reporting what changes on its host.
 	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	fixture.DpkgInstall(t, root, "real-tool", "2.0-1", at)
-	d := waitHost(t, col.url, hostID, 15*time.Second, "the real host's install", func(d *hostDetail) bool { return has(d, "deb:real-tool") })
+	d := waitHost(t, col.URL(), hostID, 15*time.Second, "the real host's install", func(d *hostDetail) bool { return has(d, "deb:real-tool") })
 	if has(d, "deb:decoy") || len(d.Software) != len(first.Software)+1 {
 		t.Fatalf("the real host's inventory: %d packages (had %d), decoy %v", len(d.Software), len(first.Software), has(d, "deb:decoy"))
 	}
 
 	// One held enrollment however often the impostor asks, listed with where it came from.
 	wait.Until(t, 10*time.Second, "the impostor asking again", func() bool {
-		return metric(t, col.reg, "onus_collector_enrollments_total", "result", "waiting") >= 2
+		return metric(t, col.Registry, "onus_collector_enrollments_total", "result", "waiting") >= 2
 	})
-	held := pendingEnrollments(t, col.url)
+	held := pendingEnrollments(t, col.URL())
 	if len(held) != 1 || held[0].HostID != hostID || held[0].Reason != protocol.PendingNoCredential || !strings.HasPrefix(held[0].Remote, "127.0.0.1:") {
 		t.Fatalf("pending enrollments: %+v", held)
 	}
-	if got := metric(t, col.reg, "onus_collector_enrollments_total", "result", "pending"); got != 1 {
+	if got := metric(t, col.Registry, "onus_collector_enrollments_total", "result", "pending"); got != 1 {
 		t.Fatalf("held enrollments counted: %v, want 1", got)
 	}
-	if got := metric(t, col.reg, "onus_collector_enrollments_pending"); got != 1 {
+	if got := metric(t, col.Registry, "onus_collector_enrollments_pending"); got != 1 {
 		t.Fatalf("onus_collector_enrollments_pending = %v, want 1", got)
 	}
-	if out := adminCLI(t, col.url, 0, "enrollments", "list"); !strings.Contains(out, held[0].ID) || !strings.Contains(out, "no_credential") {
+	if out := adminCLI(t, col.URL(), 0, "enrollments", "list"); !strings.Contains(out, held[0].ID) || !strings.Contains(out, "no_credential") {
 		t.Fatalf("enrollments list: %s", out)
 	}
 	// The impostor logged its state once, not once per try.
@@ -155,17 +155,17 @@ func TestImpostorIsHeld(t *testing.T) {
 		t.Fatalf("the held state logged %d times, want once:\n%s", n, impostor.log.String())
 	}
 
-	if out := adminCLI(t, col.url, 0, "enrollments", "deny", held[0].ID); !strings.Contains(out, "denied enrollment "+held[0].ID) {
+	if out := adminCLI(t, col.URL(), 0, "enrollments", "deny", held[0].ID); !strings.Contains(out, "denied enrollment "+held[0].ID) {
 		t.Fatalf("enrollments deny: %s", out)
 	}
 	wait.Until(t, 10*time.Second, "the impostor told of the denial", func() bool {
 		return metric(t, impostor.reg, "onus_agent_enrollments_total", "result", "403") >= 1
 	})
-	if got := metric(t, col.reg, "onus_collector_enrollments_pending"); got != 0 {
+	if got := metric(t, col.Registry, "onus_collector_enrollments_pending"); got != 0 {
 		t.Fatalf("onus_collector_enrollments_pending after the denial = %v", got)
 	}
 	fixture.DpkgRemove(t, root, "real-tool")
-	d = waitHost(t, col.url, hostID, 15*time.Second, "the real host's removal", func(d *hostDetail) bool { return !has(d, "deb:real-tool") })
+	d = waitHost(t, col.URL(), hostID, 15*time.Second, "the real host's removal", func(d *hostDetail) bool { return !has(d, "deb:real-tool") })
 	if has(d, "deb:decoy") || len(d.Software) != len(first.Software) {
 		t.Fatalf("the real host's inventory after the denial: %d packages, decoy %v", len(d.Software), has(d, "deb:decoy"))
 	}
@@ -181,8 +181,8 @@ func TestLostStateDirectory(t *testing.T) {
 	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir(), PendingRetryAfter: time.Second})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	stateA := t.TempDir()
-	a := startIdentAgent(t, root, stateA, col.url)
-	waitHost(t, col.url, hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
+	a := startIdentAgent(t, root, stateA, col.URL())
+	waitHost(t, col.URL(), hostID, 20*time.Second, "first report", func(d *hostDetail) bool { return len(d.Software) > 0 })
 	a.stop()
 	var credA spool.Credential
 	if b, err := os.ReadFile(filepath.Join(stateA, spool.CredentialFile)); err != nil || json.Unmarshal(b, &credA) != nil {
@@ -191,7 +191,7 @@ func TestLostStateDirectory(t *testing.T) {
 
 	// A new, empty state directory on the same host.
 	stateB := t.TempDir()
-	b := startIdentAgent(t, root, stateB, col.url)
+	b := startIdentAgent(t, root, stateB, col.URL())
 	wait.Until(t, 20*time.Second, "agent B's enrollment held", func() bool {
 		return metric(t, b.reg, "onus_agent_enrollment_pending") == 1
 	})
@@ -204,14 +204,14 @@ func TestLostStateDirectory(t *testing.T) {
 	wait.Until(t, 15*time.Second, "the install journaled while held", func() bool {
 		return metric(t, b.reg, "onus_agent_journal_events") >= 1
 	})
-	held := pendingEnrollments(t, col.url)
+	held := pendingEnrollments(t, col.URL())
 	if len(held) != 1 || held[0].ID != heldB.ID {
 		t.Fatalf("pending enrollments %+v, agent B holds %s", held, heldB.ID)
 	}
-	if out := adminCLI(t, col.url, 0, "enrollments", "approve", heldB.ID); !strings.Contains(out, "approved enrollment "+heldB.ID) {
+	if out := adminCLI(t, col.URL(), 0, "enrollments", "approve", heldB.ID); !strings.Contains(out, "approved enrollment "+heldB.ID) {
 		t.Fatalf("enrollments approve: %s", out)
 	}
-	d := waitHost(t, col.url, hostID, 15*time.Second, "agent B's reports", func(d *hostDetail) bool { return has(d, "deb:while-held") })
+	d := waitHost(t, col.URL(), hostID, 15*time.Second, "agent B's reports", func(d *hostDetail) bool { return has(d, "deb:while-held") })
 	found := false
 	for _, e := range d.Events {
 		found = found || (e.Name == "while-held" && e.Type == protocol.EventInstalled && e.Time.Equal(at))
@@ -219,7 +219,7 @@ func TestLostStateDirectory(t *testing.T) {
 	if !found {
 		t.Fatalf("the install made while held is not among the events with its time %s: %+v", at, d.Events)
 	}
-	if metric(t, b.reg, "onus_agent_enrollment_pending") != 0 || metric(t, col.reg, "onus_collector_enrollments_total", "result", "approved") != 1 {
+	if metric(t, b.reg, "onus_agent_enrollment_pending") != 0 || metric(t, col.Registry, "onus_collector_enrollments_total", "result", "approved") != 1 {
 		t.Fatal("the approval not claimed as counted")
 	}
 	if _, err := os.Stat(filepath.Join(stateB, spool.EnrollmentFile)); !os.IsNotExist(err) {
@@ -228,14 +228,14 @@ func TestLostStateDirectory(t *testing.T) {
 	waitLog(t, b.log, "agent B", "enrolled with the collector after waiting")
 	// The earlier credential no longer works.
 	hb := protocol.Report{HostID: hostID, Seq: 1000, Kind: protocol.KindHeartbeat, SentAt: time.Now().UTC(), BaseHash: d.Hash, Hash: d.Hash}
-	if code := post(t, col.url+protocol.PathReport, credA.Credential, hb); code != 401 {
+	if code := post(t, col.URL()+protocol.PathReport, credA.Credential, hb); code != 401 {
 		t.Fatalf("report with agent A's credential: %d, want 401", code)
 	}
 	// The approval is used up: its token again is a new request, held.
-	if code := post(t, col.url+protocol.PathEnroll, "", protocol.EnrollRequest{EnrollSecret: secret, HostID: hostID, PendingToken: heldB.Token}); code != 202 {
+	if code := post(t, col.URL()+protocol.PathEnroll, "", protocol.EnrollRequest{EnrollSecret: secret, HostID: hostID, PendingToken: heldB.Token}); code != 202 {
 		t.Fatalf("reusing the approved token: %d, want 202", code)
 	}
-	for _, e := range pendingEnrollments(t, col.url) {
+	for _, e := range pendingEnrollments(t, col.URL()) {
 		if e.ID == heldB.ID {
 			t.Fatalf("the claimed enrollment is listed again: %+v", e)
 		}
@@ -248,11 +248,11 @@ func TestLostStateDirectory(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(stateB, spool.CredentialFile)); err != nil || json.Unmarshal(data, &credB) != nil {
 		t.Fatalf("agent B's credential: %v", err)
 	}
-	if code := post(t, col.url+protocol.PathEnroll, "", protocol.EnrollRequest{EnrollSecret: secret, HostID: hostID, Credential: credB.Credential}); code != 200 {
+	if code := post(t, col.URL()+protocol.PathEnroll, "", protocol.EnrollRequest{EnrollSecret: secret, HostID: hostID, Credential: credB.Credential}); code != 200 {
 		t.Fatalf("enrollment with agent B's credential: %d, want 200", code)
 	}
 	wait.Until(t, 20*time.Second, "agent B held again, with the credential it presented unknown", func() bool {
-		for _, e := range pendingEnrollments(t, col.url) {
+		for _, e := range pendingEnrollments(t, col.URL()) {
 			if e.Reason == protocol.PendingCredentialUnknown {
 				return true
 			}
@@ -265,11 +265,11 @@ func TestLostStateDirectory(t *testing.T) {
 	})
 
 	// The other way back: delete the host, and the agent asking for it enrolls.
-	if out := adminCLI(t, col.url, 0, "hosts", "delete", hostID); !strings.Contains(out, "deleted host "+hostID) {
+	if out := adminCLI(t, col.URL(), 0, "hosts", "delete", hostID); !strings.Contains(out, "deleted host "+hostID) {
 		t.Fatalf("hosts delete: %s", out)
 	}
 	fixture.DpkgInstall(t, root, "after-delete", "1.0-1", at)
-	waitHost(t, col.url, hostID, 20*time.Second, "agent B back after the delete", func(d *hostDetail) bool {
+	waitHost(t, col.URL(), hostID, 20*time.Second, "agent B back after the delete", func(d *hostDetail) bool {
 		return has(d, "deb:after-delete") && has(d, "deb:while-held")
 	})
 	if metric(t, b.reg, "onus_agent_enrollment_pending") != 0 {
@@ -306,7 +306,7 @@ func TestCertificateProvesHost(t *testing.T) {
 	p.issue(t, "agent-host", pki.Request{CommonName: hostID, Usage: pki.ClientAuth})
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 	addr := runCollector(t, app.Options{DataDir: t.TempDir(), TLSCertFile: p.cert("collector"), TLSKeyFile: p.key("collector"),
-		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven}).addr
+		TLSClientCAFile: p.cert("ca"), TLSClientAuth: app.ClientAuthVerifyIfGiven}).Addr()
 	url := "https://" + addr
 	var logA logBuffer
 	stopA := startTLSAgent(t, root, t.TempDir(), url, p.cert("ca"), "", "", logA.logger())

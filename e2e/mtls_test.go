@@ -162,7 +162,7 @@ func TestMutualTLS(t *testing.T) {
 	opts := tlsOpts
 	opts.TLSClientAuth = app.ClientAuthVerifyIfGiven
 	col := runCollector(t, opts)
-	addr, stopCollector := col.addr, col.stop
+	addr, stopCollector := col.Addr(), col.Stop
 	url := "https://" + addr
 	var agentLog logBuffer
 	stopAgent := startTLSAgent(t, root, state, url, p.cert("ca"), "", "", agentLog.logger())

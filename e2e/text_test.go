@@ -188,7 +188,7 @@ func TestHostileHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()})
-	url, reg := col.url, col.reg
+	url, reg := col.URL(), col.Registry
 	areg := startTextAgent(t, root, url, nil)
 	d := waitHost(t, url, hostileID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 
@@ -270,7 +270,7 @@ func TestHostRootWithoutProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()})
-	url, reg := col.url, col.reg
+	url, reg := col.URL(), col.Registry
 	startTextAgent(t, root, url, nil)
 	d := waitHost(t, url, hostID, 20*time.Second, "first report", func(d *fullHost) bool { return len(d.Software) > 0 })
 	var hostErr string
@@ -296,7 +296,7 @@ func TestProcessNamedWithEscape(t *testing.T) {
 	const name = "\x1b[31mevil"
 	port := startNamedListener(t, name)
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
-	url := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()}).url
+	url := runCollector(t, app.Options{InsecureHTTP: true, DataDir: t.TempDir()}).URL()
 	startTextAgent(t, root, url, []source.Source{
 		host.New(host.Options{Root: hostfs.Root(root)}), dpkg.New(hostfs.Root(root)), ports.New("/")})
 	waitHost(t, url, hostID, 5*time.Second, "report with the escaped process", func(d *fullHost) bool {

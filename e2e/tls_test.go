@@ -56,7 +56,7 @@ func selfSigned(t *testing.T, dir string) (cert, key string) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	url := runCollector(t, app.Options{TLSCertFile: cert, TLSKeyFile: key, DataDir: t.TempDir()}).url
+	url := runCollector(t, app.Options{TLSCertFile: cert, TLSKeyFile: key, DataDir: t.TempDir()}).URL()
 	root := fixture.CopyRoot(t, fixture.Root(t, "debian12"))
 
 	run := func(caFile string) (*reporter.Reporter, string) {

@@ -15,12 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/internal/protocol"
-	"github.com/onus-project/onus/internal/testutil/bg"
 	"github.com/onus-project/onus/internal/testutil/wait"
 )
 
@@ -29,30 +28,13 @@ const (
 	collectorAdmin  = "reporter-admin-token-0123456789"
 )
 
-// realCollector is onus-collector with its embedded etcd, serving plain HTTP on 127.0.0.1.
-type realCollector struct {
-	addr string
-	stop func()
-}
-
-// startCollector starts a collector on dataDir, listening on addr (127.0.0.1:0 when empty).
-func startCollector(t *testing.T, dataDir, addr string) *realCollector {
+// startCollector starts onus-collector with its embedded etcd on dataDir, serving plain
+// HTTP on 127.0.0.1 with the test's secrets.
+func startCollector(t *testing.T, dataDir string) *apptest.Collector {
 	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: addr, InsecureHTTP: true, DataDir: dataDir, EnrollSecret: collectorSecret,
-		AdminToken: collectorAdmin, StatusFlushInterval: 100 * time.Millisecond, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := bg.Go(t, "collector", c.Run)
-	task.Wait(c.Ready(), 30*time.Second)
-	return &realCollector{addr: c.Addr(), stop: task.Stop}
+	return apptest.Start(t, app.Options{DataDir: dataDir, EnrollSecret: collectorSecret, AdminToken: collectorAdmin,
+		StatusFlushInterval: 100 * time.Millisecond})
 }
-
-func (c *realCollector) url() string { return "http://" + c.addr }
 
 // collectorEvents returns the events the collector holds for the host, or nil when it does
 // not answer.
@@ -159,8 +141,8 @@ func (p *holdingProxy) held() int {
 // package is installed and then removed: the agent observes both changes meanwhile, and
 // once the collector answers, both events reach it with their times.
 func TestObservationDuringSlowReport(t *testing.T) {
-	col := startCollector(t, t.TempDir(), "")
-	proxy := newHoldingProxy(t, col.url())
+	col := startCollector(t, t.TempDir())
+	proxy := newHoldingProxy(t, col.URL())
 	root := copyRoot(t, "debian12")
 	a := startAgent(t, root, t.TempDir(), proxy.srv.URL, func(o *Options) {
 		o.EnrollSecret, o.HTTPTimeout = collectorSecret, 30*time.Second
@@ -187,7 +169,7 @@ func TestObservationDuringSlowReport(t *testing.T) {
 	proxy.release()
 	var evs []protocol.Event
 	wait.Until(t, 10*time.Second, "the three events in the collector", func() bool {
-		evs = collectorEvents(t, col.url(), debianHostID)
+		evs = collectorEvents(t, col.URL(), debianHostID)
 		return len(evs) >= 3
 	})
 	got := map[string]protocol.Event{}
@@ -213,8 +195,8 @@ func TestObservationDuringSlowReport(t *testing.T) {
 // of the return.
 func TestReturnAfterOutage(t *testing.T) {
 	data := t.TempDir()
-	col := startCollector(t, data, "")
-	proxy := newHoldingProxy(t, col.url())
+	col := startCollector(t, data)
+	proxy := newHoldingProxy(t, col.URL())
 	a := startAgent(t, copyRoot(t, "debian12"), t.TempDir(), proxy.srv.URL, func(o *Options) {
 		o.EnrollSecret, o.HeartbeatInterval, o.BackoffMin, o.BackoffMax = collectorSecret, time.Second, 50*time.Millisecond, 0
 	})
@@ -224,7 +206,7 @@ func TestReturnAfterOutage(t *testing.T) {
 	waitFull(t, a)
 
 	proxy.forwardTo(t, "")
-	col.stop()
+	col.Stop()
 	failed := func() float64 {
 		return testutil.ToFloat64(a.r.m.reports.WithLabelValues("heartbeat", "unavailable")) +
 			testutil.ToFloat64(a.r.m.reports.WithLabelValues("delta", "unavailable"))
@@ -232,9 +214,9 @@ func TestReturnAfterOutage(t *testing.T) {
 	// 50 ms doubling reaches the 1 s cap at the sixth attempt.
 	wait.Until(t, 30*time.Second, "the retry delays at their cap", func() bool { return failed() >= 8 })
 
-	col = startCollector(t, data, "")
+	col = startCollector(t, data)
 	before := agentAccepted(a)
-	proxy.forwardTo(t, col.url())
+	proxy.forwardTo(t, col.URL())
 	back := time.Now()
 	bound := a.r.opts.BackoffMax + a.r.opts.HTTPTimeout
 	wait.Until(t, bound, "a report accepted after the return", func() bool { return agentAccepted(a) > before })

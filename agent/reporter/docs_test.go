@@ -3,7 +3,6 @@
 package reporter
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/internal/testutil/mddoc"
 	"github.com/onus-project/onus/internal/testutil/wait"
 )
@@ -24,27 +24,7 @@ import (
 // with its type and labels, and every documented one exposed.
 func TestMetricsDoc(t *testing.T) {
 	const secret = "docs-enroll-secret-0123456789"
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(), EnrollSecret: secret,
-		AdminToken: "docs-admin-token-0123456789", Registerer: prometheus.NewRegistry(), Gatherer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	})
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		t.Fatalf("collector: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("collector not ready")
-	}
+	c := apptest.Start(t, app.Options{EnrollSecret: secret})
 
 	root, state := copyRoot(t, "debian12"), t.TempDir()
 	reg := prometheus.NewRegistry()
@@ -54,7 +34,7 @@ func TestMetricsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startAgent(t, root, state, "http://"+c.Addr(), func(o *Options) {
+	a := startAgent(t, root, state, c.URL(), func(o *Options) {
 		o.EnrollSecret, o.Inventory, o.Registerer = secret, inv, reg
 	})
 	waitFull(t, a)

@@ -6,25 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/collector/cli"
-	"github.com/onus-project/onus/internal/testutil/bg"
 )
 
 const token = "test-admin-token-0123456789"
 
 // TestCommands runs the ownership commands against a real collector (embedded etcd, HTTP).
 func TestCommands(t *testing.T) {
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(),
-		EnrollSecret: "test-enroll-secret-0123456789", AdminToken: token, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
+	c := apptest.Start(t, app.Options{AdminToken: token})
 
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -33,7 +25,7 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(ownersFile, []byte("owners:\n  - {id: web}\nrules:\n  - {id: all-hosts, kind: host, match: {all: true}, owner: web}\n"), 0o644)
 	badFile := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badFile, []byte("owners:\n  - {id: web}\nrules:\n  - {id: r, kind: host, match: {all: true}, owner: nobody}\n"), 0o644)
-	common := []string{"--server", "http://" + c.Addr(), "--token-file", tokenFile}
+	common := []string{"--server", c.URL(), "--token-file", tokenFile}
 	run := func(want int, args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -70,7 +62,7 @@ func TestCommands(t *testing.T) {
 	}
 	run(2, "why")
 	var errOut bytes.Buffer
-	if code := cli.Run([]string{"coverage", "--server", "http://" + c.Addr(), "--token-file", filepath.Join(dir, "none")}, &errOut, &errOut); code != 2 {
+	if code := cli.Run([]string{"coverage", "--server", c.URL(), "--token-file", filepath.Join(dir, "none")}, &errOut, &errOut); code != 2 {
 		t.Fatalf("missing token file: exit %d", code)
 	}
 }

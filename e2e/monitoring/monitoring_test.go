@@ -30,6 +30,7 @@ import (
 	"github.com/onus-project/onus/agent/inventory"
 	"github.com/onus-project/onus/agent/reporter"
 	"github.com/onus-project/onus/collector/app"
+	"github.com/onus-project/onus/collector/app/apptest"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/promtest"
 	"github.com/onus-project/onus/internal/protocol"
@@ -68,16 +69,10 @@ rules:
 const ownedRule = `  - {id: shadow-tool, kind: software, match: {name: shadow-tool}, owner: platform}
 `
 
+// startCollector starts a collector with the test's secrets and returns its address.
 func startCollector(t *testing.T) string {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	c, err := app.New(app.Options{ListenAddress: "127.0.0.1:0", InsecureHTTP: true, DataDir: t.TempDir(), EnrollSecret: secret, AdminToken: admin,
-		StatusFlushInterval: 50 * time.Millisecond, Registerer: reg, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(t, "collector", c.Run).Wait(c.Ready(), 30*time.Second)
-	return c.Addr()
+	return apptest.Start(t, app.Options{EnrollSecret: secret, AdminToken: admin}).Addr()
 }
 
 // post sends body to url and returns the status and the answer.
