@@ -50,11 +50,7 @@ func (g *Ingest) Refused(agent store.Agent, r *protocol.Report, err error) {
 	held, _ := g.ix.Status(agent.HostID)
 	shard := store.StatusShard(agent.HostID)
 	g.mu.Lock()
-	m := g.dirty[shard]
-	if m == nil {
-		m = map[string]store.HostStatus{}
-		g.dirty[shard] = m
-	}
+	m := g.toFlush(shard)
 	// The pending status, if any, is newer than the index's: it holds an accepted report or
 	// a refusal not yet written.
 	st, pending := m[agent.HostID]

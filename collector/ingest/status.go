@@ -21,12 +21,18 @@ func (g *Ingest) seen(r *protocol.Report, now time.Time) {
 	shard := store.StatusShard(r.HostID)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	m := g.toFlush(shard)
+	m[r.HostID] = store.HostStatus{LastSeen: now, Seq: r.Seq, Capacity: r.Capacity}
+}
+
+// toFlush returns the statuses noted for a shard's next flush; the caller holds g.mu.
+func (g *Ingest) toFlush(shard string) map[string]store.HostStatus {
 	m := g.dirty[shard]
 	if m == nil {
 		m = map[string]store.HostStatus{}
 		g.dirty[shard] = m
 	}
-	m[r.HostID] = store.HostStatus{LastSeen: now, Seq: r.Seq, Capacity: r.Capacity}
+	return m
 }
 
 // Run writes the batched statuses every StatusFlushInterval until ctx ends, then once more.
@@ -69,11 +75,7 @@ func (g *Ingest) Flush(ctx context.Context) error {
 func (g *Ingest) keep(shard string, hosts map[string]store.HostStatus) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	m := g.dirty[shard]
-	if m == nil {
-		m = map[string]store.HostStatus{}
-		g.dirty[shard] = m
-	}
+	m := g.toFlush(shard)
 	for id, s := range hosts {
 		if cur, ok := m[id]; ok {
 			s, _ = mergeStatus(s, cur)
