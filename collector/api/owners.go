@@ -50,7 +50,7 @@ func (a *API) applyOwners(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, owners.MaxSize+1))
-	if err != nil {
+	if err != nil || len(body) > owners.MaxSize {
 		writeError(w, protocol.Errorf(http.StatusRequestEntityTooLarge, "owners file larger than %d bytes", owners.MaxSize))
 		return
 	}
