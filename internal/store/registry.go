@@ -35,12 +35,9 @@ func (s *Store) GetRegistry(ctx context.Context) (*owners.Registry, int64, error
 	return reg, resp.Kvs[0].ModRevision, nil
 }
 
-// EncodeRegistry validates a registry and encodes it as its key holds it: every reader
-// decodes it with DecodeRegistry.
+// EncodeRegistry encodes a registry as its key holds it. The registry must be valid
+// (owners.Registry.Validate): every reader decodes it with DecodeRegistry, which checks.
 func EncodeRegistry(reg *owners.Registry) ([]byte, error) {
-	if err := reg.Validate(); err != nil {
-		return nil, fmt.Errorf("store: registry: %w", err)
-	}
 	b, err := json.Marshal(reg)
 	if err != nil {
 		return nil, fmt.Errorf("store: registry: %w", err)
@@ -51,6 +48,9 @@ func EncodeRegistry(reg *owners.Registry) ([]byte, error) {
 // PutRegistry replaces the ownership registry if its ModRevision is still modRev (0: if
 // there is none yet), and returns the written key, or an error wrapping ErrConflict.
 func (s *Store) PutRegistry(ctx context.Context, reg *owners.Registry, modRev int64) (KV, error) {
+	if err := reg.Validate(); err != nil {
+		return KV{}, fmt.Errorf("store: registry: %w", err)
+	}
 	b, err := EncodeRegistry(reg)
 	if err != nil {
 		return KV{}, err
