@@ -35,31 +35,7 @@ func serve(tb testing.TB, opts Options) *httpAPI {
 // header holds name, value pairs. It returns the answer with its body read.
 func (h *httpAPI) call(tb testing.TB, method, path, token string, body any, header ...string) (*http.Response, []byte) {
 	tb.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		r = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r = bytes.NewReader(js)
-	}
-	req, err := http.NewRequest(method, h.srv.URL+path, r)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req := newRequest(tb, method, h.srv.URL+path, token, body, header...)
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)

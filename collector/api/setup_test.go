@@ -66,31 +66,10 @@ func newTestAPI(tb testing.TB, opts Options) *testAPI {
 	return &testAPI{API: a, st: st, ix: ix, ing: ing}
 }
 
-// do serves one request; body is sent as JSON unless it is already bytes.
+// do serves one request (see newRequest) to the handler.
 func (t *testAPI) do(tb testing.TB, method, path, token string, body any, header ...string) *httptest.ResponseRecorder {
 	tb.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		r = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r = bytes.NewReader(js)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req := newRequest(tb, method, path, token, body, header...)
 	w := httptest.NewRecorder()
 	t.ServeHTTP(w, req)
 	return w
@@ -114,4 +93,34 @@ func (t *testAPI) enroll(tb testing.TB, id string) string {
 		tb.Fatalf("first report of %s: %d %s", id, w.Code, w.Body)
 	}
 	return resp.Credential
+}
+
+// newRequest builds a request with the bearer token (if any); body is sent as JSON unless
+// it is already bytes; header holds name, value pairs.
+func newRequest(tb testing.TB, method, url, token string, body any, header ...string) *http.Request {
+	tb.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(js)
+	}
+	req := httptest.NewRequest(method, url, r)
+	req.RequestURI = "" // a client request too (httpAPI.call)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return req
 }
