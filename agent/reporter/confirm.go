@@ -162,8 +162,4 @@ func sourceStatus(st *protocol.State, name string) *model.SourceStatus {
 	return nil
 }
 
-func samePackage(a, b model.Package) bool {
-	at, bt := a.InstallTime, b.InstallTime
-	a.InstallTime, b.InstallTime = time.Time{}, time.Time{}
-	return a == b && at.Equal(bt)
-}
+func samePackage(a, b model.Package) bool { return a.Equal(&b) }

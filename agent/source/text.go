@@ -1,6 +1,8 @@
 package source
 
 import (
+	"maps"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/onus-project/onus/internal/protocol"
@@ -48,4 +50,23 @@ func (in Interner) String(b []byte, max int) string {
 	}
 	in[k] = s
 	return s
+}
+
+// Labels returns labels a report can carry: at most protocol.MaxLabels of them, in key
+// order, each key valid as protocol.ValidLabelKey requires and each value cleaned with Text to
+// protocol.MaxFieldLen bytes. dropped counts the labels left out (an invalid key, or over the
+// limit), for the source's skipped count. It returns nil for no labels.
+func Labels(in map[string]string) (out map[string]string, dropped int) {
+	keys := slices.Sorted(maps.Keys(in))
+	for _, k := range keys {
+		if !protocol.ValidLabelKey(k) || len(out) == protocol.MaxLabels {
+			dropped++
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, min(len(in), protocol.MaxLabels))
+		}
+		out[k] = Text([]byte(in[k]), protocol.MaxFieldLen)
+	}
+	return out, dropped
 }

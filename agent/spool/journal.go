@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
@@ -87,11 +86,7 @@ func (s *Spool) Record(events []protocol.Event, software []model.Package, source
 	return dropped, errors.Join(jerr, err)
 }
 
-func pkgEqual(a, b model.Package) bool {
-	at, bt := a.InstallTime, b.InstallTime
-	a.InstallTime, b.InstallTime = time.Time{}, time.Time{}
-	return a == b && at.Equal(bt)
-}
+func pkgEqual(a, b model.Package) bool { return a.Equal(&b) }
 
 // Journal returns the events no report carries yet, oldest first, the count of events
 // dropped in the meantime, and the id of the last entry (0 when the journal is empty).

@@ -117,6 +117,8 @@ type Package struct {
 	// a package whose files are on disk but whose installation is not complete, e.g. dpkg's
 	// "unpacked", "half-configured" or "triggers-pending".
 	State string `json:"state,omitempty"`
+	// InstallInfo describes this installation: where it is, whose it is, who put it there.
+	InstallInfo
 }
 
 // Title returns the fleet-wide identity of the package: source and name, e.g. "deb:nginx".
@@ -153,8 +155,10 @@ func (i *PackageInfo) Texts() [6]InfoText {
 
 // Service is one unit of the host's service manager.
 type Service struct {
-	Manager     string `json:"manager"` // systemd
-	Name        string `json:"name"`    // e.g. "nginx.service"
+	// Manager is what runs it: systemd, or a container runtime (docker, podman, containerd)
+	// for a container, whose Name is then the container's name.
+	Manager     string `json:"manager"`
+	Name        string `json:"name"` // e.g. "nginx.service"
 	Description string `json:"description,omitempty"`
 	// UnitFileState is enabled, disabled, static, masked, alias, indirect, generated, transient.
 	UnitFileState string `json:"unit_file_state,omitempty"`
@@ -164,6 +168,14 @@ type Service struct {
 	SubState    string `json:"sub_state,omitempty"`
 	// Path is the unit file, relative to the host root.
 	Path string `json:"path,omitempty"`
+	// User is the account the service runs as, where configured (a unit's User=).
+	User string `json:"user,omitempty"`
+	// Image is the image reference a container service runs ("docker.io/library/nginx:1.25").
+	Image string `json:"image,omitempty"`
+	// Labels are a container's labels (compose project, Kubernetes namespace and pod, OCI
+	// authors, vendor and source), at most protocol.MaxLabels. Keys are structure, values
+	// free text.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Listener is one listening socket: a TCP socket in LISTEN state or a bound UDP socket.

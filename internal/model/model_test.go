@@ -8,29 +8,37 @@ import (
 	"time"
 )
 
-// TestPackageInfoTexts checks that Texts lists every field of PackageInfo, in declaration
-// order, under its JSON name and pointing at the field itself: validation and cleaning
-// reach a new descriptive field through Texts alone.
+// TestPackageInfoTexts checks that Texts lists every field of PackageInfo, and every text
+// field of InstallInfo, in declaration order, under its JSON name and pointing at the field
+// itself: validation and cleaning reach a new field through Texts alone.
 func TestPackageInfoTexts(t *testing.T) {
 	var info PackageInfo
 	texts := info.Texts()
-	typ := reflect.TypeFor[PackageInfo]()
-	if typ.NumField() != len(texts) {
-		t.Fatalf("PackageInfo has %d fields, Texts lists %d", typ.NumField(), len(texts))
+	checkTexts(t, reflect.ValueOf(&info).Elem(), texts[:])
+	var inst InstallInfo
+	itexts := inst.Texts()
+	checkTexts(t, reflect.ValueOf(&inst).Elem(), itexts[:])
+}
+
+func checkTexts(t *testing.T, v reflect.Value, texts []InfoText) {
+	typ := v.Type()
+	var strs []reflect.StructField
+	for i := range typ.NumField() {
+		if typ.Field(i).Type.Kind() == reflect.String {
+			strs = append(strs, typ.Field(i))
+		}
 	}
-	v := reflect.ValueOf(&info).Elem()
+	if len(strs) != len(texts) {
+		t.Fatalf("%s has %d text fields, Texts lists %d", typ, len(strs), len(texts))
+	}
 	for i, f := range texts {
-		sf := typ.Field(i)
+		sf := strs[i]
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if f.Name != name {
-			t.Errorf("Texts()[%d] is %q, want %q (field %s)", i, f.Name, name, sf.Name)
+			t.Errorf("%s: Texts()[%d] is %q, want %q (field %s)", typ, i, f.Name, name, sf.Name)
 		}
-		if sf.Type.Kind() != reflect.String {
-			t.Errorf("field %s is a %s, want a string", sf.Name, sf.Type)
-			continue
-		}
-		if f.Ptr != v.Field(i).Addr().Interface().(*string) {
-			t.Errorf("Texts()[%d] (%s) does not point at field %s", i, f.Name, sf.Name)
+		if f.Ptr != v.FieldByIndex(sf.Index).Addr().Interface().(*string) {
+			t.Errorf("%s: Texts()[%d] (%s) does not point at field %s", typ, i, f.Name, sf.Name)
 		}
 	}
 }

@@ -139,9 +139,12 @@ var TextFields = slices.Concat([]string{
 	"host.labels",
 	"software.name", "software.version", "software.arch"},
 	infoFields, // software.vendor, software.maintainer, … : one per field of model.PackageInfo
-	[]string{"software.state",
+	[]string{"software.state"},
+	installFields, // software.location, software.user, … : one per text field of model.InstallInfo
+	[]string{"software.labels",
 		"services.manager", "services.name", "services.description", "services.unit_file_state",
-		"services.active_state", "services.sub_state", "services.path",
+		"services.active_state", "services.sub_state", "services.path", "services.user", "services.image",
+		"services.labels",
 		"listeners.address", "listeners.process", "listeners.unit",
 		"sources.error",
 		"capacity.filesystems.mountpoint",
@@ -292,18 +295,7 @@ func (c *cleaner) host(h *model.Host) {
 			c.text("host.interfaces.addrs", &in.Addrs[j], MaxNameLen)
 		}
 	}
-	for k, v := range h.Labels {
-		if c.find {
-			c.text("host.labels", &v, MaxNameLen)
-			continue
-		}
-		// Keys are structure (validated strictly); replacing the value of a key being
-		// ranged over is allowed.
-		if s := CleanText(v, MaxNameLen); s != v {
-			h.Labels[k] = s
-			c.count("host.labels")
-		}
-	}
+	c.labels("host.labels", h.Labels, MaxNameLen)
 }
 
 func (c *cleaner) pkgKey(name, arch, version *string) {
@@ -318,7 +310,37 @@ func (c *cleaner) pkg(p *model.Package) {
 		c.text(infoFields[i], f.Ptr, MaxFieldLen)
 	}
 	c.text("software.state", &p.State, MaxNameLen)
+	for i, f := range p.InstallInfo.Texts() {
+		c.text(installFields[i], f.Ptr, MaxFieldLen)
+	}
+	c.labels("software.labels", p.Labels, MaxFieldLen)
 }
+
+// labels cleans the values of a set of labels; keys are structure, validated strictly.
+func (c *cleaner) labels(field string, labels map[string]string, max int) {
+	for k, v := range labels {
+		if c.find {
+			c.text(field, &v, max)
+			continue
+		}
+		// Replacing the value of a key being ranged over is allowed.
+		if s := CleanText(v, max); s != v {
+			labels[k] = s
+			c.count(field)
+		}
+	}
+}
+
+// installFields are the names CleanReport counts the text fields of model.InstallInfo
+// under, in the order of its Texts.
+var installFields = func() []string {
+	var info model.InstallInfo
+	var names []string
+	for _, f := range info.Texts() {
+		names = append(names, "software."+f.Name)
+	}
+	return names
+}()
 
 // infoFields are the names CleanReport counts the fields of model.PackageInfo under, in
 // the order of its Texts: "software.vendor" and so on, made once.
@@ -339,6 +361,9 @@ func (c *cleaner) service(s *model.Service) {
 	c.text("services.active_state", &s.ActiveState, MaxNameLen)
 	c.text("services.sub_state", &s.SubState, MaxNameLen)
 	c.text("services.path", &s.Path, MaxFieldLen)
+	c.text("services.user", &s.User, MaxNameLen)
+	c.text("services.image", &s.Image, MaxFieldLen)
+	c.labels("services.labels", s.Labels, MaxFieldLen)
 }
 
 func (c *cleaner) listeners(ls []model.Listener) {

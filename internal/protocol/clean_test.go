@@ -173,13 +173,19 @@ var structural = map[string]struct {
 	kind   string
 	mutate func(r *Report)
 }{
-	"host_id":                      {"full", func(r *Report) { r.HostID += "\x1b" }},
-	"kind":                         {"full", func(r *Report) { r.Kind += "\x1b" }},
-	"hash":                         {"full", func(r *Report) { r.Hash = r.Hash[:63] + "\n" }},
-	"base_hash":                    {"delta", func(r *Report) { r.BaseHash = r.BaseHash[:63] + "\n" }},
-	"state.host.id":                {"full", func(r *Report) { r.State.Host.ID += "\x1b" }},
-	"state.host.labels{key}":       {"full", func(r *Report) { r.State.Host.Labels["a\x1b"] = "v" }},
-	"state.software.source":        {"full", func(r *Report) { r.State.Software[0].Source += "\x1b" }},
+	"host_id":                           {"full", func(r *Report) { r.HostID += "\x1b" }},
+	"kind":                              {"full", func(r *Report) { r.Kind += "\x1b" }},
+	"hash":                              {"full", func(r *Report) { r.Hash = r.Hash[:63] + "\n" }},
+	"base_hash":                         {"delta", func(r *Report) { r.BaseHash = r.BaseHash[:63] + "\n" }},
+	"state.host.id":                     {"full", func(r *Report) { r.State.Host.ID += "\x1b" }},
+	"state.host.labels{key}":            {"full", func(r *Report) { r.State.Host.Labels["a\x1b"] = "v" }},
+	"state.software.source":             {"full", func(r *Report) { r.State.Software[0].Source += "\x1b" }},
+	"state.software.labels{key}":        {"full", func(r *Report) { r.State.Software[0].Labels = badLabel }},
+	"state.services.labels{key}":        {"full", func(r *Report) { r.State.Services[0].Labels = badLabel }},
+	"delta.software_upsert.labels{key}": {"delta", func(r *Report) { r.Delta.SoftwareUpsert[0].Labels = badLabel }},
+	"delta.services_upsert.labels{key}": {"delta", func(r *Report) {
+		r.Delta.ServicesUpsert = append(r.Delta.ServicesUpsert, model.Service{Manager: "docker", Name: "web", Labels: badLabel})
+	}},
 	"state.listeners.protocol":     {"full", func(r *Report) { r.State.Listeners[0].Protocol += "\x1b" }},
 	"state.sources.name":           {"full", func(r *Report) { r.State.Sources[0].Name += "\x1b" }},
 	"state.sources.state":          {"full", func(r *Report) { r.State.Sources[0].State += "\x1b" }},
@@ -201,6 +207,9 @@ var structural = map[string]struct {
 	"events.type":   {"full", func(r *Report) { r.Events[0].Type += "\x1b" }},
 	"events.source": {"full", func(r *Report) { r.Events[0].Source += "\x1b" }},
 }
+
+// badLabel is a set of labels whose key holds a control character.
+var badLabel = map[string]string{"a\x1b": "v"}
 
 // fieldName is the name Cleaned counts a leaf under.
 func fieldName(path string) string {

@@ -25,6 +25,8 @@ var listLimits = map[reflect.Type]map[string]int{
 	reflect.TypeFor[model.Host]():           {"Filesystems": MaxFilesystems, "Interfaces": MaxInterfaces, "Labels": MaxLabels},
 	reflect.TypeFor[model.Virtualization](): {"Evidence": MaxEvidence},
 	reflect.TypeFor[model.Interface]():      {"Addrs": MaxAddrs},
+	reflect.TypeFor[model.InstallInfo]():    {"Labels": MaxLabels},
+	reflect.TypeFor[model.Service]():        {"Labels": MaxLabels},
 }
 
 // MaxDepth is the deepest nesting of arrays and objects Decode reads. A report nests six

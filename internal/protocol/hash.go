@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -36,8 +37,8 @@ func appendJSON(b []byte, v any) []byte {
 }
 
 // appendPackages writes the packages as json.Marshal writes model.Packages holding only
-// source, name, version, arch, install time and state (every other field is empty and
-// omitted).
+// source, name, version, arch, install time, state and the InstallInfo fields (the
+// descriptive PackageInfo fields and the size are left empty and omitted).
 func appendPackages(b []byte, pkgs []model.Package) []byte {
 	if pkgs == nil {
 		return append(b, "null"...)
@@ -66,9 +67,31 @@ func appendPackages(b []byte, pkgs []model.Package) []byte {
 			b = append(b, `,"state":`...)
 			b = appendString(b, p.State)
 		}
+		b = appendInstallInfo(b, &p.InstallInfo)
 		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// appendInstallInfo writes the fields of i that are not empty, as json.Marshal writes them
+// in place inside a package.
+func appendInstallInfo(b []byte, i *model.InstallInfo) []byte {
+	for _, f := range i.Texts() {
+		if *f.Ptr != "" {
+			b = append(append(append(b, `,"`...), f.Name...), `":`...)
+			b = appendString(b, *f.Ptr)
+		}
+	}
+	if i.Copies != 0 {
+		b = strconv.AppendInt(append(b, `,"copies":`...), int64(i.Copies), 10)
+	}
+	if i.Platform {
+		b = append(b, `,"platform":true`...)
+	}
+	if len(i.Labels) > 0 {
+		b = appendJSON(append(b, `,"labels":`...), i.Labels)
+	}
+	return b
 }
 
 // appendString writes s quoted as json.Marshal does: printable ASCII as it is, anything

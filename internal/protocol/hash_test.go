@@ -19,7 +19,8 @@ func marshaled(t testing.TB, st *State) []byte {
 		view.Software = make([]model.Package, len(st.Software))
 	}
 	for i, p := range st.Software {
-		view.Software[i] = model.Package{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
+		view.Software[i] = model.Package{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State,
+			InstallInfo: p.InstallInfo}
 	}
 	b, err := json.Marshal(&view)
 	if err != nil {
@@ -44,6 +45,10 @@ func TestHashedBytes(t *testing.T) {
 		{Source: "deb", Name: "caf\xc3\xa9\xff", Version: "\x00\x1f", InstallTime: time.Date(2024, 2, 29, 1, 2, 3, 0, time.UTC)},
 		{Source: "rpm", Name: "tz", Version: "1", InstallTime: time.Date(2024, 2, 29, 1, 2, 3, 0, time.FixedZone("X", 5*3600+30*60))},
 		{Source: "rpm", Name: "nano", Version: "1", InstallTime: time.Date(2024, 2, 29, 1, 2, 3, 456, time.UTC)},
+		{Source: "pypi", Name: "requests", Version: "2.31.0", InstallInfo: model.InstallInfo{
+			Location: "/usr/lib/python3/dist-packages/requests-2.31.0.dist-info", User: "caf\xc3\xa9", Digest: "sha256:00",
+			Requested: "explicit", InstalledBy: "alice <x>", InstallCommand: "pip install\trequests", Evidence: "apt-history",
+			Copies: 2, Platform: true, Labels: map[string]string{"z": "1", "a": "<&>"}}},
 	}}
 	if got, want := appendHashed(nil, odd), marshaled(t, odd); !bytes.Equal(got, want) {
 		t.Fatalf("hashed bytes differ from json.Marshal's:\n%s\n%s", got, want)

@@ -158,9 +158,10 @@ func second(t time.Time) time.Time {
 // Hash returns the hash of a normalized state: the hex SHA-256 of its JSON encoding.
 //
 // The hash covers what identifies each installation (source, name, version, architecture,
-// install time and state) but not the package's descriptive fields (vendor, maintainer,
-// section, origin, license, summary, size): those belong to the title and are kept once per
-// fleet by the collector, which must be able to rebuild the hashed state from what it stores.
+// install time and state) and what describes that installation (model.InstallInfo), but
+// not the package's descriptive fields (vendor, maintainer, section, origin, license,
+// summary, size): those belong to the title and are kept once per fleet by the collector,
+// which must be able to rebuild the hashed state from what it stores.
 //
 // The encoding is json.Marshal's, byte for byte (agents of every release hash the same
 // bytes), written by appendHashed: the software list, which is most of a state, without
@@ -184,7 +185,7 @@ func Diff(old, new *State) *Delta {
 	d.SoftwareUpsert, d.SoftwareRemove = diffSorted(old.Software, new.Software,
 		func(a, b model.Package) int { return cmpKey(Key(a), Key(b)) }, pkgEqual, Key)
 	d.ServicesUpsert, d.ServicesRemove = diffSorted(old.Services, new.Services, model.CompareServices,
-		func(a, b model.Service) bool { return a == b }, serviceKey)
+		func(a, b model.Service) bool { return a.Equal(&b) }, serviceKey)
 	if len(d.SoftwareUpsert)+len(d.SoftwareRemove)+len(d.ServicesUpsert)+len(d.ServicesRemove) > 0 {
 		changed = true
 	}
@@ -229,11 +230,7 @@ func cmpKey(a, b PackageKey) int {
 	return model.ComparePackageKeys(a.Source, a.Name, a.Arch, a.Version, b.Source, b.Name, b.Arch, b.Version)
 }
 
-func pkgEqual(a, b model.Package) bool {
-	at, bt := a.InstallTime, b.InstallTime
-	a.InstallTime, b.InstallTime = time.Time{}, time.Time{}
-	return a == b && at.Equal(bt)
-}
+func pkgEqual(a, b model.Package) bool { return a.Equal(&b) }
 
 func hostEqual(a, b *model.Host) bool {
 	ja, _ := json.Marshal(a)

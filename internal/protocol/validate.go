@@ -277,19 +277,29 @@ func validateHost(h *model.Host, hostID string) error {
 			}
 		}
 	}
-	if len(h.Labels) > MaxLabels {
-		return bad("host.labels: %d over the limit of %d", len(h.Labels), MaxLabels)
+	return validateLabels("host.labels", h.Labels, MaxNameLen)
+}
+
+// validateLabels checks a set of labels: their number, each key strictly (structure), each
+// value as text of at most max bytes.
+func validateLabels(field string, labels map[string]string, max int) error {
+	if len(labels) > MaxLabels {
+		return bad("%s: %d over the limit of %d", field, len(labels), MaxLabels)
 	}
-	for k, v := range h.Labels {
+	for k, v := range labels {
 		if !labelKeyRe.MatchString(k) {
-			return bad("host.labels: key %q must be a letter or '_' then up to 62 letters, digits, '_', '.' or '-'", clipForMsg(k))
+			return bad("%s: key %q must be a letter or '_' then up to 62 letters, digits, '_', '.' or '-'", field, clipForMsg(k))
 		}
-		if err := text("host.labels."+k, v, MaxNameLen); err != nil {
+		if err := text(field+"."+k, v, max); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// ValidLabelKey reports whether k can be the key of a label (of a host, a package or a
+// service): a letter or '_' then up to 62 letters, digits, '_', '.' or '-'.
+func ValidLabelKey(k string) bool { return labelKeyRe.MatchString(k) }
 
 func validatePackage(p *model.Package) error {
 	if !sourceRe.MatchString(p.Source) {
@@ -305,7 +315,16 @@ func validatePackage(p *model.Package) error {
 			return err
 		}
 	}
-	return firstErr(text("state", p.State, MaxNameLen), timeOK("install_time", p.InstallTime))
+	for _, f := range p.InstallInfo.Texts() {
+		if err := text(f.Name, *f.Ptr, MaxFieldLen); err != nil {
+			return err
+		}
+	}
+	if p.Copies < 0 {
+		return bad("copies: %d is negative", p.Copies)
+	}
+	return firstErr(text("state", p.State, MaxNameLen), timeOK("install_time", p.InstallTime),
+		validateLabels("labels", p.Labels, MaxFieldLen))
 }
 
 func validateService(s *model.Service) error {
@@ -313,7 +332,8 @@ func validateService(s *model.Service) error {
 		nonEmpty("manager", s.Manager, MaxNameLen), nonEmpty("name", s.Name, MaxNameLen),
 		text("description", s.Description, MaxFieldLen), text("unit_file_state", s.UnitFileState, MaxNameLen),
 		text("active_state", s.ActiveState, MaxNameLen), text("sub_state", s.SubState, MaxNameLen),
-		text("path", s.Path, MaxFieldLen))
+		text("path", s.Path, MaxFieldLen), text("user", s.User, MaxNameLen), text("image", s.Image, MaxFieldLen),
+		validateLabels("labels", s.Labels, MaxFieldLen))
 }
 
 func validateListeners(ls []model.Listener) error {

@@ -63,7 +63,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 		},
 	}
 	for name, w := range want {
-		if got := byName[name]; got != w {
+		if got := byName[name]; !got.Equal(&w) {
 			t.Errorf("%s:\n got  %+v\n want %+v", name, got, w)
 		}
 	}

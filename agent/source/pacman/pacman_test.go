@@ -76,7 +76,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 			t.Errorf("%s: no installed size", name)
 		}
 		got.InstalledSize = 0
-		if got != w {
+		if !got.Equal(&w) {
 			t.Errorf("%s:\n got  %+v\n want %+v", name, got, w)
 		}
 	}
@@ -215,7 +215,7 @@ func TestParseDesc(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := parseDesc([]byte(tc.desc), "", make(source.Interner))
-			if ok != (tc.want.Name != "") || got != tc.want {
+			if ok != (tc.want.Name != "") || !got.Equal(&tc.want) {
 				t.Errorf("parseDesc = %+v, %v; want %+v", got, ok, tc.want)
 			}
 		})
@@ -255,7 +255,7 @@ func FuzzParseDesc(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, ok := parseDesc(data, "", make(source.Interner))
 		if !ok {
-			if p != (model.Package{}) {
+			if !p.Equal(&model.Package{}) {
 				t.Fatalf("malformed entry returned %+v", p)
 			}
 			return

@@ -99,7 +99,7 @@ func TestParseHeader(t *testing.T) {
 			if want.Name == "" {
 				want.Name, want.Arch = "nginx", "x86_64"
 			}
-			if got != want {
+			if !got.Equal(&want) {
 				t.Errorf("\n got %+v\nwant %+v", got, want)
 			}
 		})

@@ -84,7 +84,7 @@ func TestCollectFields(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%s missing", name)
-		case w.Source != "" && g != w:
+		case w.Source != "" && !g.Equal(&w):
 			t.Errorf("%s:\n got %+v\nwant %+v", name, g, w)
 		case g.Version != w.Version || (w.Arch != "" && g.Arch != w.Arch):
 			t.Errorf("%s: got %s %s, want %s %s", name, g.Version, g.Arch, w.Version, w.Arch)

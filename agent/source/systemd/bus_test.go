@@ -102,7 +102,7 @@ func TestCollectWithManager(t *testing.T) {
 	for i := range want {
 		want[i].Manager = "systemd"
 	}
-	if !slices.Equal(res.Services, want) {
+	if !slices.EqualFunc(res.Services, want, func(a, b model.Service) bool { return a.Equal(&b) }) {
 		t.Errorf("services:\n got  %+v\n want %+v", res.Services, want)
 	}
 }

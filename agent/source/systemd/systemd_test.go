@@ -208,7 +208,7 @@ func TestUnitFileStates(t *testing.T) {
 			for i := range tt.want {
 				tt.want[i].Manager = "systemd"
 			}
-			if !slices.Equal(res.Services, tt.want) {
+			if !slices.EqualFunc(res.Services, tt.want, func(a, b model.Service) bool { return a.Equal(&b) }) {
 				t.Errorf("services:\n got  %+v\n want %+v", res.Services, tt.want)
 			}
 			if res.Skipped != tt.skipped {
