@@ -29,7 +29,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 			{Path: under("/usr/lib/sysimage/rpm/.rpm.lock"), Fcntl: true}, {Path: under("/var/lib/rpm/.rpm.lock"), Fcntl: true}}},
 		"apk":     {PackageFormat: "apk"},
 		"pacman":  {PackageFormat: "pacman", Locks: []source.Lock{{Path: under("/var/lib/pacman/db.lck")}}},
-		"systemd": {Produces: source.PartServices},
+		"systemd": {ServiceManagers: []string{"systemd"}},
 		"ports":   {Produces: source.PartListeners},
 	}
 	got := inv.Traits()
@@ -43,11 +43,12 @@ func TestLinuxSourceTraits(t *testing.T) {
 			continue
 		}
 		w.Name = g.Name
-		if g.PackageFormat != w.PackageFormat || g.Produces != w.Produces || !slices.Equal(g.Locks, w.Locks) {
+		if g.PackageFormat != w.PackageFormat || g.Produces != w.Produces || !slices.Equal(g.Locks, w.Locks) ||
+			!slices.Equal(g.ServiceManagers, w.ServiceManagers) {
 			t.Errorf("source %q says %+v, want %+v", g.Name, g, w)
 		}
 		// Every source produces something a failed read must keep.
-		if g.PackageFormat == "" && g.Produces == 0 {
+		if g.PackageFormat == "" && g.Produces == 0 && len(g.ServiceManagers) == 0 {
 			t.Errorf("source %q produces nothing a failed read keeps", g.Name)
 		}
 	}

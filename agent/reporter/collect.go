@@ -64,7 +64,7 @@ func (r *Reporter) pass(ctx context.Context, trigger string) error {
 // carryOver replaces what each source that failed in this pass produced by what it produced
 // in the previous one, so that a momentarily unreadable database does not look like every
 // package removed. What a source produced is what it says of itself (srcs): the packages of
-// its format, the parts it produces; a source that says nothing keeps its partial result. It
+// its format, the services of its managers, the parts it produces; a source that says nothing keeps its partial result. It
 // returns the names of the sources it carried over. Without a previous pass that ran the
 // source, the failed source's partial result stays.
 func carryOver(prev, st *protocol.State, srcs sourceTraits) (carried []string) {
@@ -87,8 +87,14 @@ func carryOver(prev, st *protocol.State, srcs sourceTraits) (carried []string) {
 			st.Software = keep
 			did = true
 		}
-		if t.Produces&source.PartServices != 0 {
-			st.Services = slices.Clone(prev.Services)
+		if ms := t.ServiceManagers; len(ms) > 0 {
+			keep := slices.DeleteFunc(slices.Clone(st.Services), func(s model.Service) bool { return slices.Contains(ms, s.Manager) })
+			for _, s := range prev.Services {
+				if slices.Contains(ms, s.Manager) {
+					keep = append(keep, s)
+				}
+			}
+			st.Services = keep
 			did = true
 		}
 		if t.Produces&source.PartListeners != 0 {

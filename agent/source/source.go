@@ -68,7 +68,6 @@ type Parts uint8
 // The parts a source may produce.
 const (
 	PartHost      Parts = 1 << iota // the host's facts (its labels come from the configuration)
-	PartServices                    // all the services
 	PartListeners                   // all the listening sockets
 )
 
@@ -78,6 +77,14 @@ const (
 // of gone. Those parts are taken whole: one source produces each.
 type Producer interface {
 	Produces() Parts
+}
+
+// ServiceSource is implemented by the sources of services. When one of their reads fails,
+// the agent keeps the previous read's services of these managers (model.Service.Manager)
+// instead: systemd's units and a container runtime's containers are read apart, and one
+// failing does not hide the other's.
+type ServiceSource interface {
+	ServiceManagers() []string
 }
 
 // Lock is one way a package manager shows that it is writing its database.
@@ -97,10 +104,11 @@ type Locker interface {
 
 // Traits is what the optional interfaces of one source say, gathered once.
 type Traits struct {
-	Name          string
-	PackageFormat string // "" for a source of no packages
-	Produces      Parts
-	Locks         []Lock
+	Name            string
+	PackageFormat   string   // "" for a source of no packages
+	ServiceManagers []string // nil for a source of no services
+	Produces        Parts
+	Locks           []Lock
 }
 
 // TraitsOf returns what s says of itself through the optional interfaces it implements.
@@ -108,6 +116,9 @@ func TraitsOf(s Source) Traits {
 	t := Traits{Name: s.Name()}
 	if p, ok := s.(PackageSource); ok {
 		t.PackageFormat = p.PackageFormat()
+	}
+	if p, ok := s.(ServiceSource); ok {
+		t.ServiceManagers = p.ServiceManagers()
 	}
 	if p, ok := s.(Producer); ok {
 		t.Produces = p.Produces()

@@ -86,8 +86,8 @@ func New(opts Options) *Source {
 // Name returns "systemd".
 func (s *Source) Name() string { return "systemd" }
 
-// Produces implements source.Producer.
-func (*Source) Produces() source.Parts { return source.PartServices }
+// ServiceManagers implements source.ServiceSource: the units it reads are systemd's.
+func (*Source) ServiceManagers() []string { return []string{"systemd"} }
 
 // WatchPaths returns the unit directories whose change means units were added, removed,
 // enabled, disabled or masked: the administrator's and the runtime ones, and the vendor one
