@@ -125,7 +125,8 @@ func record(old *store.HostRecord, r *protocol.Report, st *protocol.State, now t
 	arrived := arrivals(r.Events, time.Time{})
 	rec.Software = make([]store.Installation, len(st.Software))
 	for i, p := range st.Software {
-		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
+		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State,
+			InstallInfo: p.InstallInfo}
 		switch prev, ok := had[titleRef{p.Source, p.Name}]; {
 		case ok:
 			in.Installed, in.InstalledAt = prev.Installed, prev.InstalledAt

@@ -49,6 +49,13 @@ func installed(name, version string, at time.Time) protocol.Event {
 	return protocol.Event{Type: protocol.EventInstalled, Source: "deb", Name: name, Arch: "amd64", Version: version, Time: at, DetectedAt: at}
 }
 
+// attributed is p with what describes its installation.
+func attributed(p model.Package) model.Package {
+	p.InstallInfo = model.InstallInfo{Location: "/usr/bin/" + p.Name, Requested: model.RequestedExplicit, InstalledBy: "alice",
+		InstallCommand: "apt-get install " + p.Name, Evidence: "apt-history", Labels: map[string]string{"k": "v"}}
+	return p
+}
+
 // recordOf is the record a first full report of pkgs makes, at seq 1.
 func recordOf(t *testing.T, pkgs ...model.Package) *store.HostRecord {
 	t.Helper()
@@ -129,6 +136,25 @@ func TestApplyReport(t *testing.T) {
 					if in.Name == "nginx" && (!in.Installed || !in.InstalledAt.Equal(later)) {
 						t.Errorf("nginx: installed %v at %s, want now", in.Installed, in.InstalledAt)
 					}
+				}
+			}}},
+		{name: "delta saying who installed a package and where it is", old: func(t *testing.T) *store.HostRecord { return recordOf(t, base...) },
+			report: delta(2, base, []model.Package{base[0], attributed(base[1])}),
+			want: want{status: protocol.StatusAccepted, write: true, check: func(t *testing.T, rec *store.HostRecord) {
+				for _, in := range rec.Software {
+					want := model.InstallInfo{}
+					if in.Name == base[1].Name {
+						want = attributed(base[1]).InstallInfo
+					}
+					if !in.InstallInfo.Equal(&want) {
+						t.Errorf("%s: install info %+v, want %+v", in.Name, in.InstallInfo, want)
+					}
+				}
+				// The rebuilt state hashes as the agent's did, so the next delta applies.
+				st := rec.State()
+				protocol.Normalize(&st)
+				if h := protocol.Hash(&st); h != rec.Hash {
+					t.Errorf("rebuilt state hashes to %s, the report said %s", h, rec.Hash)
 				}
 			}}},
 		{name: "delta on another base", old: func(t *testing.T) *store.HostRecord { return recordOf(t, withNginx...) },

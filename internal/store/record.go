@@ -78,6 +78,9 @@ type Installation struct {
 	// installed while Onus watched); otherwise it was discovered. InstalledAt is when.
 	Installed   bool      `json:"installed,omitempty"`
 	InstalledAt time.Time `json:"installed_at,omitzero"`
+	// InstallInfo is what the agent said of this installation: where it is, whose it is,
+	// who put it there.
+	model.InstallInfo
 }
 
 // Title returns "source:name".
@@ -112,7 +115,8 @@ func (r *HostRecord) State() protocol.State {
 	st := protocol.State{Host: r.Host, Services: r.Services, Listeners: r.Listeners, Sources: r.Sources}
 	st.Software = make([]model.Package, len(r.Software))
 	for i, in := range r.Software {
-		st.Software[i] = model.Package{Source: in.Source, Name: in.Name, Version: in.Version, Arch: in.Arch, InstallTime: in.InstallTime, State: in.State}
+		st.Software[i] = model.Package{Source: in.Source, Name: in.Name, Version: in.Version, Arch: in.Arch, InstallTime: in.InstallTime, State: in.State,
+			InstallInfo: in.InstallInfo}
 	}
 	return st
 }
@@ -122,23 +126,24 @@ func (r *HostRecord) State() protocol.State {
 // packages takes a few kilobytes, because names and versions live once per fleet in the build
 // keys.
 type columns struct {
-	V             int                  `json:"v"`
-	HostID        string               `json:"id"`
-	Hash          string               `json:"hash"`
-	Seq           uint64               `json:"seq"`
-	FirstReport   int64                `json:"first"`
-	UpdatedAt     int64                `json:"updated"`
-	Host          model.Host           `json:"host"`
-	Builds        []uint32             `json:"builds,omitempty"` // build numbers, each the difference from the previous one
-	Times         []int64              `json:"times,omitempty"`  // distinct install times, Unix seconds, delta-coded
-	TimeIdx       []int                `json:"ti,omitempty"`     // per package: 0 = no install time, else 1 + index into Times
-	States        map[int]string       `json:"states,omitempty"`
-	Installed     map[int]int64        `json:"inst,omitempty"` // index → installed at (Unix seconds)
-	Services      []model.Service      `json:"services,omitempty"`
-	Listeners     []model.Listener     `json:"listeners,omitempty"`
-	SourceStatus  []model.SourceStatus `json:"sources,omitempty"`
-	Events        []protocol.Event     `json:"events,omitempty"`
-	EventsDropped int                  `json:"events_dropped,omitempty"`
+	V             int                        `json:"v"`
+	HostID        string                     `json:"id"`
+	Hash          string                     `json:"hash"`
+	Seq           uint64                     `json:"seq"`
+	FirstReport   int64                      `json:"first"`
+	UpdatedAt     int64                      `json:"updated"`
+	Host          model.Host                 `json:"host"`
+	Builds        []uint32                   `json:"builds,omitempty"` // build numbers, each the difference from the previous one
+	Times         []int64                    `json:"times,omitempty"`  // distinct install times, Unix seconds, delta-coded
+	TimeIdx       []int                      `json:"ti,omitempty"`     // per package: 0 = no install time, else 1 + index into Times
+	States        map[int]string             `json:"states,omitempty"`
+	Installed     map[int]int64              `json:"inst,omitempty"` // index → installed at (Unix seconds)
+	Info          map[int]*model.InstallInfo `json:"info,omitempty"` // index → what describes the installation, where anything does
+	Services      []model.Service            `json:"services,omitempty"`
+	Listeners     []model.Listener           `json:"listeners,omitempty"`
+	SourceStatus  []model.SourceStatus       `json:"sources,omitempty"`
+	Events        []protocol.Event           `json:"events,omitempty"`
+	EventsDropped int                        `json:"events_dropped,omitempty"`
 }
 
 // ErrUnknownBuild means a host record or an encoding needs a build the caller does not
@@ -203,6 +208,12 @@ func EncodeHost(r *HostRecord, number func(Installation) (uint32, bool)) ([]byte
 				c.States = map[int]string{}
 			}
 			c.States[i] = p.in.State
+		}
+		if !p.in.InstallInfo.IsZero() {
+			if c.Info == nil {
+				c.Info = map[int]*model.InstallInfo{}
+			}
+			c.Info[i] = &p.in.InstallInfo
 		}
 		if p.in.Installed {
 			if c.Installed == nil {
@@ -284,6 +295,9 @@ func DecodeHostUnordered(b []byte, build func(uint32) (Build, bool)) (*HostRecor
 		}
 		if at, ok := c.Installed[i]; ok {
 			in.Installed, in.InstalledAt = true, fromUnix(at)
+		}
+		if info := c.Info[i]; info != nil {
+			in.InstallInfo = *info
 		}
 		r.Software[i] = in
 	}

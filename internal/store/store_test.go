@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/onus-project/onus/internal/etcdtest"
+	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/store"
 	"github.com/onus-project/onus/internal/testutil/fixture"
@@ -20,11 +21,23 @@ func goldenRecord(t testing.TB, name string) *store.HostRecord {
 	t.Helper()
 	inv := fixture.Golden(t, name)
 	st, _ := protocol.FromInventory(inv)
+	// Some installations say where they are and who put them there; a container runs.
+	for i := range st.Software {
+		if i%7 == 3 {
+			st.Software[i].InstallInfo = model.InstallInfo{Location: "/opt/x/" + st.Software[i].Name, User: "alice",
+				Digest: "sha256:ab", Requested: model.RequestedExplicit, InstalledBy: "alice", InstallCommand: "apt-get install x",
+				Evidence: "apt-history", Copies: i % 3, Platform: i%2 == 0, Labels: map[string]string{"out_of_tree": "true"}}
+		}
+	}
+	st.Services = append(st.Services, model.Service{Manager: "docker", Name: "web", Image: "docker.io/library/nginx:1.25",
+		ActiveState: "running", User: "101", Labels: map[string]string{"com.docker.compose.project": "shop"}})
+	protocol.Normalize(&st)
 	rec := &store.HostRecord{HostID: inv.Host.ID, Hash: protocol.Hash(&st), Seq: 7,
 		FirstReport: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC),
 		Host: st.Host, Services: st.Services, Listeners: st.Listeners, Sources: st.Sources}
 	for i, p := range st.Software {
-		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State}
+		in := store.Installation{Source: p.Source, Name: p.Name, Version: p.Version, Arch: p.Arch, InstallTime: p.InstallTime, State: p.State,
+			InstallInfo: p.InstallInfo}
 		if i%5 == 0 {
 			in.Installed, in.InstalledAt = true, time.Date(2026, 3, 1, 0, 0, i, 0, time.UTC)
 		}
