@@ -149,6 +149,7 @@ var TextFields = slices.Concat([]string{
 		"sources.error",
 		"capacity.filesystems.mountpoint",
 		"events.name", "events.arch", "events.version", "events.previous_version",
+		"events.installed_by", "events.install_command", "events.requested", "events.evidence",
 	})
 
 // cleaner cleans fields in place and counts the ones it changed; with find, it changes
@@ -386,4 +387,8 @@ func (c *cleaner) event(e *Event) {
 	c.text("events.arch", &e.Arch, MaxNameLen)
 	c.text("events.version", &e.Version, MaxFieldLen)
 	c.text("events.previous_version", &e.PreviousVersion, MaxFieldLen)
+	c.text("events.installed_by", &e.InstalledBy, MaxFieldLen)
+	c.text("events.install_command", &e.InstallCommand, MaxFieldLen)
+	c.text("events.requested", &e.Requested, MaxFieldLen)
+	c.text("events.evidence", &e.Evidence, MaxFieldLen)
 }

@@ -233,6 +233,17 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// DetectedAt is when the agent noticed the change.
 	DetectedAt time.Time `json:"detected_at"`
+	// Who made the change and how, for an install, upgrade or downgrade, where the host
+	// records it: the installed package's model.InstallInfo fields of the same names.
+	InstalledBy    string `json:"installed_by,omitempty"`
+	InstallCommand string `json:"install_command,omitempty"`
+	Requested      string `json:"requested,omitempty"`
+	Evidence       string `json:"evidence,omitempty"`
+}
+
+// attribute copies what says who installed p, and how, to e.
+func (e *Event) attribute(p *model.Package) {
+	e.InstalledBy, e.InstallCommand, e.Requested, e.Evidence = p.InstalledBy, p.InstallCommand, p.Requested, p.Evidence
 }
 
 // Title returns the event's software title, e.g. "deb:nginx".

@@ -292,7 +292,8 @@ func applySorted[T any, K comparable](old, upsert []T, remove []K, key func(T) K
 
 // Events lists the software changes from old to new, both normalized, as installs, removals,
 // upgrades and downgrades. detected is when the change was noticed; an install or upgrade
-// takes the package's recorded install time when there is one no later than detected.
+// takes the package's recorded install time when there is one no later than detected, and
+// what the package says of who installed it and how.
 func Events(old, new *State, detected time.Time) []Event {
 	type group struct{ source, name, arch string }
 	key := func(p model.Package) group { return group{p.Source, p.Name, p.Arch} }
@@ -341,8 +342,10 @@ func Events(old, new *State, detected time.Time) []Event {
 			if CompareVersions(g.source, came[0].Version, gone[0].Version) < 0 {
 				typ = EventDowngraded
 			}
-			out = append(out, Event{Type: typ, Source: g.source, Name: g.name, Arch: g.arch,
-				Version: came[0].Version, PreviousVersion: gone[0].Version, Time: when(came[0]), DetectedAt: detected})
+			e := Event{Type: typ, Source: g.source, Name: g.name, Arch: g.arch,
+				Version: came[0].Version, PreviousVersion: gone[0].Version, Time: when(came[0]), DetectedAt: detected}
+			e.attribute(&came[0])
+			out = append(out, e)
 			continue
 		}
 		for _, p := range gone {
@@ -350,8 +353,10 @@ func Events(old, new *State, detected time.Time) []Event {
 				Version: p.Version, Time: detected, DetectedAt: detected})
 		}
 		for _, p := range came {
-			out = append(out, Event{Type: EventInstalled, Source: g.source, Name: g.name, Arch: g.arch,
-				Version: p.Version, Time: when(p), DetectedAt: detected})
+			e := Event{Type: EventInstalled, Source: g.source, Name: g.name, Arch: g.arch,
+				Version: p.Version, Time: when(p), DetectedAt: detected}
+			e.attribute(&p)
+			out = append(out, e)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Time.Compare(b.Time) })

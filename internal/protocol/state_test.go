@@ -600,6 +600,18 @@ func TestApplyDuplicateUpsert(t *testing.T) {
 	}
 }
 
+// byAlice is p installed by alice through apt.
+func byAlice(p model.Package) model.Package {
+	p.InstalledBy, p.InstallCommand, p.Requested, p.Evidence = "alice", "apt install "+p.Name, model.RequestedExplicit, "apt-history"
+	return p
+}
+
+// attributedEvent is e made by byAlice's installation.
+func attributedEvent(e Event) Event {
+	e.InstalledBy, e.InstallCommand, e.Requested, e.Evidence = "alice", "apt install "+e.Name, model.RequestedExplicit, "apt-history"
+	return e
+}
+
 func TestEvents(t *testing.T) {
 	detected := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	past := time.Date(2026, 1, 9, 8, 30, 0, 0, time.UTC)
@@ -635,6 +647,12 @@ func TestEvents(t *testing.T) {
 		{"install without install time",
 			nil, []model.Package{deb("nginx", "1.22.1-9", "amd64", time.Time{})},
 			[]Event{ev(EventInstalled, deb("nginx", "1.22.1-9", "amd64", time.Time{}), "", detected)}},
+		{"install and upgrade say who made them; a removal says nothing of it",
+			[]model.Package{byAlice(deb("curl", "7.88", "amd64", earlier)), byAlice(deb("jq", "1.6", "amd64", earlier))},
+			[]model.Package{byAlice(deb("curl", "8.0", "amd64", past)), byAlice(deb("nginx", "1.22.1-9", "amd64", past))},
+			[]Event{attributedEvent(ev(EventUpgraded, deb("curl", "8.0", "amd64", past), "7.88", past)),
+				attributedEvent(ev(EventInstalled, deb("nginx", "1.22.1-9", "amd64", past), "", past)),
+				ev(EventRemoved, deb("jq", "1.6", "amd64", past), "", detected)}},
 		{"remove when detected",
 			[]model.Package{deb("nginx", "1.22.1-9", "amd64", past)}, nil,
 			[]Event{ev(EventRemoved, deb("nginx", "1.22.1-9", "amd64", past), "", detected)}},

@@ -407,7 +407,9 @@ func validateEvent(e *Event) error {
 	}
 	return firstErr(nonEmpty("name", e.Name, MaxNameLen), text("arch", e.Arch, MaxNameLen),
 		text("version", e.Version, MaxFieldLen), text("previous_version", e.PreviousVersion, MaxFieldLen),
-		timeOK("time", e.Time), timeOK("detected_at", e.DetectedAt))
+		timeOK("time", e.Time), timeOK("detected_at", e.DetectedAt),
+		text("installed_by", e.InstalledBy, MaxFieldLen), text("install_command", e.InstallCommand, MaxFieldLen),
+		text("requested", e.Requested, MaxFieldLen), text("evidence", e.Evidence, MaxFieldLen))
 }
 
 // text checks that v is valid UTF-8 of at most max bytes without control characters.
