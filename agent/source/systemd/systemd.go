@@ -397,6 +397,7 @@ func (s *Source) readUnit(d unitDir, dir string, e fs.DirEntry, kind unitKind, e
 	}
 	u.rawDesc = uf.Description
 	u.svc.Description = uf.Description
+	u.svc.User = uf.User
 	u.rules = uf.Rules
 	switch {
 	case u.svc.UnitFileState != "":
@@ -441,6 +442,7 @@ func addInstances(units []unit, index map[string]int, enabled map[string]string,
 			Description:   expand(t.rawDesc, name),
 			UnitFileState: state,
 			Path:          t.svc.Path,
+			User:          expand(t.svc.User, name),
 		}})
 	}
 	return units
@@ -481,6 +483,7 @@ func merge(units []unit, index map[string]int, loaded []busUnit) []unit {
 			if ti, ok := index[templateOf(l.Name)]; ok && ti >= 0 {
 				t := units[ti].svc
 				svc.Path = t.Path
+				svc.User = expand(t.User, l.Name)
 				svc.UnitFileState = t.UnitFileState
 				if units[ti].rules {
 					svc.UnitFileState = "disabled"

@@ -154,13 +154,13 @@ func TestUnitFileStates(t *testing.T) {
 		{
 			name: "template and enabled instance",
 			files: []file{
-				{path: lib + "pg@.service", content: "[Unit]\nDescription=Cluster %i at %I%%\n[Install]\nWantedBy=multi-user.target\n"},
+				{path: lib + "pg@.service", content: "[Unit]\nDescription=Cluster %i at %I%%\n[Service]\nUser=pg-%i\n[Install]\nWantedBy=multi-user.target\n"},
 				{path: etc + "multi-user.target.wants/pg@15-main.service", link: lib + "pg@.service"},
 				{path: etc + "multi-user.target.wants/gone@x.service", link: lib + "gone@.service"},
 			},
 			want: []model.Service{
-				{Name: "pg@.service", Description: "Cluster %i at %I%%", UnitFileState: "enabled", Path: lib + "pg@.service"},
-				{Name: "pg@15-main.service", Description: "Cluster 15-main at 15/main%", UnitFileState: "enabled", Path: lib + "pg@.service"},
+				{Name: "pg@.service", Description: "Cluster %i at %I%%", UnitFileState: "enabled", Path: lib + "pg@.service", User: "pg-%i"},
+				{Name: "pg@15-main.service", Description: "Cluster 15-main at 15/main%", UnitFileState: "enabled", Path: lib + "pg@.service", User: "pg-15-main"},
 			},
 		},
 		{

@@ -13,6 +13,9 @@ const maxUnitFile = 1 << 20
 // maxDescription bounds the description kept from a unit file.
 const maxDescription = 1024
 
+// maxUser bounds the user kept from a unit file (a user name or uid; systemd allows 256).
+const maxUser = 256
+
 // errMalformed marks a unit file systemd itself would refuse to load.
 var errMalformed = errors.New("malformed unit file")
 
@@ -23,6 +26,9 @@ type unitFile struct {
 	// be enabled. Also is true when it has Also=, which alone makes the unit "indirect".
 	Rules bool
 	Also  bool
+	// User is the [Service] section's User=, the account the service runs as ("" when
+	// unset: root for a system unit); the last assignment wins and an empty one resets it.
+	User string
 	// BadLines counts lines systemd would ignore with a warning (no '=', outside a section).
 	BadLines int
 }
@@ -45,6 +51,7 @@ func parseUnitFile(data []byte) (unitFile, error) {
 		cont     []byte // the logical line being continued, nil when none
 		desc     []byte
 		haveDesc bool
+		user     []byte
 		// Counts of list entries since the last reset, per [Install] key.
 		wanted, required, upheld, alias, also int
 	)
@@ -92,6 +99,10 @@ func parseUnitFile(data []byte) (unitFile, error) {
 			if string(key) == "Description" {
 				desc, haveDesc = value, true
 			}
+		case "Service":
+			if string(key) == "User" {
+				user = value
+			}
 		case "Install":
 			n := len(bytes.Fields(value))
 			switch string(key) {
@@ -111,6 +122,7 @@ func parseUnitFile(data []byte) (unitFile, error) {
 	if haveDesc {
 		u.Description = cleanText(desc, maxDescription)
 	}
+	u.User = cleanText(user, maxUser)
 	u.Rules = wanted+required+upheld+alias > 0
 	u.Also = also > 0
 	return u, nil
