@@ -5,6 +5,7 @@ import (
 	"github.com/onus-project/onus/agent/source/apk"
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/host"
+	"github.com/onus-project/onus/agent/source/kmod"
 	"github.com/onus-project/onus/agent/source/pacman"
 	"github.com/onus-project/onus/agent/source/ports"
 	"github.com/onus-project/onus/agent/source/rpm"
@@ -22,5 +23,6 @@ func Sources(o SourceOptions) []source.Source {
 		pacman.New(o.Root),
 		systemd.New(systemd.Options{Root: o.Root, Logger: o.Logger}),
 		ports.New(o.Root),
+		kmod.New(o.Root),
 	}
 }

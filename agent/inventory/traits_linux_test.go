@@ -31,6 +31,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"pacman":  {PackageFormat: "pacman", Locks: []source.Lock{{Path: under("/var/lib/pacman/db.lck")}}},
 		"systemd": {ServiceManagers: []string{"systemd"}},
 		"ports":   {Produces: source.PartListeners},
+		"kmod":    {PackageFormat: "kmod"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {

@@ -15,6 +15,10 @@ var versionOrders = map[string]func(a, b string) int{
 	"rpm":    compareRPM,    // rpm's rpmverCmp
 	"apk":    compareAPK,    // apk-tools
 	"pacman": comparePacman, // pacman's vercmp
+	// Kernel modules and files no package owns have no package manager: their versions are
+	// what a module or binary declares (or a kernel release, or a digest), ordered by
+	// CompareSegments. Registered so that a new format is a decision, not an omission.
+	"kmod": CompareSegments,
 }
 
 // VersionOrder returns the version ordering registered for the package format, and false
