@@ -60,9 +60,11 @@ func (s *Source) Locks() []source.Lock {
 	return []source.Lock{{Path: s.root.Path("/var/lib/dpkg/lock-frontend"), Fcntl: true}, {Path: s.root.Path("/var/lib/dpkg/lock"), Fcntl: true}}
 }
 
-// WatchPaths implements source.Watcher: dpkg renames status-new over status when it commits.
+// WatchPaths implements source.Watcher: dpkg renames status-new over status when it commits;
+// apt renames a new extended_states into /var/lib/apt and appends to /var/log/apt/history.log,
+// both while it holds lock-frontend, so that one apt run is read once, after it.
 func (s *Source) WatchPaths() []string {
-	return []string{s.root.Path("/var/lib/dpkg"), s.root.Path(statusDDir)}
+	return []string{s.root.Path("/var/lib/dpkg"), s.root.Path(statusDDir), s.root.Path(aptStateDir), s.root.Path(aptLogDir)}
 }
 
 // Collect implements source.Source.
@@ -70,8 +72,9 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	var res source.Result
 	// dpkg commits by renaming a new status over the old one and rewrites a package's file
 	// list when it unpacks it: unchanged stamps mean an unchanged database.
-	key := make([]source.Stamp, 3)
-	for i, p := range []string{statusPath, statusDDir, infoDir} {
+	// apt's records of who installed what (apt.go) are read with it.
+	key := make([]source.Stamp, 6)
+	for i, p := range []string{statusPath, statusDDir, infoDir, extendedStatesPath, aptLogDir, aptLogDir + "/" + historyName} {
 		if fi, err := s.root.Stat(p); err == nil {
 			key[i] = source.StampOf(fi)
 		}
@@ -123,6 +126,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		res.Skipped += skipped
 	}
 	s.installTimes(res.Software)
+	res.Skipped += aptInfo(s.root, res.Software, key[3] != (source.Stamp{}), key[4] != (source.Stamp{}))
 	s.cache.Put(key, slices.Clone(res.Software), res.Skipped)
 	return res, nil
 }
