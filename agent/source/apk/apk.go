@@ -64,8 +64,8 @@ func (*Source) Name() string { return "apk" }
 func (*Source) PackageFormat() string { return "apk" }
 
 // WatchPaths implements source.Watcher: apk writes the installed database to a temporary file
-// in this directory and renames it over the old one.
-func (s *Source) WatchPaths() []string { return []string{s.root.Path(dbDir)} }
+// in this directory and renames it over the old one, and the world file likewise in /etc/apk.
+func (s *Source) WatchPaths() []string { return []string{s.root.Path(dbDir), s.root.Path(worldDir)} }
 
 // Collect implements source.Source. Packages are returned sorted by name, arch and version.
 func (s *Source) Collect(ctx context.Context) (source.Result, error) {
@@ -91,6 +91,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("apk: %s: %w", DBPath, err)
 	}
+	res.Skipped += requested(s.root, res.Software)
 	return res, nil
 }
 

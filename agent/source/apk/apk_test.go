@@ -49,17 +49,20 @@ func TestCollectFixtureDetails(t *testing.T) {
 			Source: "apk", Name: "musl", Version: "1.2.4_git20230717-r4", Arch: "x86_64",
 			PackageInfo: model.PackageInfo{Maintainer: "Timo Teräs <timo.teras@iki.fi>", Origin: "musl", License: "MIT",
 				Summary: "the musl c library (libc) implementation"}, InstalledSize: 667648,
+			InstallInfo: model.InstallInfo{Requested: model.RequestedDependency, Evidence: "apk-world"},
 		},
 		"libcrypto3": {
 			Source: "apk", Name: "libcrypto3", Version: "3.1.4-r5", Arch: "x86_64",
 			PackageInfo: model.PackageInfo{Maintainer: "Ariadne Conill <ariadne@dereferenced.org>", Origin: "openssl", License: "Apache-2.0",
 				Summary: "Crypto library from openssl"}, InstalledSize: 4358144,
+			InstallInfo: model.InstallInfo{Requested: model.RequestedDependency, Evidence: "apk-world"},
 		},
 		// A meta package: no file entries at all.
 		"libc-utils": {
 			Source: "apk", Name: "libc-utils", Version: "0.7.2-r5", Arch: "x86_64",
 			PackageInfo: model.PackageInfo{Maintainer: "Natanael Copa <ncopa@alpinelinux.org>", Origin: "libc-dev",
 				License: "BSD-2-Clause AND BSD-3-Clause", Summary: "Meta package to pull in correct libc"}, InstalledSize: 4096,
+			InstallInfo: model.InstallInfo{Requested: model.RequestedExplicit, Evidence: "apk-world"},
 		},
 	}
 	for name, w := range want {
@@ -191,7 +194,7 @@ func TestCollectCanceled(t *testing.T) {
 
 func TestWatchPaths(t *testing.T) {
 	got := New("/host").WatchPaths()
-	if len(got) != 1 || got[0] != "/host/lib/apk/db" {
+	if len(got) != 2 || got[0] != "/host/lib/apk/db" || got[1] != "/host/etc/apk" {
 		t.Fatalf("WatchPaths = %q", got)
 	}
 	var _ source.Watcher = New("/")
