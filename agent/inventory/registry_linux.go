@@ -3,6 +3,7 @@ package inventory
 import (
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/apk"
+	"github.com/onus-project/onus/agent/source/container"
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/agent/source/kmod"
@@ -24,5 +25,6 @@ func Sources(o SourceOptions) []source.Source {
 		systemd.New(systemd.Options{Root: o.Root, Logger: o.Logger}),
 		ports.New(o.Root),
 		kmod.New(o.Root),
+		container.New(container.Options{Root: o.Root, Logger: o.Logger}),
 	}
 }

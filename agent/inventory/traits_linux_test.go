@@ -27,11 +27,12 @@ func TestLinuxSourceTraits(t *testing.T) {
 			{Path: under("/var/lib/dpkg/lock-frontend"), Fcntl: true}, {Path: under("/var/lib/dpkg/lock"), Fcntl: true}}},
 		"rpm": {PackageFormat: "rpm", Locks: []source.Lock{
 			{Path: under("/usr/lib/sysimage/rpm/.rpm.lock"), Fcntl: true}, {Path: under("/var/lib/rpm/.rpm.lock"), Fcntl: true}}},
-		"apk":     {PackageFormat: "apk"},
-		"pacman":  {PackageFormat: "pacman", Locks: []source.Lock{{Path: under("/var/lib/pacman/db.lck")}}},
-		"systemd": {ServiceManagers: []string{"systemd"}},
-		"ports":   {Produces: source.PartListeners},
-		"kmod":    {PackageFormat: "kmod"},
+		"apk":        {PackageFormat: "apk"},
+		"pacman":     {PackageFormat: "pacman", Locks: []source.Lock{{Path: under("/var/lib/pacman/db.lck")}}},
+		"systemd":    {ServiceManagers: []string{"systemd"}},
+		"ports":      {Produces: source.PartListeners},
+		"kmod":       {PackageFormat: "kmod"},
+		"containers": {PackageFormat: "container-image", ServiceManagers: []string{"docker", "podman", "containerd"}},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {

@@ -19,6 +19,9 @@ var versionOrders = map[string]func(a, b string) int{
 	// what a module or binary declares (or a kernel release, or a digest), ordered by
 	// CompareSegments. Registered so that a new format is a decision, not an omission.
 	"kmod": CompareSegments,
+	// Image tags have no order ("latest", "alpine", "1.25"): the plain segment ordering only
+	// tells whether a retagged image is called an upgrade or a downgrade.
+	"container-image": CompareSegments,
 }
 
 // VersionOrder returns the version ordering registered for the package format, and false
