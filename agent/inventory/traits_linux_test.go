@@ -33,6 +33,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"ports":      {Produces: source.PartListeners},
 		"kmod":       {PackageFormat: "kmod"},
 		"containers": {PackageFormat: "container-image", ServiceManagers: []string{"docker", "podman", "containerd"}},
+		"files":      {PackageFormat: "file"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
