@@ -22,7 +22,7 @@ var versionOrders = map[string]func(a, b string) int{
 	// Image tags have no order ("latest", "alpine", "1.25"): the plain segment ordering only
 	// tells whether a retagged image is called an upgrade or a downgrade.
 	"container-image": CompareSegments,
-	"file": CompareSegments,
+	"file":            CompareSegments,
 }
 
 // VersionOrder returns the version ordering registered for the package format, and false
