@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/internal/model"
@@ -267,7 +268,12 @@ func historyFiles(root hostfs.Root) (files []string, skipped int) {
 // readTail returns the newest keep bytes of the history file p (decompressed when it ends in
 // .gz), starting at a stanza boundary. With an error, what was read before it is returned.
 func readTail(root hostfs.Root, p string, keep int) ([]byte, error) {
-	f, err := root.Open(p)
+	rp, err := root.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: a FIFO in place of a log must not hang the agent on open.
+	f, err := os.OpenFile(rp, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

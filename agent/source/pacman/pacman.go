@@ -73,7 +73,8 @@ func (s *Source) Locks() []source.Lock {
 }
 
 // WatchPaths implements source.Watcher: pacman adds and removes a directory in the local
-// database for every package it installs, upgrades or removes.
+// database for every package it installs, upgrades or removes. Its log (log.go) is written in
+// the same transaction and needs no watch of its own.
 func (s *Source) WatchPaths() []string { return []string{s.root.Path(DBDir)} }
 
 // Collect implements source.Source. Packages are returned sorted by name.
@@ -141,6 +142,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		return res, fmt.Errorf("pacman: %s: %w: no valid package entry, %d malformed", DBDir, ErrMalformed, res.Skipped)
 	}
 	slices.SortFunc(res.Software, model.ComparePackages)
+	res.Skipped += logInfo(s.root, res.Software)
 	return res, nil
 }
 
@@ -188,7 +190,7 @@ func checkVersion(d *db, buf []byte) error {
 // desc holds the raw values of the desc sections that the inventory keeps.
 type desc struct {
 	name, version, base, desc, arch, installDate, packager, size []byte
-	firstGroup                                                   []byte
+	firstGroup, reason                                           []byte
 	licenses                                                     [][]byte
 }
 
@@ -254,6 +256,8 @@ func parseDesc(data []byte, dir string, in source.Interner) (model.Package, bool
 			d.firstGroup = first(d.firstGroup, line)
 		case "LICENSE":
 			d.licenses = append(d.licenses, line)
+		case "REASON":
+			d.reason = first(d.reason, line)
 		}
 	}
 	if !validName(d.name) || !validVersion(d.version) {
@@ -289,6 +293,7 @@ func parseDesc(data []byte, dir string, in source.Interner) (model.Package, bool
 	if n, ok := parseUint(d.size); ok {
 		p.InstalledSize = n
 	}
+	p.Requested, p.Evidence = reason(d.reason), evidenceDB
 	return p, true
 }
 
@@ -316,6 +321,8 @@ func sectionName(line []byte) string {
 		return "GROUPS"
 	case "LICENSE":
 		return "LICENSE"
+	case "REASON":
+		return "REASON"
 	}
 	return "other"
 }

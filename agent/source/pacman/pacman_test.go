@@ -47,6 +47,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 			InstallTime: time.Date(2024, 5, 2, 9, 8, 31, 0, time.UTC),
 			PackageInfo: model.PackageInfo{Maintainer: "Frederik Schwan <freswa@archlinux.org>", Origin: "glibc",
 				License: "GPL-2.0-or-later AND LGPL-2.1-or-later", Summary: "GNU C Library"},
+			InstallInfo: model.InstallInfo{Requested: "explicit", Evidence: "pacman-db"},
 		},
 		// An epoch, and a license that is a choice.
 		"less": {
@@ -54,6 +55,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 			InstallTime: time.Date(2024, 5, 2, 9, 8, 32, 0, time.UTC),
 			PackageInfo: model.PackageInfo{Maintainer: "Sébastien Luttringer <seblu@archlinux.org>", Origin: "less",
 				License: "GPL-3.0-or-later OR BSD-2-Clause", Summary: "A terminal based program for viewing text files"},
+			InstallInfo: model.InstallInfo{Requested: "explicit", Evidence: "pacman-db"},
 		},
 		// Built from the postgresql PKGBUILD.
 		"postgresql-libs": {
@@ -61,6 +63,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 			InstallTime: time.Date(2024, 5, 6, 14, 41, 38, 0, time.UTC),
 			PackageInfo: model.PackageInfo{Maintainer: "Levente Polyak <anthraxx@archlinux.org>", Origin: "postgresql",
 				License: "PostgreSQL", Summary: "Libraries for use with PostgreSQL"},
+			InstallInfo: model.InstallInfo{Requested: "dependency", Evidence: "pacman-db"},
 		},
 		// In two groups: the first is the section.
 		"xorg-xauth": {
@@ -68,6 +71,7 @@ func TestCollectFixtureDetails(t *testing.T) {
 			InstallTime: time.Date(2024, 5, 7, 14, 32, 45, 0, time.UTC),
 			PackageInfo: model.PackageInfo{Maintainer: "Andreas Radke <andyrtr@archlinux.org>", Section: "xorg-apps", Origin: "xorg-xauth",
 				License: "MIT-open-group", Summary: "X.Org authorization settings program"},
+			InstallInfo: model.InstallInfo{Requested: "explicit", Evidence: "pacman-db"},
 		},
 	}
 	for name, w := range want {
@@ -204,6 +208,16 @@ func TestParseDesc(t *testing.T) {
 			desc: "%NAME%\na\n\n%VERSION%\n1-1\n\n%INSTALLDATE%\nyesterday\n\n%SIZE%\n-1\n",
 			want: model.Package{Source: "pacman", Name: "a", Version: "1-1"},
 		},
+		{
+			name: "installed as a dependency",
+			desc: "%NAME%\na\n\n%VERSION%\n1-1\n\n%REASON%\n1\n",
+			want: model.Package{Source: "pacman", Name: "a", Version: "1-1", InstallInfo: model.InstallInfo{Requested: "dependency"}},
+		},
+		{
+			name: "reason 0 is explicit",
+			desc: "%NAME%\na\n\n%VERSION%\n1-1\n\n%REASON%\n0\n",
+			want: model.Package{Source: "pacman", Name: "a", Version: "1-1"},
+		},
 		{name: "no version", desc: "%NAME%\nzlib\n"},
 		{name: "no release", desc: "%NAME%\nzlib\n\n%VERSION%\n1.3.1\n"},
 		{name: "no name", desc: "%VERSION%\n1.3.1-1\n"},
@@ -215,6 +229,13 @@ func TestParseDesc(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := parseDesc([]byte(tc.desc), "", make(source.Interner))
+			if tc.want.Name != "" {
+				// No %REASON%, or 0: installed explicitly, as pacman -Qe lists it.
+				if tc.want.Requested == "" {
+					tc.want.Requested = "explicit"
+				}
+				tc.want.Evidence = "pacman-db"
+			}
 			if ok != (tc.want.Name != "") || !got.Equal(&tc.want) {
 				t.Errorf("parseDesc = %+v, %v; want %+v", got, ok, tc.want)
 			}
