@@ -181,6 +181,12 @@ func (a *API) why(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, err)
 	default:
+		if !res.Owned() && res.Kind != owners.KindHost {
+			if res.Suggestions, err = a.opts.Index.Suggest(asset); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, res)
 	}
 }

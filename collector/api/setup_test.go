@@ -78,12 +78,18 @@ func (t *testAPI) do(tb testing.TB, method, path, token string, body any, header
 // enroll enrolls a host and sends its first full report; it returns the credential.
 func (t *testAPI) enroll(tb testing.TB, id string) string {
 	tb.Helper()
+	return t.enrollWith(tb, id, &protocol.State{Host: model.Host{ID: id, Hostname: "host-" + id},
+		Software: []model.Package{{Source: "deb", Name: "bash", Version: "5.2"}}})
+}
+
+// enrollWith is enroll with the state of the first full report.
+func (t *testAPI) enrollWith(tb testing.TB, id string, st *protocol.State) string {
+	tb.Helper()
 	resp, err := t.ing.Enroll(context.Background(), &protocol.EnrollRequest{EnrollSecret: testSecret, HostID: id, Hostname: "host-" + id},
 		ingest.Peer{Addr: "127.0.0.1:1"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st := &protocol.State{Host: model.Host{ID: id, Hostname: "host-" + id}, Software: []model.Package{{Source: "deb", Name: "bash", Version: "5.2"}}}
 	protocol.Normalize(st)
 	body, err := protocol.Marshal(&protocol.Report{HostID: id, Seq: 1, Kind: protocol.KindFull, Hash: protocol.Hash(st), State: st})
 	if err != nil {

@@ -341,8 +341,13 @@ func (c *Client) why(w io.Writer, asset string, jsonOut bool) error {
 	var res struct {
 		Asset string `json:"asset"`
 		owners.Resolution
-		Department string        `json:"department"`
-		OwnerInfo  *owners.Owner `json:"owner_info"`
+		Department  string        `json:"department"`
+		OwnerInfo   *owners.Owner `json:"owner_info"`
+		Suggestions []struct {
+			Owner    string   `json:"owner"`
+			Evidence []string `json:"evidence"`
+			Hosts    int      `json:"hosts"`
+		} `json:"suggestions"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		return err
@@ -371,6 +376,12 @@ func (c *Client) why(w io.Writer, asset string, jsonOut bool) error {
 		}
 		if len(o.Escalation) > 0 {
 			fmt.Fprintf(tw, "escalation:\t%s\n", strings.Join(o.Escalation, " → "))
+		}
+	}
+	for _, s := range res.Suggestions {
+		fmt.Fprintf(tw, "suggested owner:\t%s (%d hosts; not applied)\n", s.Owner, s.Hosts)
+		for _, e := range s.Evidence {
+			fmt.Fprintf(tw, "\t  %s\n", e)
 		}
 	}
 	return tw.Flush()

@@ -223,6 +223,9 @@ type Why struct {
 	Department string `json:"department,omitempty"`
 	// OwnerInfo is the owner's entry in the registry.
 	OwnerInfo *owners.Owner `json:"owner_info,omitempty"`
+	// Suggestions are, for software or a service nobody owns, the owners that what the
+	// hosts record points at (see Suggest); never applied.
+	Suggestions []Suggestion `json:"suggestions,omitempty"`
 }
 
 // Why resolves one asset: "host:<id>", "software:<source>:<name>" or

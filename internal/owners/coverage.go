@@ -191,6 +191,7 @@ func changes[T any](before, after []T, id func(T) string, same func(a, b T) bool
 func sameOwner(a, b Owner) bool {
 	state := func(s string) string { return cmp.Or(s, StateActive) }
 	return a.ID == b.ID && a.Name == b.Name && a.Contact == b.Contact && slices.Equal(a.Escalation, b.Escalation) &&
+		slices.Equal(a.Users, b.Users) &&
 		a.Parent == b.Parent && state(a.State) == state(b.State)
 }
 

@@ -154,6 +154,9 @@ func (r *Registry) normalize() {
 		if len(o.Escalation) == 0 {
 			o.Escalation = nil
 		}
+		if len(o.Users) == 0 {
+			o.Users = nil
+		}
 	}
 	for i := range r.Rules {
 		if len(r.Rules[i].Match.Labels) == 0 {

@@ -107,7 +107,7 @@ owners:
 owners:
   - a
 `, []string{
-			`f.yaml:2:5: owners[0]: want a mapping with id, name, contact, escalation, parent, state, not a string`,
+			`f.yaml:2:5: owners[0]: want a mapping with id, name, contact, escalation, users, parent, state, not a string`,
 			`f.yaml:2:5: owners[0].id: missing`,
 		}},
 		{"bad kind", `

@@ -45,6 +45,11 @@ type Owner struct {
 	Contact Contact `json:"contact,omitzero" yaml:"contact,omitempty"`
 	// Escalation is the ordered list of contacts to try when the owner does not answer.
 	Escalation []string `json:"escalation,omitempty" yaml:"escalation,omitempty"`
+	// Users are the accounts on hosts that act for this owner (people's logins, service
+	// accounts), as globs: "alice", "svc-web-*". Where no rule or assignment gives an asset an
+	// owner, an installation made by one of them, a file one of them owns, or a service that
+	// runs as one of them suggests this owner; a suggestion is shown, never applied.
+	Users []string `json:"users,omitempty" yaml:"users,omitempty"`
 	// Parent is the owner this one belongs to, e.g. the department of a team.
 	Parent string `json:"parent,omitempty" yaml:"parent,omitempty"`
 	// State is "active" or "retired"; Load and DecodeJSON turn an empty state into "active".

@@ -52,6 +52,7 @@ type Resolver struct {
 	owners map[string]*Owner
 	dept   map[string]string
 	none   Resolution
+	users  []userGlob // the active owners' users, in registry order
 
 	hosts, software ruleSet
 	hostAssigned    map[string]Resolution
@@ -103,7 +104,13 @@ func NewResolver(reg *Registry) (*Resolver, error) {
 	for i := range reg.Owners {
 		o := reg.Owners[i]
 		o.Escalation = slices.Clone(o.Escalation)
+		o.Users = slices.Clone(o.Users)
 		r.owners[o.ID] = &o
+		for _, u := range o.Users {
+			if g, err := compileGlob(u); err == nil && !o.Retired() {
+				r.users = append(r.users, userGlob{owner: o.ID, glob: g})
+			}
+		}
 	}
 	for id := range r.owners {
 		top := id
@@ -172,6 +179,7 @@ func (r *Resolver) Owner(id string) (Owner, bool) {
 	}
 	c := *o
 	c.Escalation = slices.Clone(o.Escalation)
+	c.Users = slices.Clone(o.Users)
 	return c, true
 }
 
@@ -295,4 +303,22 @@ func (s *ruleSet) first(list []int32, a *attrs, best int32) int32 {
 		}
 	}
 	return best
+}
+
+// userGlob is one of an owner's users.
+type userGlob struct {
+	owner string
+	glob  glob
+}
+
+// OwnersOfUser returns the active owners that list the account among their users, in
+// registry order: the owners an installation the account made suggests.
+func (r *Resolver) OwnersOfUser(account string) []string {
+	var out []string
+	for _, u := range r.users {
+		if u.glob.match(account) && !slices.Contains(out, u.owner) {
+			out = append(out, u.owner)
+		}
+	}
+	return out
 }

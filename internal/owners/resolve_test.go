@@ -2,6 +2,7 @@ package owners
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +286,34 @@ owners:
 	}
 	if o, ok := r.Owner("platform"); !ok || o.Parent != "it" || o.State != StateActive {
 		t.Errorf("Owner(platform) = %+v, %v", o, ok)
+	}
+}
+
+// TestOwnersOfUser: an account suggests the active owners whose users match it, in
+// registry order, each once; a retired owner suggests nothing.
+func TestOwnersOfUser(t *testing.T) {
+	reg, err := Load("t.yaml", []byte(`
+owners:
+  - {id: web, users: [alice, "svc-web-*"]}
+  - {id: dba, users: ["*-db", alice]}
+  - {id: gone, users: [bob], state: retired}
+  - {id: both, users: [carol, "c*"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewResolver(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for account, want := range map[string][]string{"alice": {"web", "dba"}, "svc-web-1": {"web"}, "pg-db": {"dba"},
+		"bob": nil, "carol": {"both"}, "mallory": nil, "": nil} {
+		if got := r.OwnersOfUser(account); !slices.Equal(got, want) {
+			t.Errorf("OwnersOfUser(%q) = %q, want %q", account, got, want)
+		}
+	}
+	if _, err := Load("t.yaml", []byte("owners:\n  - {id: x, users: [\"[\"]}\n")); err == nil || !strings.Contains(err.Error(), "owners[0].users[0]") {
+		t.Errorf("a bad user pattern: %v", err)
 	}
 }
 

@@ -136,6 +136,9 @@ func (v *validator) owner(r *Registry, i int, ids map[string]int) {
 		}
 		v.text(ep, e)
 	}
+	for j, u := range o.Users {
+		v.pattern(index(p+".users", j), u)
+	}
 	switch o.State {
 	case "", StateActive, StateRetired:
 	default:

@@ -214,7 +214,7 @@ func (d *decoder) registry(n *yaml.Node, r *Registry) {
 	})
 }
 
-var ownerFields = []string{"id", "name", "contact", "escalation", "parent", "state"}
+var ownerFields = []string{"id", "name", "contact", "escalation", "users", "parent", "state"}
 
 func (d *decoder) owner(n *yaml.Node, path string, o *Owner) {
 	d.mapping(n, path, ownerFields, func(key string, v *yaml.Node) bool {
@@ -238,6 +238,8 @@ func (d *decoder) owner(n *yaml.Node, path string, o *Owner) {
 			})
 		case "escalation":
 			d.strings(v, p, &o.Escalation)
+		case "users":
+			d.strings(v, p, &o.Users)
 		case "parent":
 			d.str(v, p, &o.Parent)
 		case "state":
