@@ -207,6 +207,9 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 	}
 	e.titles = sortedSet(e.titles)
 	e.installed = sortedSet(e.installed)
+	if ix.facts != nil {
+		e.facts = factsOf(rec, ix.nameIDs, ix.facts.canon)
+	}
 	for _, s := range rec.Services {
 		id := ix.intern(s.Manager + ":" + s.Name)
 		if _, ok := ix.svcAttrs[id]; !ok {
@@ -228,6 +231,7 @@ func (ix *Index) newHostEntry(rec *store.HostRecord, raw []byte, modRev int64) *
 // replaceHost swaps a host's entry and keeps the title and service counts in step.
 func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 	hostID := id
+	changed := ix.replaceFacts(old, fresh)
 	if old != nil {
 		for _, id := range old.titles {
 			if te := ix.titles[ix.names[id]]; te != nil {
@@ -295,6 +299,7 @@ func (ix *Index) replaceHost(id string, old, fresh *HostEntry) {
 			ix.resolveHost(fresh)
 		}
 	}
+	ix.resolveTitles(changed)
 	// Titles that no host has and the catalog does not hold were only counted: drop them.
 	if old != nil {
 		for _, id := range old.titles {

@@ -91,16 +91,28 @@ func (ix *Index) takeRegistry(ev store.Event) {
 		order = append(order, h)
 		hosts = append(hosts, ix.ownershipOf(r, h))
 	}
+	facts, rebuilt := ix.facts, r.UsesInstallations() != (ix.facts != nil)
+	if rebuilt {
+		facts = ix.rebuildFacts(r)
+	}
 	titles := make([]owners.Resolution, 0, len(ix.titles))
 	torder := make([]*TitleEntry, 0, len(ix.titles))
-	for _, t := range ix.titles {
+	for key, t := range ix.titles {
 		torder = append(torder, t)
-		titles = append(titles, r.ResolveSoftware(titleAttrs(&t.Title)))
+		id, ok := ix.nameIDs[key]
+		f := facts
+		if !ok {
+			f = nil
+		}
+		titles = append(titles, r.ResolveSoftware(attrsOf(&t.Title, id, f)))
 	}
 	ix.mu.RUnlock()
 	aside := time.Since(start)
 	ix.mu.Lock()
 	ix.registry, ix.regRev, ix.resolver = reg, ev.ModRevision, r
+	if rebuilt {
+		ix.takeFacts(facts)
+	}
 	for i, h := range order {
 		h.own = hosts[i]
 	}
@@ -119,6 +131,9 @@ func (ix *Index) takeRegistry(ev store.Event) {
 // The caller holds the write lock.
 func (ix *Index) resolveAll() {
 	start := time.Now()
+	if ix.resolver.UsesInstallations() != (ix.facts != nil) {
+		ix.takeFacts(ix.rebuildFacts(ix.resolver))
+	}
 	for _, h := range ix.hosts {
 		ix.resolveHost(h)
 	}
@@ -166,11 +181,7 @@ func (o *ownership) countOwner(owner string) {
 }
 
 func (ix *Index) resolveTitle(t *TitleEntry) {
-	t.Ownership = ix.resolver.ResolveSoftware(titleAttrs(&t.Title))
-}
-
-func titleAttrs(t *store.Title) owners.TitleAttrs {
-	return owners.TitleAttrsFrom(t.Source, t.Name, &t.PackageInfo)
+	t.Ownership = ix.resolver.ResolveSoftware(ix.titleAttrs(t))
 }
 
 // Registry returns the ownership registry the index resolves with (shared: do not modify)
@@ -310,6 +321,10 @@ func (ix *Index) Diff(next *owners.Registry, maxAssets int) (*owners.Diff, error
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	d := owners.NewDiff(ix.registry, next, maxAssets)
+	facts := ix.facts
+	if facts == nil {
+		facts = ix.rebuildFacts(r)
+	}
 	for id, h := range ix.hosts {
 		after := r.ResolveHost(h.own.attrs)
 		d.Add(owners.KindHost, id, &h.own.res, &after)
@@ -324,7 +339,12 @@ func (ix *Index) Diff(next *owners.Registry, maxAssets int) (*owners.Diff, error
 		if t.Hosts <= 0 {
 			continue
 		}
-		after := r.ResolveSoftware(titleAttrs(&t.Title))
+		id, ok := ix.nameIDs[key]
+		f := facts
+		if !ok {
+			f = nil
+		}
+		after := r.ResolveSoftware(attrsOf(&t.Title, id, f))
 		d.Add(owners.KindSoftware, key, &t.Ownership, &after)
 	}
 	d.Finish()

@@ -22,6 +22,9 @@ type state struct {
 	// installers holds, per title number, the hosts where the title was installed after
 	// their first report (the hosts TitleEntry.Installed counts).
 	installers map[uint32]map[string]struct{}
+	// facts is what the rules on installations need (see installs.go), nil while the
+	// registry has none.
+	facts *installFacts
 
 	// Ownership: the registry in the store, its key's revision, and the resolver every
 	// asset's owner is resolved with.
@@ -47,6 +50,7 @@ type HostEntry struct {
 	installed []uint32 // titles installed after the host's first report
 	services  []uint32 // "systemd:<unit>", "port:<proto>/<port>"
 	own       ownership
+	facts     []instFact // while the index keeps facts
 	// What the fleet metrics need from the record: the OS family and the filesystems'
 	// sizes (their use is volatile and comes with the host's status).
 	osFamily    string

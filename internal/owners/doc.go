@@ -65,6 +65,15 @@
 // whose owner is retired, the service is orphaned like its host. Nothing inherits by
 // default: without an inheriting rule, a service's owner does not depend on its host's.
 //
+// # Software and who installed it
+//
+// A software rule may select a title by its installations on the fleet (installed_by,
+// location: it matches when one of them does), and a software rule with inherit: true gives
+// a title to the owner of its installers: the first of TitleAttrs.InstalledBy (most
+// installations first) that is one of an active owner's Users. Where none is, the rule
+// passes, as an inheriting service rule does on a host without owner. The caller fills the
+// installers and locations only when Resolver.UsesInstallations says a rule reads them.
+//
 // Resolving services is per instance but memoized per class of hosts, which is what the
 // memo is keyed by, with the service title: two hosts are in the same class when the host
 // parts of all service rules give the same results on both and, if a rule inherits, they

@@ -83,6 +83,7 @@ func FuzzMatch(f *testing.F) {
 		{"lib*", "libc6"}, {"lib*", "lib/x"}, {"*", ""}, {"*.service", "nginx.service"}, {"*.service", "a/b.service"},
 		{"db-?", "db-1"}, {"[a-c]x", "bx"}, {`\*`, "*"}, {`a\`, "a"}, {"[^a]", "b"}, {"x[", "x"}, {"", ""},
 		{"tcp/5432", "5432"}, {"8000-8999", "8080"}, {"ä*", "äb"}, {"*\xff", "a\xff"},
+		{"/opt/acme/**", "/opt/acme/bin/x"}, {"/opt/acme/**", "/opt/acmex"}, {"/**", "/"}, {"a/**", "a"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -100,6 +101,10 @@ func FuzzMatch(f *testing.F) {
 				t.Fatalf("compileGlob(%q) accepted what path.Match refuses: %v", pat, perr)
 			}
 		default:
+			if g.form == globTree {
+				// "dir/**" is dir and everything under it, which path.Match does not say.
+				want = s == g.lit || strings.HasPrefix(s, g.lit+"/")
+			}
 			if got := g.match(s); got != want {
 				t.Fatalf("glob %q (form %d) on %q: %v, path.Match says %v", pat, g.form, s, got, want)
 			}

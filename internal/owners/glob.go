@@ -25,6 +25,7 @@ const (
 	globPrefix                 // "lit*"
 	globSuffix                 // "*lit"
 	globStar                   // "*"
+	globTree                   // "lit/**": lit and everything under it
 	globOther                  // anything else: path.Match
 )
 
@@ -47,6 +48,8 @@ func compileGlob(pat string) (glob, error) {
 		g.form, g.lit = globPrefix, pat[:i]
 	case i == 0 && pat[0] == '*' && !strings.ContainsAny(pat[1:], meta):
 		g.form, g.lit = globSuffix, pat[1:]
+	case i > 0 && pat[i-1] == '/' && pat[i:] == "**":
+		g.form, g.lit = globTree, pat[:i-1]
 	}
 	return g, nil
 }
@@ -61,6 +64,8 @@ func (g *glob) match(s string) bool {
 		return strings.HasSuffix(s, g.lit) && strings.IndexByte(s[:len(s)-len(g.lit)], '/') < 0
 	case globStar:
 		return strings.IndexByte(s, '/') < 0
+	case globTree:
+		return s == g.lit || strings.HasPrefix(s, g.lit) && len(s) > len(g.lit) && s[len(g.lit)] == '/'
 	}
 	ok, _ := path.Match(g.pat, s)
 	return ok

@@ -132,7 +132,7 @@ rules:
     match: {port: "22"}
     owner: a
 `, []string{
-			`f.yaml:5:34: rules[0].match.labels: software rules match source, name, maintainer, vendor, section, origin, not labels`,
+			`f.yaml:5:34: rules[0].match.labels: software rules match source, name, maintainer, vendor, section, origin, installed_by, location, not labels`,
 			`f.yaml:9:19: rules[1].match.port: host rules match host_id, hostname, fqdn, os, os_family, labels, not port`,
 		}},
 		{"bad glob", `
@@ -195,12 +195,12 @@ rules:
 owners: [{id: a}]
 rules:
   - {id: r, kind: host, match: {os: debian}, inherit: true}
-`, []string{`f.yaml:3:55: rules[0].inherit: only service rules inherit the owner of the host`}},
+`, []string{`f.yaml:3:55: rules[0].inherit: a host rule cannot inherit: service rules inherit the owner of the host, software rules the owner of who installed it`}},
 		{"inherit with an owner", `
 owners: [{id: a}]
 rules:
   - {id: r, kind: service, match: {os: debian}, owner: a, inherit: true}
-`, []string{`f.yaml:3:56: rules[0].owner: a rule with inherit: true gives the owner of the host; it names no owner`}},
+`, []string{`f.yaml:3:56: rules[0].owner: a rule with inherit: true takes its owner from the host or from who installed the software; it names no owner`}},
 		{"inherit not a boolean", `
 rules:
   - {id: r, kind: service, match: {os: debian}, inherit: yes}

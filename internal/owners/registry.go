@@ -71,8 +71,10 @@ type Rule struct {
 	ID    string   `json:"id" yaml:"id"`
 	Kind  Kind     `json:"kind" yaml:"kind"`
 	Match Selector `json:"match" yaml:"match"`
-	// Owner is who the matched assets belong to. A service rule with Inherit set has no
-	// owner: the services it matches belong to the owner of the host they run on.
+	// Owner is who the matched assets belong to. A rule with Inherit set has no owner: the
+	// services a service rule matches belong to the owner of the host they run on, the
+	// software a software rule matches to the owner of the users who installed it
+	// (Owner.Users).
 	Owner       string `json:"owner,omitempty" yaml:"owner,omitempty"`
 	Inherit     bool   `json:"inherit,omitempty" yaml:"inherit,omitempty"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
@@ -107,6 +109,11 @@ type Selector struct {
 	Vendor     string `json:"vendor,omitempty" yaml:"vendor,omitempty"`
 	Section    string `json:"section,omitempty" yaml:"section,omitempty"`
 	Origin     string `json:"origin,omitempty" yaml:"origin,omitempty"`
+	// InstalledBy and Location select software by its installations: who installed one
+	// (model.InstallInfo.InstalledBy, else the installation's User) and where one is. A
+	// title matches when one of its installations on the fleet does.
+	InstalledBy string `json:"installed_by,omitempty" yaml:"installed_by,omitempty"`
+	Location    string `json:"location,omitempty" yaml:"location,omitempty"`
 
 	Manager string `json:"manager,omitempty" yaml:"manager,omitempty"`
 	// Port selects listening-port services: "5432", "tcp/5432", "udp/8000-8099".
@@ -145,6 +152,11 @@ type TitleAttrs struct {
 	Vendor     string
 	Section    string
 	Origin     string
+	// InstalledBy and Locations are the distinct installers (model.InstallInfo.InstalledBy,
+	// else User) and locations of the title's installations on the fleet, most hosts first.
+	// They are filled only when the resolver uses them (Resolver.UsesInstallations).
+	InstalledBy []string
+	Locations   []string
 }
 
 // TitleAttrsOf returns the attributes of the title of an installed package.

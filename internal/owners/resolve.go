@@ -64,6 +64,8 @@ type Resolver struct {
 	svcRules []*crule
 	hostPart []*crule
 	inherit  bool
+	// installs is set when a software rule selects or inherits by installations.
+	installs bool
 
 	// titles is read without a lock; the rest is guarded by mu.
 	titles      atomic.Pointer[titleTable]
@@ -136,6 +138,10 @@ func NewResolver(reg *Registry) (*Resolver, error) {
 	for i := range reg.Rules {
 		ru := reg.Rules[i]
 		cr := &crule{rule: &ru, c: compile(ru.Kind, &ru.Match), bit: -1}
+		if ru.Kind == KindSoftware {
+			cr.c.heir = ru.Inherit
+			r.installs = r.installs || ru.Inherit || ru.Match.InstalledBy != "" || ru.Match.Location != ""
+		}
 		if ru.Inherit {
 			// What the rule says when the host has no owner and no other rule decides.
 			cr.res = Resolution{Provenance: Provenance{Type: ByNothing, Detail: "unowned: rule " + ru.ID + " gives the owner of the host, which has none"}}
@@ -206,11 +212,29 @@ func (r *Resolver) ResolveSoftware(t TitleAttrs) Resolution {
 		return res
 	}
 	a := titleAttrs(&t)
-	if cr := r.software.best(&a); cr != nil {
-		return cr.res
+	if r.installs {
+		for _, u := range t.InstalledBy {
+			if o := r.OwnersOfUser(u); len(o) > 0 {
+				a.heir, a.heirUser = o[0], u
+				break
+			}
+		}
 	}
-	return r.none
+	cr := r.software.best(&a)
+	switch {
+	case cr == nil:
+		return r.none
+	case cr.rule.Inherit:
+		return r.decided(a.heir, Provenance{Type: ByInheritance, RuleID: cr.rule.ID,
+			Detail: "owned by " + a.heir + " via rule " + cr.rule.ID + ": installed by " + a.heirUser + ", one of its users"})
+	}
+	return cr.res
 }
+
+// UsesInstallations reports whether a software rule selects by installations (installed_by,
+// location) or inherits from their installers: only then does ResolveSoftware read
+// TitleAttrs.InstalledBy and Locations.
+func (r *Resolver) UsesInstallations() bool { return r.installs }
 
 // ruleSet holds the host or software rules in order of precedence, indexed by the value
 // of one exact field where they have one, so that a lookup tries few rules.

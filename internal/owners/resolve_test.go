@@ -437,3 +437,76 @@ func TestServiceKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveSoftwareByInstallations selects software by who installed it and where it is,
+// and gives it to the owner of the users who installed it.
+func TestResolveSoftwareByInstallations(t *testing.T) {
+	reg, err := Load("t.yaml", []byte(`
+owners:
+  - {id: data, users: [alice, "svc-data-*"]}
+  - {id: web, users: [bob]}
+  - {id: acme}
+  - {id: platform}
+  - {id: old, users: [olga], state: retired}
+rules:
+  - {id: deb, kind: software, match: {source: deb}, owner: platform}
+  - {id: by-installer, kind: software, match: {all: true}, inherit: true}
+  - {id: pip-installer, kind: software, match: {source: pypi}, inherit: true}
+  - {id: acme-opt, kind: software, match: {location: "/opt/acme/**"}, owner: acme}
+  - {id: carol-npm, kind: software, match: {source: npm, installed_by: carol}, owner: web}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewResolver(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.UsesInstallations() {
+		t.Fatal("UsesInstallations is false with rules on installations")
+	}
+	for _, tt := range []struct {
+		name      string
+		t         TitleAttrs
+		owner     string
+		rule, typ string
+		orphaned  bool
+	}{
+		{"the first installer with an owner decides", TitleAttrs{Source: "pypi", Name: "requests", InstalledBy: []string{"mallory", "svc-data-etl", "bob"}},
+			"data", "pip-installer", ByInheritance, false},
+		{"no installer is an owner's user: the inheriting rules pass", TitleAttrs{Source: "pypi", Name: "x", InstalledBy: []string{"mallory"}},
+			"", "", ByNothing, false},
+		{"a more specific rule wins over inheritance", TitleAttrs{Source: "deb", Name: "jq", InstalledBy: []string{"alice"}},
+			"platform", "deb", ByRule, false},
+		{"a location glob matches one of the locations", TitleAttrs{Source: "file", Name: "/opt/acme/bin/acmectl", Locations: []string{"/srv/x", "/opt/acme/bin/acmectl"}},
+			"acme", "acme-opt", ByRule, false},
+		{"a tree glob matches nothing beside its directory", TitleAttrs{Source: "file", Name: "/opt/acmex/y", Locations: []string{"/opt/acmex/y"}},
+			"", "", ByNothing, false},
+		{"installed_by with source beats location alone", TitleAttrs{Source: "npm", Name: "typescript", InstalledBy: []string{"carol"}, Locations: []string{"/opt/acme/lib"}},
+			"web", "carol-npm", ByRule, false},
+		{"the catch-all inherits", TitleAttrs{Source: "gem", Name: "rails", InstalledBy: []string{"bob"}},
+			"web", "by-installer", ByInheritance, false},
+		{"a retired owner's users make no heir", TitleAttrs{Source: "gem", Name: "rake", InstalledBy: []string{"olga"}},
+			"", "", ByNothing, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := r.ResolveSoftware(tt.t)
+			if res.Owner != tt.owner || res.Provenance.RuleID != tt.rule || res.Provenance.Type != tt.typ || res.Orphaned != tt.orphaned {
+				t.Errorf("ResolveSoftware = %+v, want owner %q rule %q type %s", res, tt.owner, tt.rule, tt.typ)
+			}
+			if tt.typ == ByInheritance && !strings.Contains(res.Provenance.Detail, "installed by "+tt.t.InstalledBy[slices.IndexFunc(tt.t.InstalledBy, func(u string) bool { return len(r.OwnersOfUser(u)) > 0 })]) {
+				t.Errorf("detail %q does not name the installer", res.Provenance.Detail)
+			}
+		})
+	}
+	plain, err := NewResolver(&Registry{Owners: []Owner{{ID: "a"}}, Rules: []Rule{{ID: "r", Kind: KindSoftware, Match: Selector{Source: "deb"}, Owner: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.UsesInstallations() {
+		t.Error("UsesInstallations is true without rules on installations")
+	}
+	if _, err := Load("t.yaml", []byte("owners: [{id: a}]\nrules:\n  - {id: r, kind: host, match: {all: true}, inherit: true}\n")); err == nil {
+		t.Error("a host rule that inherits is accepted")
+	}
+}

@@ -21,20 +21,27 @@ const (
 	fSection
 	fOrigin
 	fManager
+	// The fields of a title's installations (TitleAttrs.InstalledBy, Locations): one title
+	// has many, and a glob matches when one of them does.
+	fInstalledBy
+	fLocation
 	nFields
 )
 
-var fieldNames = [nFields]string{"host_id", "hostname", "fqdn", "os", "os_family", "source", "name", "maintainer", "vendor", "section", "origin", "manager"}
+var fieldNames = [nFields]string{"host_id", "hostname", "fqdn", "os", "os_family", "source", "name", "maintainer", "vendor", "section", "origin", "manager", "installed_by", "location"}
 
 func (f field) isHost() bool { return f <= fOSFamily }
 
+// isMulti reports whether f is a field of installations, of which a title has many.
+func (f field) isMulti() bool { return f >= fInstalledBy }
+
 // selectorFields lists the keys of a selector, in the order owners.yaml documents them.
-var selectorFields = []string{"all", "host_id", "hostname", "fqdn", "os", "os_family", "labels", "source", "name", "maintainer", "vendor", "section", "origin", "manager", "port"}
+var selectorFields = []string{"all", "host_id", "hostname", "fqdn", "os", "os_family", "labels", "source", "name", "maintainer", "vendor", "section", "origin", "installed_by", "location", "manager", "port"}
 
 // fieldsOfKind says which selector keys each kind of rule may use.
 var fieldsOfKind = map[Kind][]string{
 	KindHost:     {"all", "host_id", "hostname", "fqdn", "os", "os_family", "labels"},
-	KindSoftware: {"all", "source", "name", "maintainer", "vendor", "section", "origin"},
+	KindSoftware: {"all", "source", "name", "maintainer", "vendor", "section", "origin", "installed_by", "location"},
 	KindService:  {"all", "name", "manager", "port", "host_id", "hostname", "fqdn", "os", "os_family", "labels"},
 }
 
@@ -64,6 +71,10 @@ func (s *Selector) ptr(f field) *string {
 		return &s.Origin
 	case fManager:
 		return &s.Manager
+	case fInstalledBy:
+		return &s.InstalledBy
+	case fLocation:
+		return &s.Location
 	}
 	return nil
 }
@@ -146,8 +157,12 @@ func (m *matcher) empty() bool { return len(m.globs) == 0 && len(m.labels) == 0 
 // attrs is an asset flattened for matching.
 type attrs struct {
 	vals   [nFields]string
+	multi  [nFields - fInstalledBy][]string // the fields of installations
 	labels map[string]string
 	svc    *ServiceAttrs
+	// heir and heirUser are, for a title, the owner that the first of its installers with
+	// one makes it inherit, and that installer; heir is empty when none has an owner.
+	heir, heirUser string
 }
 
 func hostAttrs(h *HostAttrs) attrs {
@@ -160,6 +175,7 @@ func hostAttrs(h *HostAttrs) attrs {
 func titleAttrs(t *TitleAttrs) attrs {
 	var a attrs
 	a.vals[fSource], a.vals[fName], a.vals[fMaintainer], a.vals[fVendor], a.vals[fSection], a.vals[fOrigin] = t.Source, t.Name, t.Maintainer, t.Vendor, t.Section, t.Origin
+	a.multi[fInstalledBy-fInstalledBy], a.multi[fLocation-fInstalledBy] = t.InstalledBy, t.Locations
 	return a
 }
 
@@ -175,7 +191,11 @@ func (m *matcher) match(a *attrs) bool {
 		return false
 	}
 	for i := range m.globs {
-		if !m.globs[i].g.match(a.vals[m.globs[i].f]) {
+		if f := m.globs[i].f; f.isMulti() {
+			if !slices.ContainsFunc(a.multi[f-fInstalledBy], m.globs[i].g.match) {
+				return false
+			}
+		} else if !m.globs[i].g.match(a.vals[f]) {
 			return false
 		}
 	}
@@ -195,6 +215,9 @@ type compiled struct {
 	// unit is set when the selector names a unit field (name, manager): it then never
 	// matches a port.
 	unit bool
+	// heir is set for a software rule that inherits: it matches only a title one of whose
+	// installers is an owner's user.
+	heir bool
 	spec specificity
 }
 
@@ -271,7 +294,7 @@ func compile(k Kind, s *Selector) compiled {
 }
 
 func (c *compiled) matchOwn(a *attrs) bool {
-	if c.unit && a.svc != nil && a.svc.IsPort() {
+	if c.unit && a.svc != nil && a.svc.IsPort() || c.heir && a.heir == "" {
 		return false
 	}
 	return c.own.match(a)

@@ -235,10 +235,10 @@ func (v *validator) rule(r *Registry, i int, ids map[string]int, owners map[stri
 	v.text(p+".description", ru.Description)
 	kindOK := v.kind(p+".kind", ru.Kind)
 	switch {
-	case ru.Inherit && kindOK && ru.Kind != KindService:
-		v.errf(p+".inherit", "only service rules inherit the owner of the host")
+	case ru.Inherit && kindOK && ru.Kind == KindHost:
+		v.errf(p+".inherit", "a host rule cannot inherit: service rules inherit the owner of the host, software rules the owner of who installed it")
 	case ru.Inherit && ru.Owner != "":
-		v.errf(p+".owner", "a rule with inherit: true gives the owner of the host; it names no owner")
+		v.errf(p+".owner", "a rule with inherit: true takes its owner from the host or from who installed the software; it names no owner")
 	case !ru.Inherit && !v.loc.broken(p+".inherit"):
 		v.ownerRef(p+".owner", ru.Owner, owners)
 	}
