@@ -175,7 +175,7 @@ func hostAttrs(h *HostAttrs) attrs {
 func titleAttrs(t *TitleAttrs) attrs {
 	var a attrs
 	a.vals[fSource], a.vals[fName], a.vals[fMaintainer], a.vals[fVendor], a.vals[fSection], a.vals[fOrigin] = t.Source, t.Name, t.Maintainer, t.Vendor, t.Section, t.Origin
-	a.multi[fInstalledBy-fInstalledBy], a.multi[fLocation-fInstalledBy] = t.InstalledBy, t.Locations
+	a.multi = [...][]string{t.InstalledBy, t.Locations} // fInstalledBy, fLocation
 	return a
 }
 
