@@ -5,11 +5,12 @@
 // without entering another file system, at most MaxDepth directories deep and at most
 // MaxVisit directory entries per pass; trees other sources read or that hold no executables
 // of their own are skipped (node_modules, site-packages, dist-packages, lib/python*, __pycache__,
-// .git). It adds the executables the ExecStart= and ExecStartPre= lines of the service units
+// .git, and src, test, tests, testdata, doc, docs, man, include, locale, fonts, icons). It adds the executables the ExecStart= and ExecStartPre= lines of the service units
 // (and their drop-ins) name, wherever they are. It keeps regular files with an exec bit, and
 // files named *.AppImage that carry an AppImage's magic. It drops those a package database
 // lists: dpkg's /var/lib/dpkg/info/*.list, apk's /lib/apk/db/installed, pacman's
-// /var/lib/pacman/local/*/files and rpm's database (in any of its formats).
+// /var/lib/pacman/local/*/files and rpm's database (in any of its formats). What they said
+// of each candidate is reused while the databases' files are unchanged (ownedmemo.go).
 //
 // Each one left is a package of format "file" named by its path on the host (title
 // file:/opt/acme/bin/acmectl). Its version is the one the binary declares: a Go binary's main
@@ -80,6 +81,9 @@ type Stats struct {
 	TooLarge    int   // files over MaxHashFile, not hashed
 	Deferred    int   // files left for the next pass: the pass's hash budget was spent
 	Unreadable  int   // files and directories that could not be opened or read
+	// OwnedReused is set when the package databases were unchanged since the last pass and
+	// what they said of every candidate was reused instead of read again.
+	OwnedReused bool
 }
 
 // Source reads the executables no package owns.
@@ -90,6 +94,7 @@ type Source struct {
 
 	mu    sync.Mutex
 	cache hashCache
+	memo  ownedMemo
 	hash  hasher
 	pass  pass
 	last  Stats

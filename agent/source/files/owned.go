@@ -29,6 +29,28 @@ const (
 // be read fails the pass, since every file it owns would otherwise be reported as no
 // package's.
 func (s *Source) owned(ctx context.Context, cands map[string]*candidate) (removed int, err error) {
+	stamp := s.dbStamp()
+	if removed, ok := s.memo.reuse(stamp, cands); ok {
+		s.pass.skipped += s.memo.skipped
+		s.pass.stats.OwnedReused = true
+		return removed, nil
+	}
+	before := make([]string, 0, len(cands))
+	for p := range cands {
+		before = append(before, p)
+	}
+	skipped := s.pass.skipped
+	removed, err = s.readOwned(ctx, cands)
+	if err == nil {
+		s.memo.remember(stamp, before, cands, s.pass.skipped-skipped)
+	} else {
+		s.memo = ownedMemo{}
+	}
+	return removed, err
+}
+
+// readOwned is owned, reading the databases.
+func (s *Source) readOwned(ctx context.Context, cands map[string]*candidate) (removed int, err error) {
 	bases := make(map[string]bool, len(cands))
 	for p := range cands {
 		bases[path.Base(p)] = true

@@ -21,10 +21,13 @@ type candidate struct {
 
 // skipDir reports whether the directory name, in the directory parent (a host path), holds
 // what other sources read or no executable of its own: a package manager's tree of its own
-// packages, or a version control store.
+// packages, a version control store, or the sources, tests, documentation, headers and
+// data that come with software (/usr/local/go/src alone is 13,000 files, its scripts no
+// software of their own).
 func skipDir(parent, name string) bool {
 	switch name {
-	case "node_modules", "site-packages", "dist-packages", "__pycache__", ".git", ".hg", ".svn":
+	case "node_modules", "site-packages", "dist-packages", "__pycache__", ".git", ".hg", ".svn",
+		"src", "test", "tests", "testdata", "doc", "docs", "man", "include", "locale", "fonts", "icons":
 		return true
 	}
 	// /usr/local/lib/python3.11, /opt/app/lib/python3.12: pip's trees, whose scripts are in
