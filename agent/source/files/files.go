@@ -26,7 +26,10 @@
 // directory, in files-digests.json there, so that an agent restarted on an unchanged host
 // hashes nothing.
 //
-// The source has no watch paths: the trees it walks are read again at each inventory pass.
+// It watches where software is dropped by hand (/usr/local/bin, /usr/local/sbin, and the top
+// of /usr/local, /opt and /srv), the administrator's unit directory, and the package
+// databases, so that a binary copied into place, a new service, or a package that takes a
+// file over is seen within seconds; deeper changes are seen at the next inventory pass.
 package files
 
 import (
@@ -125,6 +128,19 @@ func New(opts Options) *Source {
 	}
 	return &Source{root: opts.Root, rootDir: filepath.Clean(string(opts.Root)), opts: opts,
 		cache: hashCache{dir: opts.StateDir}}
+}
+
+// watchPaths are the directories WatchPaths names, under the root.
+var watchPaths = []string{"/usr/local", "/usr/local/bin", "/usr/local/sbin", "/opt", "/srv",
+	"/etc/systemd/system", "/var/lib/dpkg", apkDBDir, pacmanLocal, "/var/lib/rpm", "/usr/lib/sysimage/rpm"}
+
+// WatchPaths implements source.Watcher.
+func (s *Source) WatchPaths() []string {
+	out := make([]string, len(watchPaths))
+	for i, p := range watchPaths {
+		out[i] = s.root.Path(p)
+	}
+	return out
 }
 
 // Name implements source.Source.

@@ -16,7 +16,8 @@ import (
 // The package databases whose file lists say which files a package owns.
 const (
 	dpkgInfo     = "/var/lib/dpkg/info"
-	apkInstalled = "/lib/apk/db/installed"
+	apkDBDir     = "/lib/apk/db"
+	apkInstalled = apkDBDir + "/installed"
 	pacmanLocal  = "/var/lib/pacman/local"
 	maxList      = 64 << 20  // one dpkg .list or pacman files file
 	maxAPK       = 256 << 20 // apk's whole database
