@@ -52,14 +52,20 @@ func Errorf(status int, format string, args ...any) *Error {
 // ErrTooLarge is wrapped by the errors for bodies over a limit.
 var ErrTooLarge = errors.New("body too large")
 
+// marshalWriters keep Marshal's compressors between calls: a gzip writer's state is over a
+// megabyte, which each report would otherwise allocate and clear.
+var marshalWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
 // Marshal encodes v as gzip-compressed JSON, the body of a request with
 // "Content-Encoding: gzip".
 func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
+	zw := marshalWriters.Get().(*gzip.Writer)
+	defer marshalWriters.Put(zw)
+	zw.Reset(&buf)
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {

@@ -158,6 +158,10 @@ var (
 		return zw
 	}}
 	recordBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	statusWriters = sync.Pool{New: func() any {
+		zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+		return zw
+	}}
 )
 
 // EncodeHost returns the stored form of a host record: columnar JSON, gzip-compressed.
@@ -348,7 +352,9 @@ func StatusShard(hostID string) string {
 // EncodeStatus returns the stored form of a status shard.
 func EncodeStatus(m map[string]HostStatus) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := statusWriters.Get().(*gzip.Writer)
+	defer statusWriters.Put(zw)
+	zw.Reset(&buf)
 	if err := json.NewEncoder(zw).Encode(m); err != nil {
 		return nil, err
 	}
