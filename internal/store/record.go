@@ -373,20 +373,42 @@ func DecodeStatus(b []byte) (map[string]HostStatus, error) {
 	return m, nil
 }
 
+// gzipReaders keep the decompressors of stored values between decodings (each holds a
+// 32 KiB window), and decodeBuffers their decompressed bytes.
+var (
+	gzipReaders   sync.Pool
+	decodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
 func decodeGzipJSON(b []byte, v any) error {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
+	var zr *gzip.Reader
+	if p, ok := gzipReaders.Get().(*gzip.Reader); ok {
+		if err := p.Reset(bytes.NewReader(b)); err != nil {
+			gzipReaders.Put(p)
+			return err
+		}
+		zr = p
+	} else {
+		var err error
+		if zr, err = gzip.NewReader(bytes.NewReader(b)); err != nil {
+			return err
+		}
+	}
+	defer gzipReaders.Put(zr)
+	buf := decodeBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // a rare huge record is not kept
+			decodeBuffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(zr, maxRecordBytes+1)); err != nil {
 		return err
 	}
-	defer zr.Close()
-	data, err := io.ReadAll(io.LimitReader(zr, maxRecordBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(data) > maxRecordBytes {
+	if buf.Len() > maxRecordBytes {
 		return fmt.Errorf("over %d bytes decoded", maxRecordBytes)
 	}
-	return json.Unmarshal(data, v)
+	return json.Unmarshal(buf.Bytes(), v)
 }
 
 func unix(t time.Time) int64 {
