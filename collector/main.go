@@ -104,6 +104,7 @@ type config struct {
 	ReenrollPolicy      string        `yaml:"reenroll_policy"`
 	EnrollRateLimit     float64       `yaml:"enroll_rate_limit"`
 	EnrollRateLimitAll  float64       `yaml:"enroll_rate_limit_total"`
+	DebugAddress        string        `yaml:"debug_address"`
 }
 
 // serveCommand reads the settings of "onus-collector serve": defaults, --config, flags.
@@ -151,6 +152,7 @@ func bindServe(fs *flag.FlagSet, cfg *config) {
 	fs.Int64Var(&cfg.MaxReportMemory, "max-report-memory", cfg.MaxReportMemory, "bytes all reports in flight may hold at once (compressed bodies plus three times the decompressed ones); more get 429")
 	fs.DurationVar(&cfg.ReportReadGrace, "report-read-grace", cfg.ReportReadGrace, "time a report's body may take before --report-min-rate applies, and the longest pause within it")
 	fs.Int64Var(&cfg.ReportMinRate, "report-min-rate", cfg.ReportMinRate, "bytes per second a report's body must average after --report-read-grace, else 408")
+	fs.StringVar(&cfg.DebugAddress, "debug-address", cfg.DebugAddress, "serve Go's profiles (/debug/pprof/) on this loopback address, 127.0.0.1:6060 (default: not)")
 	fs.StringVar(&cfg.MetricsAuth, "metrics-auth", cfg.MetricsAuth, "who may read /metrics: none (whoever reaches the listener) or read-token (the read-only or admin token as a bearer token)")
 	fs.StringVar(&cfg.ReenrollPolicy, "reenroll-policy", cfg.ReenrollPolicy, "enrollment of an enrolled host ID without its credential: approve (held for an admin), refuse, or allow (unsafe: the enroll secret takes over any host)")
 	fs.Float64Var(&cfg.EnrollRateLimit, "enroll-rate-limit", cfg.EnrollRateLimit, "failed enrollments (wrong secret, held or refused takeover) allowed per second from one address, bursts of ten seconds' worth (-1: no limit)")
@@ -207,6 +209,14 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
 		return 2
+	}
+	if cfg.DebugAddress != "" {
+		stopDebug, err := startDebug(cfg.DebugAddress, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "onus-collector serve: %v\n", err)
+			return 2
+		}
+		defer stopDebug()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
