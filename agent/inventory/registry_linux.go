@@ -6,6 +6,7 @@ import (
 	"github.com/onus-project/onus/agent/source/container"
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/files"
+	"github.com/onus-project/onus/agent/source/gem"
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/agent/source/kmod"
 	"github.com/onus-project/onus/agent/source/pacman"
@@ -28,5 +29,6 @@ func Sources(o SourceOptions) []source.Source {
 		kmod.New(o.Root),
 		container.New(container.Options{Root: o.Root, Logger: o.Logger}),
 		files.New(files.Options{Root: o.Root, StateDir: o.StateDir}),
+		gem.New(o.Root),
 	}
 }

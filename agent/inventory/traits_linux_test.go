@@ -34,6 +34,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"kmod":       {PackageFormat: "kmod"},
 		"containers": {PackageFormat: "container-image", ServiceManagers: []string{"docker", "podman", "containerd"}},
 		"files":      {PackageFormat: "file"},
+		"gem":        {PackageFormat: "gem"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
