@@ -3,6 +3,7 @@ package inventory
 import (
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/apk"
+	"github.com/onus-project/onus/agent/source/cargo"
 	"github.com/onus-project/onus/agent/source/container"
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/files"
@@ -30,5 +31,6 @@ func Sources(o SourceOptions) []source.Source {
 		container.New(container.Options{Root: o.Root, Logger: o.Logger}),
 		files.New(files.Options{Root: o.Root, StateDir: o.StateDir}),
 		gem.New(o.Root),
+		cargo.New(o.Root),
 	}
 }

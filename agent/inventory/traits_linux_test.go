@@ -35,6 +35,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"containers": {PackageFormat: "container-image", ServiceManagers: []string{"docker", "podman", "containerd"}},
 		"files":      {PackageFormat: "file"},
 		"gem":        {PackageFormat: "gem"},
+		"cargo":      {PackageFormat: "cargo"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
