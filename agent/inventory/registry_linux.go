@@ -8,6 +8,7 @@ import (
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/files"
 	"github.com/onus-project/onus/agent/source/gem"
+	"github.com/onus-project/onus/agent/source/gobin"
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/agent/source/kmod"
 	"github.com/onus-project/onus/agent/source/pacman"
@@ -32,5 +33,6 @@ func Sources(o SourceOptions) []source.Source {
 		files.New(files.Options{Root: o.Root, StateDir: o.StateDir}),
 		gem.New(o.Root),
 		cargo.New(o.Root),
+		gobin.New(o.Root),
 	}
 }

@@ -36,6 +36,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"files":      {PackageFormat: "file"},
 		"gem":        {PackageFormat: "gem"},
 		"cargo":      {PackageFormat: "cargo"},
+		"gobin":      {PackageFormat: "go"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
