@@ -35,9 +35,11 @@ type Meta struct {
 	TooLarge bool `json:"too_large,omitempty"`
 	// AppImage: the file is an AppImage (type 1 or 2).
 	AppImage bool `json:"appimage,omitempty"`
-	// GoModule and GoVersion are the main module of a Go binary's build information.
+	// GoModule and GoVersion are the main module of a Go binary's build information, GoPath
+	// its main package.
 	GoModule  string `json:"go_module,omitempty"`
 	GoVersion string `json:"go_version,omitempty"`
+	GoPath    string `json:"go_path,omitempty"`
 	// Note is the ELF .note.package metadata (systemd's package notes).
 	Note *PackageNote `json:"note,omitempty"`
 }
@@ -49,7 +51,7 @@ const cacheFile = "files-digests.json"
 const maxCacheFile = 64 << 20
 
 // cacheVersion changes when what Meta holds for a file changes meaning.
-const cacheVersion = 1
+const cacheVersion = 2
 
 type cacheDoc struct {
 	Version int          `json:"version"`

@@ -11,6 +11,8 @@
 // lists: dpkg's /var/lib/dpkg/info/*.list, apk's /lib/apk/db/installed, pacman's
 // /var/lib/pacman/local/*/files and rpm's database (in any of its formats). What they said
 // of each candidate is reused while the databases' files are unchanged (ownedmemo.go).
+// It leaves to the gobin source the Go binaries that source reports (gobin.Reports, in the
+// directories gobin.Dirs lists).
 //
 // Each one left is a package of format "file" named by its path on the host (title
 // file:/opt/acme/bin/acmectl). Its version is the one the binary declares: a Go binary's main
@@ -36,6 +38,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,6 +47,7 @@ import (
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/gobin"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 )
@@ -185,6 +189,10 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
+	goDirs := make(map[string]bool)
+	for _, d := range gobin.Dirs(s.root) {
+		goDirs[d] = true
+	}
 	s.cache.begin()
 	names := make(map[string]bool, len(paths))
 	for i, p := range paths {
@@ -193,8 +201,8 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		}
 		c := cands[p]
 		m, ok := s.inspect(c)
-		if !ok {
-			continue
+		if !ok || goDirs[path.Dir(c.host)] && gobin.Reports(m.GoModule, m.GoPath) {
+			continue // not an executable, or a Go binary the gobin source reports
 		}
 		if pkg, ok := s.pkg(c, m, users, names); ok {
 			res.Software = append(res.Software, pkg)

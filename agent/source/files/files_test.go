@@ -182,14 +182,15 @@ func TestGoBinary(t *testing.T) {
 	run("git", "add", ".")
 	run("git", "commit", "-qm", "gotool")
 	run("git", "tag", "v1.2.3")
-	out := filepath.Join(root, "usr/local/bin/gotool")
-	run("go", "build", "-buildvcs=true", "-trimpath", "-o", out, ".")
+	// In /usr/local/bin the gobin source reports it (go:example.com/gotool); elsewhere this one.
+	run("go", "build", "-buildvcs=true", "-trimpath", "-o", filepath.Join(root, "usr/local/bin/gotool"), ".")
+	run("go", "build", "-buildvcs=true", "-trimpath", "-o", filepath.Join(root, "usr/local/libexec/gotool"), ".")
 	res := collect(t, New(Options{Root: hostfs.Root(root)}))
 	if len(res.Software) != 1 {
 		t.Fatalf("%+v", res.Software)
 	}
 	p := res.Software[0]
-	if p.Name != "/usr/local/bin/gotool" || p.Version != "v1.2.3" || p.Labels["go_module"] != "example.com/gotool" {
+	if p.Name != "/usr/local/libexec/gotool" || p.Version != "v1.2.3" || p.Labels["go_module"] != "example.com/gotool" {
 		t.Errorf("%+v", p)
 	}
 }

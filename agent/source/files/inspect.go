@@ -95,7 +95,7 @@ func declared(f io.ReaderAt, m *Meta) {
 		m.Note = &n
 	}
 	if bi, err := buildinfo.Read(f); err == nil {
-		m.GoModule, m.GoVersion = bi.Main.Path, bi.Main.Version
+		m.GoModule, m.GoVersion, m.GoPath = bi.Main.Path, bi.Main.Version, bi.Path
 	}
 }
 
