@@ -14,6 +14,7 @@ import (
 	"github.com/onus-project/onus/agent/source/pacman"
 	"github.com/onus-project/onus/agent/source/ports"
 	"github.com/onus-project/onus/agent/source/rpm"
+	"github.com/onus-project/onus/agent/source/snap"
 	"github.com/onus-project/onus/agent/source/systemd"
 )
 
@@ -34,5 +35,6 @@ func Sources(o SourceOptions) []source.Source {
 		gem.New(o.Root),
 		cargo.New(o.Root),
 		gobin.New(o.Root),
+		snap.New(o.Root),
 	}
 }

@@ -37,6 +37,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"gem":        {PackageFormat: "gem"},
 		"cargo":      {PackageFormat: "cargo"},
 		"gobin":      {PackageFormat: "go"},
+		"snap":       {PackageFormat: "snap"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
