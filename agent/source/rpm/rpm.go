@@ -19,6 +19,13 @@
 // imported signing key in its database as a package named gpg-pubkey, which is a key and not
 // software, so they are left out without being counted as skipped. A package header that
 // cannot be decoded is skipped and counted in Result.Skipped.
+//
+// Who installed each package, with which command, and whether it was asked for or came as a
+// dependency, are read from dnf's records (dnf.go, dnf5state.go): dnf 4's
+// /var/lib/dnf/history.sqlite, dnf 5's /usr/lib/sysimage/libdnf5/transaction_history.sqlite
+// and its system state /usr/lib/sysimage/libdnf5/packages.toml, with the host's /etc/passwd
+// to name the user. They are best effort: a record that is missing or cannot be read leaves
+// the fields empty and never fails the source.
 package rpm
 
 import (
@@ -27,6 +34,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -85,17 +93,25 @@ func (*Source) PackageFormat() string { return "rpm" }
 // directory while it writes.
 func (s *Source) Locks() []source.Lock {
 	var out []source.Lock
-	for _, p := range s.WatchPaths() {
+	d := dbDirs()
+	for _, p := range s.dirs(d[:]...) {
 		out = append(out, source.Lock{Path: filepath.Join(p, ".rpm.lock"), Fcntl: true})
 	}
 	return out
 }
 
 // WatchPaths implements source.Watcher: the database directories, with their links resolved
-// (rpm replaces files in them when it rebuilds the database).
+// (rpm replaces files in them when it rebuilds the database), and dnf's (dnf.go), which
+// change without rpm's database when dnf mark changes a reason.
 func (s *Source) WatchPaths() []string {
-	paths := make([]string, 0, 2)
-	for _, d := range dbDirs() {
+	d := dbDirs()
+	return s.dirs(d[0], d[1], path.Dir(dnf4HistoryPath), dnf5Dir)
+}
+
+// dirs returns the directories under the root, their links resolved, each once.
+func (s *Source) dirs(dirs ...string) []string {
+	paths := make([]string, 0, len(dirs))
+	for _, d := range dirs {
 		p, err := s.root.Resolve(d)
 		if err != nil {
 			p = s.root.Path(d)
@@ -173,7 +189,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("rpm: %w", err)
 	}
-	key := []source.Stamp{source.StampOf(db.info), {}}
+	key := append([]source.Stamp{source.StampOf(db.info), {}}, dnfStamps(s.root)...)
 	var walSize int64
 	if db.format == formatSQLite {
 		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Mode().IsRegular() {
@@ -209,6 +225,8 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		}
 		return res, fmt.Errorf("rpm: %s: %w", db.hostPath, err)
 	}
+	// What dnf records is added to the packages before they are cached.
+	skipped += dnfInfo(s.root, pkgs)
 	s.cache.Put(key, pkgs, skipped)
 	s.cachePath = db.path
 	res.Software, res.Skipped = slices.Clone(pkgs), skipped

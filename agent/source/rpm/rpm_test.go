@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,8 @@ var fixtures = []struct {
 	{"centos7", roots + "/centos7", "/var/lib/rpm"},
 	{"opensuse15", roots + "/opensuse15", "/usr/lib/sysimage/rpm"},
 	{"wal", "testdata/wal", "/var/lib/rpm"},
+	{"dnf4", "testdata/dnf4", "/var/lib/rpm"},
+	{"dnf5", "testdata/dnf5", "/usr/lib/sysimage/rpm"},
 }
 
 type goldenResult struct {
@@ -320,8 +323,9 @@ func TestCollectCanceled(t *testing.T) {
 func TestWatchPaths(t *testing.T) {
 	root, _ := filepath.Abs(roots + "/opensuse15")
 	got := New(hostfs.Root(root)).WatchPaths()
-	if len(got) != 1 || got[0] != root+"/usr/lib/sysimage/rpm" {
-		t.Errorf("got %q, want the sysimage directory once", got)
+	want := []string{root + "/usr/lib/sysimage/rpm", root + "/var/lib/dnf", root + "/usr/lib/sysimage/libdnf5"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want the sysimage directory once and dnf's", got)
 	}
 }
 

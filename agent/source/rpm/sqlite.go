@@ -194,6 +194,11 @@ var errStop = errors.New("stop")
 // rowid order. The payload is only valid during the call. A row whose payload cannot be read
 // is counted in the returned number and skipped; a broken tree is an error.
 func (db *sqliteDB) scanTable(root uint32, fn func(payload []byte) error) (skipped int, err error) {
+	return db.scanRows(root, func(_ int64, payload []byte) error { return fn(payload) })
+}
+
+// scanRows is scanTable, fn also given each row's rowid.
+func (db *sqliteDB) scanRows(root uint32, fn func(rowid int64, payload []byte) error) (skipped int, err error) {
 	clear(db.visited)
 	err = db.walk(root, 0, fn, &skipped)
 	if err == errStop {
@@ -215,7 +220,7 @@ func (db *sqliteDB) visit(pgno uint32) error {
 	return nil
 }
 
-func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped *int) error {
+func (db *sqliteDB) walk(pgno uint32, depth int, fn func(int64, []byte) error, skipped *int) error {
 	if depth >= maxTreeDepth {
 		return fmt.Errorf("%w: b-tree deeper than %d", ErrMalformed, maxTreeDepth)
 	}
@@ -263,7 +268,7 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 			}
 			continue
 		}
-		payload, size, err := db.leafPayload(buf[cell:db.usable])
+		rowid, payload, size, err := db.leafPayload(buf[cell:db.usable])
 		if err != nil {
 			*skipped++
 			continue
@@ -271,7 +276,7 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 		if free -= size; free < 0 {
 			return fmt.Errorf("%w: page %d has overlapping cells", ErrMalformed, pgno)
 		}
-		if err := fn(payload); err != nil {
+		if err := fn(rowid, payload); err != nil {
 			return err
 		}
 	}
@@ -281,20 +286,21 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func([]byte) error, skipped 
 	return nil
 }
 
-// leafPayload returns the whole payload of the table leaf cell at the start of c, following
-// its overflow pages, and the size of the cell on its page.
-func (db *sqliteDB) leafPayload(c []byte) (payload []byte, size int, err error) {
+// leafPayload returns the rowid and the whole payload of the table leaf cell at the start of
+// c, following its overflow pages, and the size of the cell on its page.
+func (db *sqliteDB) leafPayload(c []byte) (rowid int64, payload []byte, size int, err error) {
 	plen, n := uvarint(c)
 	if n == 0 {
-		return nil, 0, fmt.Errorf("%w: cell payload size", ErrMalformed)
+		return 0, nil, 0, fmt.Errorf("%w: cell payload size", ErrMalformed)
 	}
-	_, m := uvarint(c[n:]) // rowid
+	id, m := uvarint(c[n:])
 	if m == 0 {
-		return nil, 0, fmt.Errorf("%w: cell rowid", ErrMalformed)
+		return 0, nil, 0, fmt.Errorf("%w: cell rowid", ErrMalformed)
 	}
+	rowid = int64(id) // a varint rowid is the two's complement of a negative one
 	c = c[n+m:]
 	if plen > maxPayload || plen > uint64(db.nPages)*uint64(db.usable) {
-		return nil, 0, fmt.Errorf("%w: payload of %d bytes", ErrMalformed, plen)
+		return 0, nil, 0, fmt.Errorf("%w: payload of %d bytes", ErrMalformed, plen)
 	}
 	total := int(plen)
 	// How much of the payload is on the leaf page (the file format's "X", "M" and "K").
@@ -310,11 +316,11 @@ func (db *sqliteDB) leafPayload(c []byte) (payload []byte, size int, err error) 
 		}
 	}
 	if local > len(c) || (local < total && local+4 > len(c)) {
-		return nil, 0, fmt.Errorf("%w: cell runs off its page", ErrMalformed)
+		return 0, nil, 0, fmt.Errorf("%w: cell runs off its page", ErrMalformed)
 	}
 	size = n + m + local
 	if local == total {
-		return c[:total], size, nil
+		return rowid, c[:total], size, nil
 	}
 	size += 4
 	db.payload = append(db.payload[:0], c[:local]...)
@@ -327,13 +333,13 @@ func (db *sqliteDB) leafPayload(c []byte) (payload []byte, size int, err error) 
 	// cost more than the chain's pages.
 	for len(db.payload) < total {
 		if next == 0 {
-			return nil, 0, fmt.Errorf("%w: overflow chain ends early", ErrMalformed)
+			return 0, nil, 0, fmt.Errorf("%w: overflow chain ends early", ErrMalformed)
 		}
 		if err := db.visit(next); err != nil {
-			return nil, 0, fmt.Errorf("overflow chain: %w", err)
+			return 0, nil, 0, fmt.Errorf("overflow chain: %w", err)
 		}
 		if err := db.page(next, db.ovf); err != nil {
-			return nil, 0, err
+			return 0, nil, 0, err
 		}
 		chunk := db.ovf[4:u]
 		if rest := total - len(db.payload); len(chunk) > rest {
@@ -342,7 +348,7 @@ func (db *sqliteDB) leafPayload(c []byte) (payload []byte, size int, err error) 
 		db.payload = append(db.payload, chunk...)
 		next = binary.BigEndian.Uint32(db.ovf)
 	}
-	return db.payload, size, nil
+	return rowid, db.payload, size, nil
 }
 
 // uvarint decodes a sqlite varint (big-endian, 1 to 9 bytes, the ninth contributing all 8
@@ -362,102 +368,6 @@ func uvarint(b []byte) (uint64, int) {
 		}
 	}
 	return 0, 0
-}
-
-// recordColumn returns column col of a record: its serial type and, for text and blobs,
-// its bytes.
-func recordColumn(rec []byte, col int) (serial uint64, val []byte, err error) {
-	hlen, n := uvarint(rec)
-	if n == 0 || hlen > uint64(len(rec)) || hlen < uint64(n) {
-		return 0, nil, fmt.Errorf("%w: record header", ErrMalformed)
-	}
-	hdr := rec[n:hlen]
-	body := rec[hlen:]
-	for i := 0; ; i++ {
-		st, m := uvarint(hdr)
-		if m == 0 {
-			return 0, nil, fmt.Errorf("%w: record has no column %d", ErrMalformed, col)
-		}
-		hdr = hdr[m:]
-		size, ok := serialSize(st)
-		if !ok || size > uint64(len(body)) {
-			return 0, nil, fmt.Errorf("%w: record column %d", ErrMalformed, i)
-		}
-		if i == col {
-			return st, body[:size], nil
-		}
-		body = body[size:]
-	}
-}
-
-// serialSize is the length of a value of sqlite serial type st.
-func serialSize(st uint64) (uint64, bool) {
-	switch {
-	case st <= 4:
-		return st, true // NULL, then 1-4 byte integers
-	case st == 5:
-		return 6, true
-	case st == 6 || st == 7:
-		return 8, true
-	case st == 8 || st == 9:
-		return 0, true
-	case st >= 12:
-		return (st - 12) / 2, true
-	}
-	return 0, false
-}
-
-// intValue decodes an integer column.
-func intValue(st uint64, v []byte) (int64, bool) {
-	switch {
-	case st >= 1 && st <= 6:
-		n := int64(int8(v[0]))
-		for _, c := range v[1:] {
-			n = n<<8 | int64(c)
-		}
-		return n, true
-	case st == 8:
-		return 0, true
-	case st == 9:
-		return 1, true
-	}
-	return 0, false
-}
-
-// isText and isBlob report a column's storage class from its serial type.
-func isText(st uint64) bool { return st >= 13 && st%2 == 1 }
-func isBlob(st uint64) bool { return st >= 12 && st%2 == 0 }
-
-// tableRoot finds the root page of the table called name in the schema.
-func (db *sqliteDB) tableRoot(name string) (uint32, error) {
-	var root uint32
-	_, err := db.scanTable(1, func(rec []byte) error {
-		st, typ, err := recordColumn(rec, 0)
-		if err != nil || !isText(st) || string(typ) != "table" {
-			return nil
-		}
-		st, n, err := recordColumn(rec, 1)
-		if err != nil || !isText(st) || string(n) != name {
-			return nil
-		}
-		st, v, err := recordColumn(rec, 3)
-		if err != nil {
-			return err
-		}
-		r, ok := intValue(st, v)
-		if !ok || r <= 0 || r > int64(db.nPages) {
-			return fmt.Errorf("%w: table %s has root page %d", ErrMalformed, name, r)
-		}
-		root = uint32(r)
-		return errStop
-	})
-	if err != nil {
-		return 0, err
-	}
-	if root == 0 {
-		return 0, fmt.Errorf("%w: no %s table", ErrMalformed, name)
-	}
-	return root, nil
 }
 
 // readSQLite calls fn with every header blob of rpm's sqlite database; skipped counts the rows
