@@ -114,7 +114,13 @@ func (c *hashCache) end() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(c.dir, cacheFile+".*")
+	return writeState(c.dir, cacheFile, b)
+}
+
+// writeState replaces the file name of the state directory dir with b, by a rename, so that
+// a reader sees the old file or the new one, never a part.
+func writeState(dir, name string, b []byte) error {
+	tmp, err := os.CreateTemp(dir, name+".*")
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,17 @@ func (c *hashCache) end() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(c.dir, cacheFile))
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+}
+
+// readState returns the file name of the state directory dir, read up to max bytes.
+func readState(dir, name string, max int64) ([]byte, error) {
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return hostfs.ReadAll(f, name, max)
 }
 
 // load reads the persisted cache; a missing, unreadable or foreign one is an empty cache.
@@ -135,12 +151,7 @@ func (c *hashCache) load() map[Key]Meta {
 	if c.dir == "" {
 		return out
 	}
-	f, err := os.Open(filepath.Join(c.dir, cacheFile))
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	b, err := hostfs.ReadAll(f, cacheFile, maxCacheFile)
+	b, err := readState(c.dir, cacheFile, maxCacheFile)
 	if err != nil {
 		return out
 	}

@@ -131,7 +131,7 @@ func New(opts Options) *Source {
 		opts.MaxHashFile = min(DefaultMaxHashFile, opts.MaxHashBytes)
 	}
 	return &Source{root: opts.Root, rootDir: filepath.Clean(string(opts.Root)), opts: opts,
-		cache: hashCache{dir: opts.StateDir}}
+		cache: hashCache{dir: opts.StateDir}, memo: ownedMemo{dir: opts.StateDir}}
 }
 
 // watchPaths are the directories WatchPaths names, under the root.

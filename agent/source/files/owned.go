@@ -45,7 +45,7 @@ func (s *Source) owned(ctx context.Context, cands map[string]*candidate) (remove
 	if err == nil {
 		s.memo.remember(stamp, before, cands, s.pass.skipped-skipped)
 	} else {
-		s.memo = ownedMemo{}
+		s.memo.forget()
 	}
 	return removed, err
 }

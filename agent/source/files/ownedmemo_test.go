@@ -66,3 +66,47 @@ func TestSkipsSourceTrees(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestOwnedMemoKept: the memo is kept in the state directory, so an agent started again on
+// unchanged databases reads no file list; a changed database, or a memo file that is not
+// one, makes the databases be read again.
+func TestOwnedMemoKept(t *testing.T) {
+	root, state := t.TempDir(), t.TempDir()
+	write(t, root, "usr/local/bin/tool", "#!/bin/sh\n", 0o755)
+	write(t, root, "usr/bin/sh", "#!/bin/sh\n", 0o755)
+	write(t, root, "etc/systemd/system/sh.service", "[Service]\nExecStart=/usr/bin/sh\n", 0o644)
+	write(t, root, "var/lib/dpkg/status", "Package: base\nStatus: install ok installed\n\n", 0o644)
+	write(t, root, "var/lib/dpkg/info/base.list", "/.\n/usr\n/usr/bin/sh\n", 0o644)
+	opts := Options{Root: hostfs.Root(root), StateDir: state}
+	first := New(opts)
+	want := []string{"/usr/local/bin/tool"}
+	if got := names(collect(t, first).Software); !slices.Equal(got, want) || first.Stats().OwnedReused {
+		t.Fatalf("first pass: %q, %+v", got, first.Stats())
+	}
+	again := New(opts)
+	if got := names(collect(t, again).Software); !slices.Equal(got, want) || !again.Stats().OwnedReused || again.Stats().Owned != 1 {
+		t.Fatalf("a new source on the same state directory: %q, %+v", got, again.Stats())
+	}
+
+	// dpkg removes base: its .list goes, the status is rewritten.
+	if err := os.Remove(filepath.Join(root, "var/lib/dpkg/info/base.list")); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(filepath.Join(root, "var/lib/dpkg/status"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	third := New(opts)
+	want = []string{"/usr/bin/sh", "/usr/local/bin/tool"}
+	if got := names(collect(t, third).Software); !slices.Equal(got, want) || third.Stats().OwnedReused {
+		t.Fatalf("after base was removed: %q, %+v", got, third.Stats())
+	}
+
+	if err := os.WriteFile(filepath.Join(state, memoFile), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fourth := New(opts)
+	if got := names(collect(t, fourth).Software); !slices.Equal(got, want) || fourth.Stats().OwnedReused {
+		t.Fatalf("with a corrupt memo file: %q, %+v", got, fourth.Stats())
+	}
+}
