@@ -97,8 +97,8 @@ func TestParseDiag(t *testing.T) {
 	var b []byte
 	b = append(b, diagMsg(sockDiagByFamily, 7, inetDiag(unix.AF_INET, []byte{127, 0, 0, 1}, 8080, 0, 42))...)
 	b = append(b, diagMsg(sockDiagByFamily, 7, inetDiag(unix.AF_INET, []byte{10, 0, 0, 1}, 5353, 80, 43))...) // a peer
-	b = append(b, diagMsg(sockDiagByFamily, 6, inetDiag(unix.AF_INET, []byte{10, 0, 0, 2}, 22, 0, 44))...)  // another dump's
-	b = append(b, diagMsg(sockDiagByFamily, 7, []byte{1, 2, 3})...)                                          // too short
+	b = append(b, diagMsg(sockDiagByFamily, 6, inetDiag(unix.AF_INET, []byte{10, 0, 0, 2}, 22, 0, 44))...)    // another dump's
+	b = append(b, diagMsg(sockDiagByFamily, 7, []byte{1, 2, 3})...)                                           // too short
 	socks, done, err := parseDiag(b, 7, tcp, nil)
 	if err != nil || done || len(socks) != 1 || socks[0].port != 8080 || socks[0].inode != 42 || socks[0].addr.String() != "127.0.0.1" {
 		t.Fatalf("got %+v done %v err %v", socks, done, err)
