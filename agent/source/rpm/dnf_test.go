@@ -19,7 +19,7 @@ import (
 const (
 	dnf4Root = "testdata/dnf4"
 	dnf5Root = "testdata/dnf5"
-	dnf4Cmd  = "--installroot=/mnt/sysimage --releasever=9 --config=/build/dnf.conf "
+	dnf4Cmd  = "--installroot=/tmp/onus-dnf-fixture/root --releasever=9 --config=/tmp/onus-dnf-fixture/dnf.conf "
 )
 
 type attribution struct{ requested, by, cmd, evidence string }
@@ -63,7 +63,7 @@ func TestDNF4History(t *testing.T) {
 		// Upgraded by no login: root; the reason is inherited from the install.
 		"acme-upd": {"explicit", "root", dnf4Cmd + "upgrade acme-upd", e},
 		// Installed by a uid no passwd line names, with control bytes in its command line,
-		// then marked as a dependency by alice.
+		// then marked as a dependency by alice in a transaction still in the WAL.
 		"acme-marked": {"dependency", "uid:1234", dnf4Cmd + `--setopt=local.name=local\x1b[31m install acme-marked`, e},
 		// Removed through dnf, then installed by rpm alone: the history's record is gone.
 		"acme-gone": {},
@@ -158,6 +158,12 @@ func TestDNFHostile(t *testing.T) {
 		{"garbage WAL", dnf4Root, func(t *testing.T, r string) {
 			os.WriteFile(r+hist4+"-wal", bytes.Repeat([]byte{0x37, 0x7f, 6, 0x82}, 1000), 0o644)
 		}, 0, 6, 6},
+		{"WAL a FIFO", dnf4Root, func(t *testing.T, r string) {
+			os.Remove(r + hist4 + "-wal")
+			if err := syscall.Mkfifo(r+hist4+"-wal", 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, 0, 6, 6},
 		{"garbage dnf5 history", dnf5Root, func(t *testing.T, r string) {
 			os.WriteFile(r+hist5, []byte("SQLite format 3\x00garbage"), 0o644)
 		}, 1, 0, 8},
@@ -199,6 +205,17 @@ func TestDNFHostile(t *testing.T) {
 					len(res.Software), res.Skipped, by, req, tt.skipped, tt.attributed, tt.requested)
 			}
 		})
+	}
+}
+
+// TestDNF4WAL checks that the transactions dnf left in the WAL are read: without it,
+// acme-marked was never marked a dependency.
+func TestDNF4WAL(t *testing.T) {
+	root := copyTree(t, dnf4Root)
+	os.Remove(root + dnf4HistoryPath + "-wal")
+	got, _ := attributions(t, root)
+	if g := got["acme-marked"]; g.requested != model.RequestedExplicit || g.by != "uid:1234" {
+		t.Errorf("without the WAL, acme-marked is %+v; want explicit, by uid:1234", g)
 	}
 }
 

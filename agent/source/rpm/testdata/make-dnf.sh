@@ -26,12 +26,14 @@
 # (libdnf5/transaction/db/sql/create_tables.sql, the tables read), with rows as dnf 5 writes
 # them, and packages.toml in the format libdnf5's system state writes (toml11's).
 #
-# Both databases are checkpointed and vacuumed to keep the fixture small.
+# The databases are vacuumed into 1 KiB pages to keep the fixture small.
 # Needs: apt-get install -y dnf rpm createrepo-c sqlite3 (run as root, writing loginuid).
 set -eu
 cd "$(dirname "$0")"
 here=$PWD
-b=$(mktemp -d)
+# A fixed build directory, so that the command lines dnf records are the same on every run.
+b=/tmp/onus-dnf-fixture
+rm -rf "$b"
 trap 'rm -rf "$b"' EXIT
 rm -rf dnf4 dnf5
 mkdir -p "$b/specs" "$b/home"
@@ -66,7 +68,7 @@ spec acme-temp "" 0.1 1 noarch ""
 spec acme-bare "" 7.0 2 noarch ""
 createrepo_c -q "$b/repo"
 
-R=$here/dnf4
+R=$b/root
 mkdir -p "$R/etc"
 printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'alice:x:1000:1000::/home/alice:/bin/sh' \
 	'bob:x:1001:1001::/home/bob:/bin/sh' >"$R/etc/passwd"
@@ -99,22 +101,33 @@ dnf 1000 remove acme-gone
 rpm --root "$R" --dbpath /var/lib/rpm -i --nodeps "$b/repo/noarch/acme-gone-1.0-1.noarch.rpm" \
 	"$b/repo/noarch/acme-bare-7.0-2.noarch.rpm" 2>/dev/null
 dnf 1234 --setopt="local.name=$(printf 'local\033[31m')" install acme-marked
-dnf 1000 mark remove acme-marked
-dnf 1000 install acme-temp
-dnf 1000 remove acme-temp
 
-# Paths that do not name this machine's build directory, then checkpointed and compacted.
-# 1 KiB pages (the reader takes any size sqlite does) keep the fixture small.
+# 1 KiB pages (the reader takes any size sqlite does) keep the fixture small; the history is
+# put back in WAL mode, in which dnf keeps it. While another process holds the database open
+# (PackageKit does), dnf's connection is not the last one and does not checkpoint when it
+# closes: the last three transactions stay in the -wal file alone, as on such a host.
 compact() { # db
 	sqlite3 "$1" "PRAGMA journal_mode=DELETE; PRAGMA page_size=1024; VACUUM;" >/dev/null
 }
-sqlite3 "$R/var/lib/dnf/history.sqlite" "UPDATE trans SET cmdline = replace(replace(cmdline, '$b', '/build'), \
-	'$R', '/mnt/sysimage'), rpmdb_version_begin = '', rpmdb_version_end = ''; DELETE FROM console_output;" >/dev/null
 compact "$R/var/lib/dnf/history.sqlite"
+sqlite3 "$R/var/lib/dnf/history.sqlite" "PRAGMA journal_mode=WAL;" >/dev/null
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1]); c.execute("SELECT count(*) FROM trans").fetchall()
+print(flush=True); time.sleep(600)' "$R/var/lib/dnf/history.sqlite" >"$b/holder" &
+holder=$!
+until [ -s "$b/holder" ]; do sleep 0.1; done
+dnf 1000 mark remove acme-marked
+dnf 1000 install acme-temp
+dnf 1000 remove acme-temp
+kill -9 "$holder" # gone without a checkpoint either
+wait "$holder" 2>/dev/null || true
+
+test -s "$R/var/lib/dnf/history.sqlite-wal"
 compact "$R/var/lib/rpm/rpmdb.sqlite"
-rm -rf "$R/var/log" "$R/var/cache" "$R$b" "$R/tmp" "$R/var/lib/dnf/history.sqlite-"* "$R/var/lib/rpm/rpmdb.sqlite-"* \
+rm -rf "$R/var/log" "$R/var/cache" "$R/tmp" "$R/var/lib/dnf/history.sqlite-shm" "$R/var/lib/rpm/rpmdb.sqlite-"* \
 	"$R/var/lib/rpm/.rpm.lock" "$R/etc/dnf" "$R/var/lib/dnf/repos" "$R/var/tmp"
 find "$R" -depth -type d -empty -delete
+cp -a "$R" "$here/dnf4"
 
 R=$here/dnf5
 mkdir -p "$R/usr/lib/sysimage/rpm" "$R/usr/lib/sysimage/libdnf5"
