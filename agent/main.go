@@ -122,12 +122,19 @@ func inventoryCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "onus-agent inventory: %v\n", err)
 		return 1
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
+	var w io.Writer = stdout
+	var iw *indentWriter
 	if !*compact {
-		enc.SetIndent("", "  ")
+		iw = newIndentWriter(stdout)
+		w = iw
 	}
-	if err := enc.Encode(out); err != nil {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	err = enc.Encode(out)
+	if err == nil && iw != nil {
+		err = iw.Flush()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "onus-agent inventory: %v\n", err)
 		return 1
 	}
