@@ -49,9 +49,10 @@ const (
 	evidenceDNF5State = "dnf5-system-state"
 )
 
-// dnfPaths are the files read, for the cache key.
-func dnfPaths() [5]string {
-	return [...]string{dnf4HistoryPath, dnf4HistoryPath + "-wal", dnf5HistoryPath, dnf5HistoryPath + "-wal", dnf5PackagesPath}
+// infoPaths are the files installInfo reads, for the cache key.
+func infoPaths() [7]string {
+	return [...]string{dnf4HistoryPath, dnf4HistoryPath + "-wal", dnf5HistoryPath, dnf5HistoryPath + "-wal",
+		dnf5PackagesPath, zyppAutoInstalledPath, zyppHistoryPath}
 }
 
 // dialect is what differs between dnf 4's and dnf 5's history databases.
@@ -135,9 +136,10 @@ func evrIs(v string, epoch int64, version, release []byte) bool {
 		v[len(version)] == '-' && v[len(version)+1:] == string(release)
 }
 
-// dnfInfo fills the InstallInfo fields of pkgs from dnf's records under root, and returns
-// how many records or files could not be read.
-func dnfInfo(root hostfs.Root, pkgs []model.Package) (skipped int) {
+// installInfo fills the InstallInfo fields of pkgs from dnf's records under root, then from
+// libzypp's (zypp.go) for the packages dnf says nothing of, and returns how many records or
+// files could not be read.
+func installInfo(root hostfs.Root, pkgs []model.Package) (skipped int) {
 	if len(pkgs) == 0 {
 		return 0
 	}
@@ -158,7 +160,7 @@ func dnfInfo(root hostfs.Root, pkgs []model.Package) (skipped int) {
 		d.apply(h, pkgs, names)
 	}
 	skipped += applyPackagesTOML(root, pkgs)
-	return skipped
+	return skipped + zyppInfo(root, x)
 }
 
 // open reads the history database of d under root, with its WAL.
@@ -430,10 +432,10 @@ func passwdNames(root hostfs.Root) map[int64]string {
 	return out
 }
 
-// dnfStamps returns what the cache key holds of dnf's files.
-func dnfStamps(root hostfs.Root) []source.Stamp {
+// infoStamps returns what the cache key holds of the files installInfo reads.
+func infoStamps(root hostfs.Root) []source.Stamp {
 	var out []source.Stamp
-	for _, p := range dnfPaths() {
+	for _, p := range infoPaths() {
 		var st source.Stamp
 		if rp, err := root.Resolve(p); err == nil {
 			if fi, err := os.Stat(rp); err == nil {

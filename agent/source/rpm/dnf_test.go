@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/internal/model"
@@ -425,10 +426,43 @@ func BenchmarkDNFHistory(b *testing.B) {
 			for b.Loop() {
 				out := make([]model.Package, len(pkgs))
 				copy(out, pkgs)
-				if n := dnfInfo(hostfs.Root(fx.root), out); n != 0 {
+				if n := installInfo(hostfs.Root(fx.root), out); n != 0 {
 					b.Fatalf("%d skipped", n)
 				}
 			}
 		})
+	}
+}
+
+// TestDNFEvents checks that the events of a change carry who made it: the dnf 4 fixture's
+// packages installed on a host that had only acme-upd 1.0.
+func TestDNFEvents(t *testing.T) {
+	res, err := New(hostfs.Root(dnf4Root)).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := res.Software[0].InstallTime.Add(time.Hour)
+	var old []model.Package
+	for _, p := range res.Software {
+		if p.Name == "acme-upd" {
+			p.Version, p.InstallInfo = "1.0-1", model.InstallInfo{}
+			old = append(old, p)
+		}
+	}
+	evs := protocol.Events(&protocol.State{Software: old}, &protocol.State{Software: res.Software}, now)
+	n := 0
+	for _, e := range evs {
+		switch {
+		case e.Name == "acme-upd" && (e.Type != protocol.EventUpgraded || e.InstalledBy != "root" || e.InstallCommand != dnf4Cmd+"upgrade acme-upd"):
+			t.Errorf("upgrade event %+v", e)
+		case e.Name == "acme-libhello" && (e.InstalledBy != "alice" || e.Requested != model.RequestedDependency || e.Evidence != evidenceDNF):
+			t.Errorf("install event %+v", e)
+		}
+		if e.InstalledBy != "" {
+			n++
+		}
+	}
+	if len(evs) != 8 || n != 6 {
+		t.Errorf("%d events, %d attributed; want 8, 6", len(evs), n)
 	}
 }

@@ -24,7 +24,8 @@
 // dependency, are read from dnf's records (dnf.go, dnf5state.go): dnf 4's
 // /var/lib/dnf/history.sqlite, dnf 5's /usr/lib/sysimage/libdnf5/transaction_history.sqlite
 // and its system state /usr/lib/sysimage/libdnf5/packages.toml, with the host's /etc/passwd
-// to name the user. They are best effort: a record that is missing or cannot be read leaves
+// to name the user; and from libzypp's on SUSE (zypp.go): /var/lib/zypp/AutoInstalled and
+// /var/log/zypp/history. They are best effort: a record that is missing or cannot be read leaves
 // the fields empty and never fails the source.
 package rpm
 
@@ -101,11 +102,11 @@ func (s *Source) Locks() []source.Lock {
 }
 
 // WatchPaths implements source.Watcher: the database directories, with their links resolved
-// (rpm replaces files in them when it rebuilds the database), and dnf's (dnf.go), which
-// change without rpm's database when dnf mark changes a reason.
+// (rpm replaces files in them when it rebuilds the database), and dnf's and libzypp's
+// (dnf.go, zypp.go), which change without rpm's database when dnf mark changes a reason.
 func (s *Source) WatchPaths() []string {
 	d := dbDirs()
-	return s.dirs(d[0], d[1], path.Dir(dnf4HistoryPath), dnf5Dir)
+	return s.dirs(d[0], d[1], path.Dir(dnf4HistoryPath), dnf5Dir, path.Dir(zyppAutoInstalledPath))
 }
 
 // dirs returns the directories under the root, their links resolved, each once.
@@ -189,7 +190,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("rpm: %w", err)
 	}
-	key := append([]source.Stamp{source.StampOf(db.info), {}}, dnfStamps(s.root)...)
+	key := append([]source.Stamp{source.StampOf(db.info), {}}, infoStamps(s.root)...)
 	var walSize int64
 	if db.format == formatSQLite {
 		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Mode().IsRegular() {
@@ -225,8 +226,8 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		}
 		return res, fmt.Errorf("rpm: %s: %w", db.hostPath, err)
 	}
-	// What dnf records is added to the packages before they are cached.
-	skipped += dnfInfo(s.root, pkgs)
+	// What dnf and zypper record is added to the packages before they are cached.
+	skipped += installInfo(s.root, pkgs)
 	s.cache.Put(key, pkgs, skipped)
 	s.cachePath = db.path
 	res.Software, res.Skipped = slices.Clone(pkgs), skipped

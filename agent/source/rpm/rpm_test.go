@@ -30,6 +30,7 @@ var fixtures = []struct {
 	{"wal", "testdata/wal", "/var/lib/rpm"},
 	{"dnf4", "testdata/dnf4", "/var/lib/rpm"},
 	{"dnf5", "testdata/dnf5", "/usr/lib/sysimage/rpm"},
+	{"zypp", "testdata/zypp", "/usr/lib/sysimage/rpm"},
 }
 
 type goldenResult struct {
@@ -323,7 +324,7 @@ func TestCollectCanceled(t *testing.T) {
 func TestWatchPaths(t *testing.T) {
 	root, _ := filepath.Abs(roots + "/opensuse15")
 	got := New(hostfs.Root(root)).WatchPaths()
-	want := []string{root + "/usr/lib/sysimage/rpm", root + "/var/lib/dnf", root + "/usr/lib/sysimage/libdnf5"}
+	want := []string{root + "/usr/lib/sysimage/rpm", root + "/var/lib/dnf", root + "/usr/lib/sysimage/libdnf5", root + "/var/lib/zypp"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want the sysimage directory once and dnf's", got)
 	}
