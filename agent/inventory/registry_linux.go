@@ -7,6 +7,7 @@ import (
 	"github.com/onus-project/onus/agent/source/container"
 	"github.com/onus-project/onus/agent/source/dpkg"
 	"github.com/onus-project/onus/agent/source/files"
+	"github.com/onus-project/onus/agent/source/flatpak"
 	"github.com/onus-project/onus/agent/source/gem"
 	"github.com/onus-project/onus/agent/source/gobin"
 	"github.com/onus-project/onus/agent/source/host"
@@ -36,5 +37,6 @@ func Sources(o SourceOptions) []source.Source {
 		cargo.New(o.Root),
 		gobin.New(o.Root),
 		snap.New(o.Root),
+		flatpak.New(o.Root),
 	}
 }

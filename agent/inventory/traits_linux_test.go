@@ -38,6 +38,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"cargo":      {PackageFormat: "cargo"},
 		"gobin":      {PackageFormat: "go"},
 		"snap":       {PackageFormat: "snap"},
+		"flatpak":    {PackageFormat: "flatpak"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
