@@ -12,6 +12,7 @@ import (
 	"github.com/onus-project/onus/agent/source/gobin"
 	"github.com/onus-project/onus/agent/source/host"
 	"github.com/onus-project/onus/agent/source/kmod"
+	"github.com/onus-project/onus/agent/source/npm"
 	"github.com/onus-project/onus/agent/source/pacman"
 	"github.com/onus-project/onus/agent/source/ports"
 	"github.com/onus-project/onus/agent/source/rpm"
@@ -36,6 +37,7 @@ func Sources(o SourceOptions) []source.Source {
 		gem.New(o.Root),
 		cargo.New(o.Root),
 		gobin.New(o.Root),
+		npm.New(o.Root),
 		snap.New(o.Root),
 		flatpak.New(o.Root),
 	}
