@@ -137,8 +137,8 @@ func evrIs(v string, epoch int64, version, release []byte) bool {
 }
 
 // installInfo fills the InstallInfo fields of pkgs from dnf's records under root, then from
-// libzypp's (zypp.go) for the packages dnf says nothing of, and returns how many records or
-// files could not be read.
+// yum's (yumdb.go) and libzypp's (zypp.go) for the packages dnf says nothing of, and returns
+// how many records or files could not be read.
 func installInfo(root hostfs.Root, pkgs []model.Package) (skipped int) {
 	if len(pkgs) == 0 {
 		return 0
@@ -160,6 +160,7 @@ func installInfo(root hostfs.Root, pkgs []model.Package) (skipped int) {
 		d.apply(h, pkgs, names)
 	}
 	skipped += applyPackagesTOML(root, pkgs)
+	skipped += yumdbInfo(root, x, &names)
 	return skipped + zyppInfo(root, x)
 }
 

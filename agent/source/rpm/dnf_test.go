@@ -340,8 +340,12 @@ reason = "External User"
 }
 
 // fixturePackages are the packages of the dnf fixtures' rpm database, for the fuzz targets.
-func fixturePackages(t testing.TB) []model.Package {
-	res, err := New(hostfs.Root(dnf4Root)).Collect(context.Background())
+func fixturePackages(t testing.TB) []model.Package { return fixturePackagesOf(t, dnf4Root) }
+
+// fixturePackagesOf are the packages of a fixture root's rpm database, without what the
+// package managers' records add.
+func fixturePackagesOf(t testing.TB, root string) []model.Package {
+	res, err := New(hostfs.Root(root)).Collect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ var fixtures = []struct {
 	{"dnf4", "testdata/dnf4", "/var/lib/rpm"},
 	{"dnf5", "testdata/dnf5", "/usr/lib/sysimage/rpm"},
 	{"zypp", "testdata/zypp", "/usr/lib/sysimage/rpm"},
+	{"yum", "testdata/yum", "/var/lib/rpm"},
 }
 
 type goldenResult struct {
