@@ -24,8 +24,9 @@
 // dependency, are read from dnf's records (dnf.go, dnf5state.go): dnf 4's
 // /var/lib/dnf/history.sqlite, dnf 5's /usr/lib/sysimage/libdnf5/transaction_history.sqlite
 // and its system state /usr/lib/sysimage/libdnf5/packages.toml, with the host's /etc/passwd
-// to name the user; and from libzypp's on SUSE (zypp.go): /var/lib/zypp/AutoInstalled and
-// /var/log/zypp/history. They are best effort: a record that is missing or cannot be read leaves
+// to name the user; then, for the packages dnf says nothing of, from yum's yumdb on RHEL and
+// CentOS 7 (yumdb.go): /var/lib/yum/yumdb, and from libzypp's on SUSE (zypp.go):
+// /var/lib/zypp/AutoInstalled and /var/log/zypp/history. They are best effort: a record that is missing or cannot be read leaves
 // the fields empty and never fails the source.
 package rpm
 
