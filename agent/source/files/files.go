@@ -3,7 +3,8 @@
 //
 // It walks, under the host root, /usr/local, /opt and /srv without following links and
 // without entering another file system, at most MaxDepth directories deep and at most
-// MaxVisit directory entries per pass; trees other sources read or that hold no executables
+// MaxVisit directory entries per walk root and pass and at most MaxDirSize entries of one
+// directory (a walk cut short is counted among the skipped records); trees other sources read or that hold no executables
 // of their own are skipped (node_modules, site-packages, dist-packages, lib/python*, __pycache__,
 // .git, and src, test, tests, testdata, doc, docs, man, include, locale, fonts, icons). It adds the executables the ExecStart= and ExecStartPre= lines of the service units
 // (and their drop-ins) name, wherever they are. It keeps regular files with an exec bit, and
@@ -57,6 +58,7 @@ const sourceFormat = "file"
 // The defaults of Options.
 const (
 	DefaultMaxVisit     = 50000
+	DefaultMaxDirSize   = 10000
 	DefaultMaxDepth     = 6
 	DefaultMaxHashBytes = 512 << 20
 	DefaultMaxHashFile  = 256 << 20
@@ -67,8 +69,12 @@ type Options struct {
 	Root hostfs.Root
 	// StateDir keeps the hash cache across restarts; "" keeps it in memory only.
 	StateDir string
-	// MaxVisit bounds the directory entries the walk visits per pass.
+	// MaxVisit bounds the directory entries the walk visits per walk root and pass.
 	MaxVisit int
+	// MaxDirSize bounds the entries read of one directory: a directory of more is data (a
+	// cache, a mail spool, an upload area), not where software is installed, and the walk
+	// goes on with its siblings.
+	MaxDirSize int
 	// MaxDepth bounds how many directories below a walk root a file may be.
 	MaxDepth int
 	// MaxHashBytes bounds the bytes hashed per pass; MaxHashFile, which may not exceed it,
@@ -79,7 +85,8 @@ type Options struct {
 // Stats is what one pass did.
 type Stats struct {
 	Visited     int   // directory entries the walk visited
-	Truncated   bool  // the walk stopped at MaxVisit
+	Truncated   bool  // the walk of a root stopped at MaxVisit, or a directory at MaxDirSize
+	CutShort    int   // walk roots and directories whose walk was stopped by a cap
 	Candidates  int   // executables found, before the package databases were read
 	Owned       int   // of them, listed by a package database
 	HashedFiles int   // files hashed
@@ -117,6 +124,9 @@ type pass struct {
 func New(opts Options) *Source {
 	if opts.Root == "" {
 		opts.Root = "/"
+	}
+	if opts.MaxDirSize <= 0 {
+		opts.MaxDirSize = DefaultMaxDirSize
 	}
 	if opts.MaxVisit <= 0 {
 		opts.MaxVisit = DefaultMaxVisit
@@ -210,7 +220,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	}
 	_ = s.cache.end() // a cache not written costs hashing again after a restart, no more
 	slices.SortFunc(res.Software, model.ComparePackages)
-	res.Skipped = s.pass.skipped
+	res.Skipped = s.pass.skipped + s.pass.stats.CutShort
 	s.last = s.pass.stats
 	return res, nil
 }
@@ -244,7 +254,7 @@ func (s *Source) inspect(c *candidate) (Meta, bool) {
 		return Meta{}, false
 	}
 	if isELF {
-		declared(f, &m)
+		declared(f, c.st.Size, &m)
 	}
 	switch size := c.st.Size; {
 	case size > s.opts.MaxHashFile:

@@ -3,13 +3,14 @@ package files
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
+
+	"github.com/onus-project/onus/agent/source/gobin"
 )
 
 // The ELF note of systemd's package metadata specification
@@ -82,7 +83,7 @@ func magic(f io.ReaderAt) (isELF, appImage bool) {
 
 // declared fills what an ELF binary declares of itself: its package note and, for a Go
 // binary, its main module. Malformed ELF is not an error: it declares nothing.
-func declared(f io.ReaderAt, m *Meta) {
+func declared(f io.ReaderAt, size int64, m *Meta) {
 	defer func() {
 		// debug/elf reads whatever a hostile file holds; a panic in it must not end the pass.
 		_ = recover()
@@ -94,7 +95,7 @@ func declared(f io.ReaderAt, m *Meta) {
 	if n, ok := packageNote(ef); ok {
 		m.Note = &n
 	}
-	if bi, err := buildinfo.Read(f); err == nil {
+	if bi, err := gobin.Read(f, size); err == nil { // within gobin.MaxRead bytes of the file
 		m.GoModule, m.GoVersion, m.GoPath = bi.Main.Path, bi.Main.Version, bi.Path
 	}
 }

@@ -60,6 +60,8 @@ func (s *Source) real(p string) (real, host string, err error) {
 }
 
 // walk adds the executables under the walk roots to cands and reports whether any root exists.
+// A walk root that is a link to "/" or to a directory holding another walk root (/srv -> /,
+// /opt -> /usr) is not walked: the walk would cover the whole system, not that tree.
 func (s *Source) walk(ctx context.Context, cands map[string]*candidate) (present bool) {
 	for _, top := range walkRoots {
 		real, host, err := s.real(top)
@@ -71,65 +73,130 @@ func (s *Source) walk(ctx context.Context, cands map[string]*candidate) (present
 			continue
 		}
 		present = true
-		s.walkDir(ctx, real, host, 0, statOf(fi).Dev, cands)
+		if coversOthers(host) {
+			s.pass.stats.CutShort++
+			continue
+		}
+		w := walker{s: s, ctx: ctx, dev: statOf(fi).Dev, cands: cands}
+		w.run(real, host)
+		s.pass.stats.Visited += w.visited
 	}
 	return present
 }
 
-// walkDir walks the directory real (host path host, depth levels below a walk root, on the
-// file system dev) without following links, entering no other file system, and stopping at
-// the pass's visit cap.
-func (s *Source) walkDir(ctx context.Context, real, host string, depth int, dev uint64, cands map[string]*candidate) {
+// coversOthers reports whether the host directory dir, where a walk root leads, is "/" or
+// holds a walk root other than itself.
+func coversOthers(dir string) bool {
+	if dir == "/" {
+		return true
+	}
+	for _, r := range walkRoots {
+		if r != dir && strings.HasPrefix(r, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// walker walks one walk root, breadth first: the shallow directories where software puts
+// its programs (/srv/app/bin) are seen before the visit cap can be spent deep in a data
+// tree beside them (/srv/data/2024/...).
+type walker struct {
+	s       *Source
+	ctx     context.Context
+	dev     uint64 // the walk root's file system
+	cands   map[string]*candidate
+	queue   []queued
+	visited int
+	stopped bool // the root's visit cap was reached
+}
+
+// queued is a directory waiting to be read.
+type queued struct {
+	real, host string
+	depth      int
+}
+
+// run walks the tree of the directory real, host path host.
+func (w *walker) run(real, host string) {
+	w.queue = append(w.queue[:0], queued{real, host, 0})
+	for len(w.queue) > 0 && !w.stopped && w.ctx.Err() == nil {
+		d := w.queue[0]
+		w.queue[0] = queued{}
+		w.queue = w.queue[1:]
+		w.dir(d.real, d.host, d.depth)
+	}
+}
+
+// dir reads the directory real (host path host, depth levels below the walk root) without
+// following links, queueing the subdirectories on the walk root's file system, reading at
+// most MaxDirSize of its entries, and stopping at the root's visit cap.
+func (w *walker) dir(real, host string, depth int) {
+	st := &w.s.pass.stats
 	f, err := os.OpenFile(real, openFlags, 0)
 	if err != nil {
-		s.pass.stats.Unreadable++
+		st.Unreadable++
 		return
 	}
 	defer f.Close()
-	for {
+	for read := 0; ; {
 		entries, err := f.ReadDir(256)
 		for _, e := range entries {
-			if s.pass.stats.Visited >= s.opts.MaxVisit {
-				s.pass.stats.Truncated = true
+			switch {
+			case w.visited >= w.s.opts.MaxVisit:
+				if !w.stopped {
+					w.stopped, st.Truncated = true, true
+					st.CutShort++
+				}
+				return
+			case read >= w.s.opts.MaxDirSize:
+				st.Truncated = true
+				st.CutShort++
 				return
 			}
-			s.pass.stats.Visited++
-			if s.pass.stats.Visited%1024 == 0 && ctx.Err() != nil {
+			read++
+			w.visited++
+			if w.visited%1024 == 0 && w.ctx.Err() != nil {
 				return
 			}
-			name := e.Name()
-			childReal, childHost := real+"/"+name, host+"/"+name
-			if host == "/" {
-				childHost = "/" + name
-			}
-			switch t := e.Type(); {
-			case t.IsDir():
-				if depth+1 >= s.opts.MaxDepth || skipDir(host, name) {
-					continue
-				}
-				fi, err := e.Info()
-				if err != nil || !fi.IsDir() {
-					continue
-				}
-				if st := statOf(fi); st.Dev == dev {
-					s.walkDir(ctx, childReal, childHost, depth+1, dev, cands)
-				}
-			case t.IsRegular():
-				fi, err := e.Info()
-				if err != nil || !fi.Mode().IsRegular() {
-					continue
-				}
-				exec := fi.Mode()&0o111 != 0
-				if exec || isAppImageName(name) {
-					cands[childHost] = &candidate{host: childHost, real: childReal, st: statOf(fi), exec: exec}
-				}
-			}
+			w.entry(e, real, host, depth)
 		}
 		if err != nil {
 			if err != io.EOF {
-				s.pass.stats.Unreadable++
+				st.Unreadable++
 			}
 			return
+		}
+	}
+}
+
+// entry looks at one entry of the directory real (host path host).
+func (w *walker) entry(e os.DirEntry, real, host string, depth int) {
+	name := e.Name()
+	childReal, childHost := real+"/"+name, host+"/"+name
+	if host == "/" {
+		childHost = "/" + name
+	}
+	switch t := e.Type(); {
+	case t.IsDir():
+		if depth+1 >= w.s.opts.MaxDepth || skipDir(host, name) {
+			return
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.IsDir() {
+			return
+		}
+		if st := statOf(fi); st.Dev == w.dev {
+			w.queue = append(w.queue, queued{childReal, childHost, depth + 1})
+		}
+	case t.IsRegular():
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			return
+		}
+		exec := fi.Mode()&0o111 != 0
+		if exec || isAppImageName(name) {
+			w.cands[childHost] = &candidate{host: childHost, real: childReal, st: statOf(fi), exec: exec}
 		}
 	}
 }
