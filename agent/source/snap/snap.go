@@ -9,7 +9,9 @@
 // current revision's meta/snap.yaml, in the snap's mount directory /snap/<name>/<revision>
 // (Debian, Ubuntu) or /var/lib/snapd/snap/<name>/<revision> (Fedora, Arch, where /snap is a
 // link or absent), gives its version, summary, confinement, base and apps; the snap file,
-// /var/lib/snapd/snaps/<name>_<revision>.snap, its install time and size.
+// /var/lib/snapd/snaps/<name>_<revision>.snap, its install time and size; the assertion
+// database, /var/lib/snapd/assertions, its publisher (the snap-declaration's publisher-id,
+// and that account's username, display name and validation).
 //
 // Each snap is a package of format "snap" named after the snap (title snap:firefox). Bases,
 // the core snaps, snapd, kernels and gadgets (types os, base, snapd, kernel, gadget) are
@@ -87,11 +89,12 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	}
 	res.Skipped = bad
 	var pkgs []model.Package
+	ps := &publishers{root: s.root, accounts: map[string]*Publisher{}}
 	for i, st := range states {
 		if i%64 == 0 && ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		p, skipped, ok := s.pkg(st)
+		p, skipped, ok := s.pkg(st, ps)
 		res.Skipped += skipped
 		if ok {
 			pkgs = append(pkgs, p)
@@ -133,7 +136,7 @@ func (s *Source) readState() (states []State, bad int, err error) {
 // pkg makes the package of one snap; skipped counts what could not be read of it (its
 // snap.yaml, labels). ok is false for a snap with no current revision, skipped when its state
 // is malformed and not counted when it is not installed yet.
-func (s *Source) pkg(st State) (p model.Package, skipped int, ok bool) {
+func (s *Source) pkg(st State, ps *publishers) (p model.Package, skipped int, ok bool) {
 	cur, found := st.CurrentInfo()
 	name, key, _ := strings.Cut(st.Instance, "_")
 	if cur.Name != "" {
@@ -177,8 +180,18 @@ func (s *Source) pkg(st State) (p model.Package, skipped int, ok bool) {
 		typ = "app"
 	}
 	p.Platform = platformTypes[typ]
+	l := labels(st, cur, meta, typ, key)
+	if pub, bad := ps.of(cur.SnapID); pub != nil {
+		p.Vendor = source.Text([]byte(first(pub.DisplayName, pub.Username)), protocol.MaxFieldLen)
+		l["publisher"] = pub.Username
+		if pub.Validation != "" {
+			l["publisher_validation"] = pub.Validation
+		}
+	} else if bad {
+		skipped++
+	}
 	var dropped int
-	p.Labels, dropped = source.Labels(labels(st, cur, meta, typ, key))
+	p.Labels, dropped = source.Labels(l)
 	return p, skipped + dropped, true
 }
 
@@ -241,6 +254,15 @@ func (s *Source) meta(instance, rev string) (Meta, string, error) {
 		return m, dir, perr
 	}
 	return Meta{}, "", err
+}
+
+func first(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // validName checks a snap name as snapd allows it: 1 to 40 lower-case letters, digits and

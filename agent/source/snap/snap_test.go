@@ -78,8 +78,15 @@ func TestCollect(t *testing.T) {
 	if i < 0 || res.Software[i].Copies != 1 || res.Software[i].Labels["apps"] != "acme-hello,greeterd" || res.Software[i].Labels["channel"] != "latest/stable" {
 		t.Errorf("acme-hello: %+v", res.Software)
 	}
-	if i := slices.IndexFunc(res.Software, func(p model.Package) bool { return p.Name == "acme-old" }); i < 0 || res.Software[i].Labels["enabled"] != "false" {
-		t.Error("acme-old is not marked disabled")
+	if i := slices.IndexFunc(res.Software, func(p model.Package) bool { return p.Name == "acme-old" }); i < 0 ||
+		res.Software[i].Labels["enabled"] != "false" || res.Software[i].Vendor != "" {
+		t.Error("acme-old is not marked disabled, or has a publisher without an account assertion")
+	}
+	for name, pub := range map[string][3]string{"acme-hello": {"Acme Inc.", "acme", "unproven"}, "core22": {"Canonical", "canonical", "verified"}} {
+		i := slices.IndexFunc(res.Software, func(p model.Package) bool { return p.Name == name })
+		if p := res.Software[i]; p.Vendor != pub[0] || p.Labels["publisher"] != pub[1] || p.Labels["publisher_validation"] != pub[2] {
+			t.Errorf("%s: publisher %q %v", name, p.Vendor, p.Labels)
+		}
 	}
 	accepted(t, res.Software)
 }
@@ -303,6 +310,64 @@ func TestParseMeta(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
+}
+
+func TestParseAssertionHeaders(t *testing.T) {
+	h := ParseAssertionHeaders([]byte("type: account\nplugs:\n  x: y\naccount-id: a1\ntype: other\n\nbody: no\n"))
+	if len(h) != 3 || h["type"] != "account" || h["account-id"] != "a1" || h["plugs"] != "" {
+		t.Errorf("%v", h)
+	}
+}
+
+// TestPublisherHostile: assertions that are not what their path says, or linked out of the
+// root, give no publisher; the former are counted.
+func TestPublisherHostile(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, StatePath), `{"data":{"snaps":{`+
+		`"a":{"type":"app","sequence":[{"name":"a","snap-id":"AAAA","revision":"1"}],"current":"1","active":true},`+
+		`"b":{"type":"app","sequence":[{"name":"b","snap-id":"BBBB","revision":"1"}],"current":"1","active":true},`+
+		`"c":{"type":"app","sequence":[{"name":"c","snap-id":"CCCC","revision":"1"}],"current":"1","active":true},`+
+		`"d":{"type":"app","sequence":[{"name":"d","snap-id":"../../x","revision":"1"}],"current":"1","active":true}}}}`)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		writeFile(t, filepath.Join(root, "snap", n, "1/meta/snap.yaml"), "name: "+n+"\nversion: 1\n")
+	}
+	decl := func(id, body string) {
+		writeFile(t, filepath.Join(root, AssertDir, "snap-declaration/16", id, "active"), body)
+	}
+	decl("AAAA", "type: snap-declaration\nsnap-id: OTHER\npublisher-id: p1\n") // another snap's
+	decl("BBBB", "type: snap-declaration\nsnap-id: BBBB\npublisher-id: p1\n")
+	writeFile(t, filepath.Join(root, AssertDir, "account/p1/active"), "type: model\naccount-id: p1\nusername: x\n")
+	outside := filepath.Join(t.TempDir(), "active")
+	writeFile(t, outside, "type: snap-declaration\nsnap-id: CCCC\npublisher-id: p1\n")
+	if err := os.MkdirAll(filepath.Join(root, AssertDir, "snap-declaration/16/CCCC"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, AssertDir, "snap-declaration/16/CCCC/active")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := New(hostfs.Root(root)).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Software {
+		if p.Vendor != "" || p.Labels["publisher"] != "" {
+			t.Errorf("%s: publisher %q", p.Name, p.Vendor)
+		}
+	}
+	if len(res.Software) != 4 || res.Skipped != 2 { // a's declaration, p1's account
+		t.Errorf("%d snaps, %d skipped", len(res.Software), res.Skipped)
+	}
+}
+
+func FuzzParseAssertionHeaders(f *testing.F) {
+	if b, err := os.ReadFile("testdata/root" + AssertDir + "/account/canonical/active"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if h := ParseAssertionHeaders(b); len(h) > maxHeaders {
+			t.Fatalf("%d headers", len(h))
+		}
+	})
 }
 
 func FuzzDecodeState(f *testing.F) {

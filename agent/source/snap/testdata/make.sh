@@ -11,9 +11,15 @@
 # 41 kept, and a parallel instance acme-hello_beta of it, acme-ide (classic), acme-tool (a
 # local revision x1 installed with --devmode), acme-old (disabled) and acme-broken (in the
 # state, its mount directory missing).
+# The publishers come from snapd's assertion database, /var/lib/snapd/assertions/asserts-v0
+# (snap-declaration/16/<snap-id>/active, account/<account-id>/active): those assertions are
+# written by hand in snapd's encoding (headers, a blank line, the signature), their
+# signatures placeholders that snapd would refuse (making real ones needs the store's keys);
+# acme-old's publisher has no account assertion.
 # Needs: apt-get install -y snapd squashfs-tools python3.
 set -eu
 cd "$(dirname "$0")"
+export SOURCE_DATE_EPOCH=1709251200 # reproducible snap files
 rm -rf root build
 mkdir -p root/var/lib/snapd/snaps root/snap build
 
@@ -97,6 +103,30 @@ confinement: strict
 grade: stable
 base: core22
 architectures: [amd64]"
+
+assertion() { # path headers...
+	f=root/var/lib/snapd/assertions/asserts-v0/$1/active
+	shift
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' "$@" "sign-key-sha3-384: BWDEoaqyr25nF5SNCvEv2v7QnM9QsfCc0PBMYD_i2NGSQ32EF2d4D0hqUel3m8ul" "" \
+		"AcLBUgQAAQoABgUCXYZ2uAAKCRDgT5vottzAEid7D/9placeholdersignature" >"$f"
+}
+account() { # id username display-name validation
+	assertion "account/$1" "type: account" "authority-id: canonical" "account-id: $1" "display-name: $3" \
+		"timestamp: 2016-04-01T00:00:00.0Z" "username: $2" "validation: $4"
+}
+declaration() { # snap-id name publisher-id
+	assertion "snap-declaration/16/$1" "type: snap-declaration" "authority-id: canonical" "revision: 3" \
+		"series: 16" "snap-id: $1" "publisher-id: $3" "snap-name: $2" "plugs:" "  network:" "    allow-auto-connection: true" \
+		"timestamp: 2023-01-01T00:00:00.0Z"
+}
+account canonical canonical Canonical verified
+account AcmeAccount0000000000000000000000 acme "Acme Inc." unproven
+declaration amcUKQILKXHHTlmSa7NMdnXSx02dNeeT core22 canonical
+declaration PMrrV4ml8uWuEUDBT8dSGnKUYbevVhc4 snapd canonical
+declaration AcmeHello0AcmeHello0AcmeHello0Ac acme-hello AcmeAccount0000000000000000000000
+declaration AcmeIde000AcmeIde000AcmeIde000Ac acme-ide AcmeAccount0000000000000000000000
+declaration AcmeOld000AcmeOld000AcmeOld000Ac acme-old AcmeGone00000000000000000000000
 
 python3 - <<'PY'
 import json
