@@ -200,9 +200,9 @@ func first(s ...string) string {
 	return ""
 }
 
-// validID checks a flatpak ref ID as flatpak allows it: at least three dot-separated
-// elements of letters, digits, "_" and "-" (not "-" in the first elements' lead), none
-// starting with a digit, at most 255 bytes; also an installation's ID, one element or more.
+// validID checks dot-separated elements of letters, digits, "_" and "-", none empty or
+// starting with a digit, at most 255 bytes in all: a ref's ID as flatpak allows it (which
+// also needs three elements or more, checked where refs are listed) or an installation's.
 func validID(s string) bool {
 	if s == "" || len(s) > 255 {
 		return false
