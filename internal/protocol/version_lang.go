@@ -169,7 +169,8 @@ func goRank(v string) (int, semver) {
 		if sv, ok := parseSemver(v[1:]); ok {
 			return goModule, sv
 		}
-	case version.IsValid("go" + v):
+	case strings.Contains(v, ".") && version.IsValid("go"+v):
+		// A Go 1 release has a dot: a VCS revision of digits alone ("123456789012") is none.
 		return goRelease, semver{}
 	}
 	return goOther, semver{}

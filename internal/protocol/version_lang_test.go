@@ -83,6 +83,7 @@ var goCases = []versionCase{
 	{"release candidate after the previous release", "1.23rc1", "1.22.10", 1},
 	{"release after a revision", "1.21.0", "0123456789ab", 1},
 	{"revisions by segments", "0123456789ab", "0123456789ac", -1},
+	{"a revision of digits is no release", "123456789012", "1.0", -1},
 	{"shorthand is not a module version", "v1.2", "v0.0.1", -1},
 }
 
@@ -91,7 +92,7 @@ var goVersions = []string{
 	"v0.0.0-20240201120000-012345abcdef", "v1.2.4-0.20240101120000-abcdef123456", "v1.2.3", "v1.2.4",
 	"v1.2.4-pre.0.20240101120000-abcdef123456", "v1.2.4-pre", "v2.0.0+incompatible", "v2.0.0",
 	"v1.4.0+dirty", "(devel)", "0123456789ab", "1.22.5", "1.22.10", "1.23rc1", "1.23.0", "1.21",
-	"1.21.0", "1.4.0", "v1.2", "", "v", "go1.22.5",
+	"1.21.0", "1.4.0", "v1.2", "", "v", "go1.22.5", "123456789012", "1.0",
 }
 
 func init() {
