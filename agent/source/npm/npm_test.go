@@ -268,7 +268,9 @@ func TestBounded(t *testing.T) {
 	nm := filepath.Join(root, "usr/local", modules)
 	mkdir(t, nm)
 	for i := range 100000 {
-		if err := os.Mkdir(filepath.Join(nm, fmt.Sprintf("p%06d", i)), 0o755); err != nil {
+		if err := os.Mkdir(filepath.Join(nm, fmt.Sprintf("p%06d", i)), 0o755); errors.Is(err, syscall.ENOSPC) {
+			t.Skipf("%d directories: %v", i, err)
+		} else if err != nil {
 			t.Fatal(err)
 		}
 	}
