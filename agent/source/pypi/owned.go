@@ -1,0 +1,150 @@
+package pypi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source/files"
+)
+
+// The distribution's own site directories (/usr/lib/python3/dist-packages on Debian,
+// /usr/lib/python3.X/site-packages and /usr/lib64/... elsewhere) hold the distributions of
+// its python3-* packages, which the package database's source reports. A dist-info or
+// egg-info there that a package database lists is not read: dpkg's info/*.list, apk's
+// installed database, pacman's local/*/files. rpm's database is not read: where it exists,
+// the distribution's site directories are not read at all (Fedora's and RHEL's pip install
+// into /usr/local). What the databases list is kept while none of them changed.
+
+const (
+	dpkgInfo     = "/var/lib/dpkg/info"
+	apkInstalled = "/lib/apk/db/installed"
+	pacmanLocal  = "/var/lib/pacman/local"
+	maxList      = 64 << 20 // one dpkg .list or pacman files file
+	maxAPK       = 256 << 20
+)
+
+// stampPaths change when a package is installed or removed: dpkg renames .list files into
+// info/ and rewrites its status, apk rewrites its database, pacman adds or removes a
+// directory of local/.
+var stampPaths = []string{"/var/lib/dpkg/status", dpkgInfo, apkInstalled, pacmanLocal}
+
+// rpmDatabases are the files of an rpm database, in any of its three formats.
+var rpmDatabases = []string{
+	"/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages.db", "/var/lib/rpm/Packages",
+	"/usr/lib/sysimage/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/Packages.db", "/usr/lib/sysimage/rpm/Packages",
+}
+
+// ownedSet is what the package databases list of the distributions' metadata: the paths of
+// dist-info and egg-info directories and egg-info files. all says that every one in the
+// distribution's site directories is taken as owned (an rpm host, or a database that could
+// not be read).
+type ownedSet struct {
+	paths map[string]bool
+	all   bool
+}
+
+func (o ownedSet) owns(p string) bool { return o.all || o.paths[p] }
+
+// owned returns what the package databases list, read again only when their stamp changed.
+// skipped is 1 when a database could not be read.
+func (s *Source) owned(ctx context.Context) (ownedSet, int) {
+	for _, p := range rpmDatabases {
+		if s.root.Exists(p) {
+			return ownedSet{all: true}, 0
+		}
+	}
+	stamp := s.dbStamp()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.memo.paths != nil && s.memo.stamp == stamp {
+		return ownedSet{paths: s.memo.paths}, 0
+	}
+	paths := map[string]bool{}
+	add := func(b []byte) {
+		if p, ok := metadataPath(string(b)); ok {
+			paths[p] = true
+		}
+	}
+	if err := s.listOwned(ctx, add); err != nil {
+		return ownedSet{all: true}, 1
+	}
+	s.memo.stamp, s.memo.paths = stamp, paths
+	return ownedSet{paths: paths}, 0
+}
+
+// metadataPath returns the dist-info or egg-info a listed path is or is in.
+func metadataPath(p string) (string, bool) {
+	p = strings.TrimSuffix(p, "/")
+	for _, suffix := range []string{".dist-info", ".egg-info"} {
+		for i := 0; ; {
+			j := strings.Index(p[i:], suffix)
+			if j < 0 {
+				break
+			}
+			end := i + j + len(suffix)
+			if end == len(p) || p[end] == '/' {
+				return p[:end], true
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+// dbStamp identifies the state of the package databases: the size and times of stampPaths.
+func (s *Source) dbStamp() string {
+	var b strings.Builder
+	for _, p := range stampPaths {
+		if fi, err := s.root.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%s %d %d %v\n", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
+		}
+	}
+	return b.String()
+}
+
+// listOwned calls fn with every path the package databases list.
+func (s *Source) listOwned(ctx context.Context, fn func([]byte)) error {
+	if err := s.eachFile(ctx, dpkgInfo, ".list", "", files.ListPaths, fn); err != nil {
+		return err
+	}
+	if err := s.eachFile(ctx, pacmanLocal, "", "/files", files.PacmanPaths, fn); err != nil {
+		return err
+	}
+	b, err := s.root.ReadFile(apkInstalled, maxAPK)
+	if err != nil && !hostfs.NotPresent(err) {
+		return err
+	}
+	files.APKPaths(b, fn)
+	return nil
+}
+
+// eachFile parses with parse each file of dir whose name ends with suffix (each file named
+// below each directory of dir, with sub set).
+func (s *Source) eachFile(ctx context.Context, dir, suffix, sub string, parse func([]byte, func([]byte)), fn func([]byte)) error {
+	entries, err := s.root.ReadDir(dir)
+	if hostfs.NotPresent(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if i%64 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !strings.HasSuffix(e.Name(), suffix) || (sub == "") != e.Type().IsRegular() || (sub != "" && !e.IsDir()) {
+			continue
+		}
+		b, err := s.root.ReadFile(dir+"/"+e.Name()+sub, maxList)
+		if hostfs.NotPresent(err) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return err
+		}
+		parse(b, fn)
+	}
+	return nil
+}
