@@ -15,6 +15,7 @@ import (
 	"github.com/onus-project/onus/agent/source/npm"
 	"github.com/onus-project/onus/agent/source/pacman"
 	"github.com/onus-project/onus/agent/source/ports"
+	"github.com/onus-project/onus/agent/source/pypi"
 	"github.com/onus-project/onus/agent/source/rpm"
 	"github.com/onus-project/onus/agent/source/snap"
 	"github.com/onus-project/onus/agent/source/systemd"
@@ -37,6 +38,7 @@ func Sources(o SourceOptions) []source.Source {
 		gem.New(o.Root),
 		cargo.New(o.Root),
 		gobin.New(o.Root),
+		pypi.New(o.Root),
 		npm.New(o.Root),
 		snap.New(o.Root),
 		flatpak.New(o.Root),

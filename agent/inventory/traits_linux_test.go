@@ -37,6 +37,7 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"gem":        {PackageFormat: "gem"},
 		"cargo":      {PackageFormat: "cargo"},
 		"gobin":      {PackageFormat: "go"},
+		"pypi":       {PackageFormat: "pypi"},
 		"npm":        {PackageFormat: "npm"},
 		"snap":       {PackageFormat: "snap"},
 		"flatpak":    {PackageFormat: "flatpak"},
