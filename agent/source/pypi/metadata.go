@@ -3,6 +3,8 @@ package pypi
 import (
 	"bytes"
 	"strings"
+
+	"github.com/onus-project/onus/internal/protocol"
 )
 
 // Metadata is what a distribution's core metadata (a dist-info's METADATA, an egg-info's
@@ -12,7 +14,11 @@ type Metadata struct {
 }
 
 // maxVersion bounds a version: PEP 440's are short, a legacy one longer than this is junk.
-const maxVersion = 128
+// maxSummary bounds the continuation lines joined to a summary: a report keeps no more.
+const (
+	maxVersion = 128
+	maxSummary = protocol.MaxFieldLen
+)
 
 // ParseMetadata reads the header section of core metadata, the RFC 822 headers Python's
 // email parser reads ("Name: requests", a continuation line starting with white space),
@@ -24,17 +30,21 @@ func ParseMetadata(b []byte) Metadata {
 	var last *string // the field a continuation line continues, when it is one kept
 	for len(b) > 0 {
 		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+			// A line ends at "\r\n", "\r" or "\n", as the email parser splits them.
+			crlf := b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n'
 			line, b = b[:i], b[i+1:]
+			if crlf {
+				b = b[1:]
+			}
 		} else {
 			line, b = b, nil
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
 			break // the body
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if last != nil && *last != "" {
+			if last != nil && *last != "" && len(*last) <= maxSummary {
 				*last += " " + string(bytes.TrimSpace(line))
 			}
 			continue

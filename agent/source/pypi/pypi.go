@@ -22,6 +22,7 @@
 package pypi
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -392,7 +393,7 @@ func readHeaders(real string) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) == MaxMetadata && fi.Size() > MaxMetadata {
-		b = b[:strings.LastIndexByte(string(b), '\n')+1]
+		b = b[:bytes.LastIndexAny(b, "\r\n")+1]
 	}
 	return b, nil
 }

@@ -331,6 +331,8 @@ func TestParseMetadata(t *testing.T) {
 		{"Name: a\nSummary: one\n  two\nDescription: x\n        | Name: c\nVersion: 1\n", Metadata{"a", "1", "one two"}},
 		{"Name: a\n\nVersion: 1\n", Metadata{"a", "", ""}},
 		{"not a header\nName: a\nVersion:1", Metadata{"a", "1", ""}},
+		{"Name: a\rVersion: 1\r\rSummary: x\n", Metadata{"a", "1", ""}},
+		{"Name: a\nSummary: s\n" + strings.Repeat(" x\n", 10000), Metadata{"a", "", "s" + strings.Repeat(" x", maxSummary/2)}},
 		{"", Metadata{}},
 	} {
 		if got := ParseMetadata([]byte(tt.in)); got != tt.want {
