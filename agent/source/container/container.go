@@ -288,3 +288,13 @@ func service(st *store, c *ctr, skipped *int) model.Service {
 	svc.Description = text(cmp.Or(c.labels[labelDescription], c.labels[labelTitle]), protocol.MaxFieldLen)
 	return svc
 }
+
+// readFile reads the host file p whole, at most max bytes, if it is a regular file: links
+// resolve inside the host root, a FIFO is not waited on.
+func readFile(root hostfs.Root, p string, max int64) ([]byte, error) {
+	rp, err := root.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return source.ReadRegular(rp, max)
+}

@@ -180,7 +180,7 @@ func binaryTime(b []byte) time.Time {
 func (r *metaReader) resolveConfig(im *image) {
 	d := im.id
 	for range 3 {
-		b, err := r.src.root.ReadFile(r.root+"/io.containerd.content.v1.content/blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), maxConfig)
+		b, err := readFile(r.src.root, r.root+"/io.containerd.content.v1.content/blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), maxConfig)
 		if err != nil {
 			return
 		}
@@ -196,7 +196,7 @@ func (r *metaReader) resolveConfig(im *image) {
 		}
 		switch {
 		case validDigest(m.Config.Digest):
-			cb, err := r.src.root.ReadFile(r.root+"/io.containerd.content.v1.content/blobs/sha256/"+strings.TrimPrefix(m.Config.Digest, "sha256:"), maxConfig)
+			cb, err := readFile(r.src.root, r.root+"/io.containerd.content.v1.content/blobs/sha256/"+strings.TrimPrefix(m.Config.Digest, "sha256:"), maxConfig)
 			im.id = m.Config.Digest
 			if err != nil {
 				return

@@ -19,7 +19,7 @@ const defaultDockerRoot = "/var/lib/docker"
 // dockerRoot returns the system daemon's data root: daemon.json's "data-root" (or the older
 // "graph") when it names an absolute path, else /var/lib/docker.
 func (s *Source) dockerRoot() string {
-	b, err := s.root.ReadFile("/etc/docker/daemon.json", 1<<20)
+	b, err := readFile(s.root, "/etc/docker/daemon.json", 1<<20)
 	if err != nil {
 		return defaultDockerRoot
 	}
@@ -146,7 +146,7 @@ func (s *Source) dockerOffline(st *store) error {
 			continue
 		}
 		n++
-		b, err := s.root.ReadFile(dir+"/"+e.Name()+"/config.v2.json", maxConfig)
+		b, err := readFile(s.root, dir+"/"+e.Name()+"/config.v2.json", maxConfig)
 		if err != nil {
 			st.skipped++
 			continue
@@ -174,7 +174,7 @@ func (s *Source) dockerImages(st *store) error {
 	}
 	for _, d := range drivers {
 		base := st.location + "/image/" + d.Name()
-		b, err := s.root.ReadFile(base+"/repositories.json", maxJSON)
+		b, err := readFile(s.root, base+"/repositories.json", maxJSON)
 		if err != nil {
 			if !hostfs.NotPresent(err) {
 				st.skipped++
@@ -197,7 +197,7 @@ func (s *Source) dockerImages(st *store) error {
 				break
 			}
 			im := image{id: id, refs: refs[id]}
-			if b, err := s.root.ReadFile(base+"/imagedb/content/sha256/"+strings.TrimPrefix(id, "sha256:"), maxConfig); err == nil {
+			if b, err := readFile(s.root, base+"/imagedb/content/sha256/"+strings.TrimPrefix(id, "sha256:"), maxConfig); err == nil {
 				if cfg, err := parseImageConfig(b); err == nil {
 					im.created, im.labels = cfg.Created, cfg.Config.Labels
 				} else {
@@ -238,10 +238,10 @@ func parseRepositories(b []byte) (map[string][]string, bool) {
 func (s *Source) dockerUsers(st *store) {
 	for i := range st.ctrs {
 		c := &st.ctrs[i]
-		if c.id == "" {
-			continue
+		if c.id == "" || c.id == ".." || strings.ContainsRune(c.id, '/') {
+			continue // the API's ID names a directory of the data root, nothing else
 		}
-		b, err := s.root.ReadFile(st.location+"/containers/"+c.id+"/config.v2.json", maxConfig)
+		b, err := readFile(s.root, st.location+"/containers/"+c.id+"/config.v2.json", maxConfig)
 		if err != nil {
 			continue
 		}

@@ -89,7 +89,7 @@ func bigDataName(key string) string {
 
 // podmanImages reads one <driver>-images directory.
 func (s *Source) podmanImages(st *store, dir string) {
-	b, err := s.root.ReadFile(dir+"/images.json", maxJSON)
+	b, err := readFile(s.root, dir+"/images.json", maxJSON)
 	if err != nil {
 		if !hostfs.NotPresent(err) {
 			st.skipped++
@@ -112,7 +112,7 @@ func (s *Source) podmanImages(st *store, dir string) {
 			continue
 		}
 		out := image{id: id, refs: im.Names, created: im.Created}
-		if b, err := s.root.ReadFile(dir+"/"+im.ID+"/"+bigDataName(id), maxConfig); err == nil {
+		if b, err := readFile(s.root, dir+"/"+im.ID+"/"+bigDataName(id), maxConfig); err == nil {
 			if cfg, err := parseImageConfig(b); err == nil {
 				out.labels = cfg.Config.Labels
 				if !cfg.Created.IsZero() {
@@ -161,7 +161,7 @@ func parseStorageContainers(b []byte) ([]ctr, int, bool) {
 // storageContainers reads one <driver>-containers/containers.json: the containers of a store
 // whose libpod state is not readable, with neither state nor labels.
 func (s *Source) storageContainers(st *store, dir string) {
-	b, err := s.root.ReadFile(dir+"/containers.json", maxJSON)
+	b, err := readFile(s.root, dir+"/containers.json", maxJSON)
 	if err != nil {
 		if !hostfs.NotPresent(err) {
 			st.skipped++

@@ -20,7 +20,7 @@ const maxAccounts = 1000
 // accounts returns the accounts of /etc/passwd other than root (whose runtimes use the
 // system's stores), with an absolute home other than "/", each home once.
 func accounts(root hostfs.Root) []account {
-	b, err := root.ReadFile("/etc/passwd", 4<<20)
+	b, err := readFile(root, "/etc/passwd", 4<<20)
 	if err != nil {
 		return nil
 	}
