@@ -28,10 +28,11 @@ func (r ref) String() string {
 }
 
 // parseRef normalizes an image reference. It returns false for what is not a reference: an
-// empty or over-long name, upper case in the path, a bare image ID ("sha256:…"), "<none>".
+// empty name or one whose repository, normalized, is longer than a package name may be,
+// upper case in the path, a bare image ID ("sha256:…"), "<none>".
 func parseRef(s string) (ref, bool) {
 	var r ref
-	if s == "" || len(s) > protocol.MaxNameLen || strings.HasPrefix(s, "sha256:") || strings.Contains(s, "<none>") {
+	if s == "" || len(s) > protocol.MaxFieldLen || strings.HasPrefix(s, "sha256:") || strings.Contains(s, "<none>") {
 		return r, false
 	}
 	if at := strings.IndexByte(s, '@'); at >= 0 {
@@ -61,26 +62,29 @@ func parseRef(s string) (ref, bool) {
 	if domain == "docker.io" && !strings.Contains(path, "/") {
 		path = "library/" + path
 	}
-	if !validPath(path) || !validDomain(domain) {
+	if !validPath(path) || !validDomain(domain) || len(domain)+1+len(path) > protocol.MaxNameLen {
 		return r, false
 	}
 	r.repo = domain + "/" + path
 	return r, true
 }
 
-// validPath: lower-case path components of [a-z0-9] joined by '.', '_', '__' or '-' runs.
+// validPath: lower-case path components of [a-z0-9] runs joined by a '.', a '_', a "__" or a
+// run of '-', as distribution's reference grammar has them.
 func validPath(p string) bool {
-	if p == "" {
-		return false
-	}
 	for _, comp := range strings.Split(p, "/") {
 		if comp == "" || !alnum(comp[0]) || !alnum(comp[len(comp)-1]) {
 			return false
 		}
-		for i := 0; i < len(comp); i++ {
-			if c := comp[i]; !alnum(c) && c != '.' && c != '_' && c != '-' {
+		for i := 0; i < len(comp); {
+			j := i
+			for j < len(comp) && !alnum(comp[j]) {
+				j++
+			}
+			if sep := comp[i:j]; sep != "" && sep != "." && sep != "_" && sep != "__" && strings.Trim(sep, "-") != "" {
 				return false
 			}
+			i = max(j, i+1)
 		}
 	}
 	return true
