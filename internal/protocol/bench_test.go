@@ -81,3 +81,23 @@ func BenchmarkCleanReportDirty(b *testing.B) {
 		CleanState(&st)
 	}
 }
+
+// BenchmarkApply is the collector's application of a delta of 3 changed packages to a
+// stored state of 1,200.
+func BenchmarkApply(b *testing.B) {
+	old, _ := FromInventory(bigInventory(b, 1200))
+	next, _ := FromInventory(bigInventory(b, 1200))
+	next.Software = slices.Clone(next.Software)
+	for i := 0; i < 3; i++ {
+		next.Software[i*400].Version += "+upd1"
+	}
+	Normalize(&next)
+	d := Diff(&old, &next)
+	if got := Apply(&old, d); Hash(&got) != Hash(&next) {
+		b.Fatal("the delta does not make the new state")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Apply(&old, d)
+	}
+}

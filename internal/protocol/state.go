@@ -274,19 +274,38 @@ func applySorted[T any, K comparable](old, upsert []T, remove []K, key func(T) K
 	for i, u := range upsert {
 		last[key(u)] = i
 	}
-	out := make([]T, 0, len(old)+len(upsert))
-	for _, o := range old {
-		k := key(o)
-		if _, up := last[k]; !up && !drop[k] {
-			out = append(out, o)
-		}
-	}
+	added := make([]T, 0, len(last))
 	for i, u := range upsert {
 		if last[key(u)] == i {
-			out = append(out, u)
+			added = append(added, u)
 		}
 	}
-	slices.SortFunc(out, func(a, b T) int { return cmpk(key(a), key(b)) })
+	cmpT := func(a, b T) int { return cmpk(key(a), key(b)) }
+	slices.SortFunc(added, cmpT)
+	// The items kept from old, which a normalized state holds in order, are merged with the
+	// sorted upserts in one pass: a delta's few upserts go into the thousands of packages a
+	// host keeps without sorting or copying them all again. Old items out of order (a state
+	// that was not normalized) make the list sorted whole.
+	out := make([]T, 0, len(old)+len(added))
+	sorted, prev := true, -1
+	for i, o := range old {
+		k := key(o)
+		if _, up := last[k]; up || drop[k] {
+			continue
+		}
+		if prev >= 0 && cmpk(key(old[prev]), k) > 0 {
+			sorted = false
+		}
+		prev = i
+		for len(added) > 0 && cmpT(added[0], o) < 0 {
+			out, added = append(out, added[0]), added[1:]
+		}
+		out = append(out, o)
+	}
+	out = append(out, added...)
+	if !sorted {
+		slices.SortFunc(out, cmpT)
+	}
 	return out
 }
 

@@ -788,3 +788,19 @@ func TestNormalizeTimesOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyUnsortedBase: a delta applied to a state whose software is out of order (one not
+// normalized) still gives the software sorted, the upserts in their places.
+func TestApplyUnsortedBase(t *testing.T) {
+	pkg := func(name, version string) model.Package { return model.Package{Source: "deb", Name: name, Version: version} }
+	old := &State{Software: []model.Package{pkg("zsh", "5"), pkg("bash", "5.2"), pkg("curl", "7")}}
+	d := &Delta{SoftwareUpsert: []model.Package{pkg("vim", "9"), pkg("awk", "1")}, SoftwareRemove: []PackageKey{Key(pkg("curl", "7"))}}
+	got := Apply(old, d)
+	var names []string
+	for _, p := range got.Software {
+		names = append(names, p.Name)
+	}
+	if want := []string{"awk", "bash", "vim", "zsh"}; !slices.Equal(names, want) {
+		t.Fatalf("got %q, want %q", names, want)
+	}
+}
