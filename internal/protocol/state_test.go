@@ -792,7 +792,9 @@ func TestNormalizeTimesOutOfRange(t *testing.T) {
 // TestApplyUnsortedBase: a delta applied to a state whose software is out of order (one not
 // normalized) still gives the software sorted, the upserts in their places.
 func TestApplyUnsortedBase(t *testing.T) {
-	pkg := func(name, version string) model.Package { return model.Package{Source: "deb", Name: name, Version: version} }
+	pkg := func(name, version string) model.Package {
+		return model.Package{Source: "deb", Name: name, Version: version}
+	}
 	old := &State{Software: []model.Package{pkg("zsh", "5"), pkg("bash", "5.2"), pkg("curl", "7")}}
 	d := &Delta{SoftwareUpsert: []model.Package{pkg("vim", "9"), pkg("awk", "1")}, SoftwareRemove: []PackageKey{Key(pkg("curl", "7"))}}
 	got := Apply(old, d)
