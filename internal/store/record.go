@@ -150,11 +150,16 @@ type columns struct {
 // know: the caller must number it first (encoding) or learn it from the store (decoding).
 var ErrUnknownBuild = errors.New("store: unknown package build")
 
+// recordLevel is the compression of host records: level 4 makes a record 3 % larger than
+// gzip's default (6) in a third of the time (BenchmarkEncodeHost: 0.6 → 0.18 ms for a host of
+// 779 packages), and every report that changes an inventory encodes one.
+const recordLevel = 4
+
 // recordWriters and recordBuffers keep the compressors of host records between encodings:
 // a gzip writer's state is large, and every write of a record needs one.
 var (
 	recordWriters = sync.Pool{New: func() any {
-		zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+		zw, _ := gzip.NewWriterLevel(nil, recordLevel)
 		return zw
 	}}
 	recordBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
