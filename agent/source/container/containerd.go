@@ -141,7 +141,7 @@ func (r *metaReader) containers(st *store, ns string, b *bolt.Bucket) {
 		}
 		c.user = specUser(cb.Get([]byte("spec")))
 		c.active, c.sub = "created", "created"
-		if r.src.root.Exists(r.state + "/io.containerd.runtime.v2.task/" + ns + "/" + c.id) {
+		if fileName(ns) && fileName(c.id) && r.src.root.Exists(r.state+"/io.containerd.runtime.v2.task/"+ns+"/"+c.id) {
 			c.active, c.sub = "running", "running"
 		}
 		st.ctrs = append(st.ctrs, c)

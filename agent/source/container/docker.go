@@ -238,8 +238,8 @@ func parseRepositories(b []byte) (map[string][]string, bool) {
 func (s *Source) dockerUsers(st *store) {
 	for i := range st.ctrs {
 		c := &st.ctrs[i]
-		if c.id == "" || c.id == ".." || strings.ContainsRune(c.id, '/') {
-			continue // the API's ID names a directory of the data root, nothing else
+		if !fileName(c.id) {
+			continue
 		}
 		b, err := readFile(s.root, st.location+"/containers/"+c.id+"/config.v2.json", maxConfig)
 		if err != nil {
@@ -253,3 +253,9 @@ func (s *Source) dockerUsers(st *store) {
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
+
+// fileName reports whether a runtime's ID or namespace can name a file of its store: not
+// empty, ".", ".." nor holding a '/'. Only such a name is joined to a path.
+func fileName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsRune(s, '/')
+}

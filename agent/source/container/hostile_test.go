@@ -364,3 +364,27 @@ func TestHostileBolt(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileContainerdNames: a container ID or namespace that is a path does not find a
+// task bundle elsewhere in the host, and names with control bytes arrive escaped.
+func TestHostileContainerdNames(t *testing.T) {
+	root := t.TempDir()
+	mkdir(t, filepath.Join(root, "etc"))
+	makeBolt(t, filepath.Join(root, containerdRoots[0].root, metaDB), func(tx *bolt.Tx) error {
+		return cmpErr(putPath(tx, []byte("alpine"), "v1", "default", "containers", "../../../../../etc", "image"),
+			putPath(tx, []byte("alpine"), "v1", "..", "containers", "x", "image"),
+			putPath(tx, []byte("alpine\x00"), "v1", "n\x1bs", "containers", "i\xffd", "image"))
+	}, func(b []byte) []byte { return b })
+	mkdir(t, filepath.Join(root, containerdRoots[0].state, "io.containerd.runtime.v2.task/n\x1bs/i\xffd"))
+	res := collectOrFail(t, root)
+	var got []string
+	for _, s := range res.Services {
+		got = append(got, s.Name+" "+s.ActiveState+" "+s.Image)
+	}
+	want := []string{"../x created docker.io/library/alpine", "default/../../../../../etc created docker.io/library/alpine",
+		"n\\x1bs/i\ufffdd running alpine\\x00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("services %q, want %q", got, want)
+	}
+	accepted(t, res)
+}
