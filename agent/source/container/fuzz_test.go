@@ -135,6 +135,9 @@ func FuzzDockerImages(f *testing.F) {
 			f.Add([]byte(`{"Repositories":{"x":{"x:1":"`+strings.Repeat("a", 64)+`","Y:2":"sha256:`+strings.Repeat("a", 64)+`"}}}`), cfg)
 		}
 	}
+	// One root for the worker's inputs: an image configuration left by an earlier one is not
+	// read, its ID not being in this one's repositories.json.
+	root := f.TempDir()
 	f.Fuzz(func(t *testing.T, repos, cfg []byte) {
 		refs, ok := parseRepositories(repos)
 		if !ok && refs != nil {
@@ -143,7 +146,6 @@ func FuzzDockerImages(f *testing.F) {
 		if len(refs) > 64 {
 			return // each ID is written: keep the fuzzed root small
 		}
-		root := t.TempDir()
 		put(t, root, defaultDockerRoot+"/image/overlay2/repositories.json", repos)
 		for id, rs := range refs {
 			if h, _ := imageID(id); h != id || !slices.IsSorted(rs) {
@@ -183,6 +185,7 @@ func FuzzPodman(f *testing.F) {
 	}
 	f.Add([]byte(`[{"id":"`+strings.Repeat("a", 64)+`","names":["x","x"],"created":"0001-01-01T00:00:00Z"}]`),
 		[]byte(`[{"id":"z","names":["\u0007"],"metadata":"{"},{"names":[""]},{"names":[]}]`), []byte(`{"created":"9999-12-31T23:59:59Z"}`))
+	root := f.TempDir() // as in FuzzDockerImages
 	f.Fuzz(func(t *testing.T, images, ctrs, cfg []byte) {
 		is, ok := parseStorageImages(images)
 		if len(is) > 64 || !ok && is != nil {
@@ -197,7 +200,6 @@ func FuzzPodman(f *testing.F) {
 				t.Fatalf("container %+v", c)
 			}
 		}
-		root := t.TempDir()
 		put(t, root, podmanRoot+"/vfs-images/images.json", images)
 		put(t, root, podmanRoot+"/vfs-containers/containers.json", ctrs)
 		for _, im := range is {
