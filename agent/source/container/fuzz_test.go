@@ -373,3 +373,31 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+// FuzzContainerdContent: the content store's index, manifest and configuration blobs of
+// containerd's image, at the digests the fixture's image refers to.
+func FuzzContainerdContent(f *testing.F) {
+	const blobs = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/"
+	const index, arm, amd, config = "8f3f7c8cd27085194d9f55a543870c03f5bd18cfc85de2248929f57d92e4c9e9",
+		"0af2dc71ca72d480673cd1c9cde4dbc18e290461c391ad2d8bb1a50fcca39414",
+		"9b21596c445f43a417e0e01551434effdb82bd9cb52f1e69bf8d5cca98417cef",
+		"727269a4f1dd466dec3ebed4b1d3bd922932c9f6ebcb2493fe768dec97502da1"
+	b := seeds(f, fixtureRoot+blobs+index, fixtureRoot+blobs+amd, fixtureRoot+blobs+config)
+	f.Add(b[0], b[1], b[2])
+	f.Add([]byte(`{"manifests":[{"digest":"sha256:`+index+`"}]}`), b[1], []byte(`{"created":"1969-12-31T23:59:59Z","config":{"Labels":{"\u0000":"x"}}}`))
+	root := f.TempDir()
+	put(f, root, containerdRoots[0].root+"/"+metaDB, smallBolt(f, func(tx *bolt.Tx) error {
+		return putPath(tx, []byte("sha256:"+index), "v1", "default", "images", "docker.io/library/redis:7.2", "target", "digest")
+	}))
+	f.Fuzz(func(t *testing.T, idx, manifest, cfg []byte) {
+		put(t, root, blobs+index, idx)
+		put(t, root, blobs+arm, manifest)
+		put(t, root, blobs+amd, manifest)
+		put(t, root, blobs+config, cfg)
+		res := collectBounded(t, root, 10*time.Second)
+		if len(res.Software) != 1 || !validDigest(res.Software[0].Digest) {
+			t.Fatalf("packages %+v", res.Software)
+		}
+		accepted(t, res)
+	})
+}

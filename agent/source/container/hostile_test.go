@@ -305,7 +305,8 @@ func TestHostileBolt(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		// A value over several pages.
+		return putPath(tx, []byte(`{"name":"big","labels":{"a":"`+strings.Repeat("x", 20000)+`"}}`), "ctr", "big", "config")
 	}
 	containerd := func(tx *bolt.Tx) error {
 		for i := range 2000 {
@@ -352,7 +353,7 @@ func TestHostileBolt(t *testing.T) {
 				}
 			}
 			if name == "fine" {
-				if podman != 2000 || containerd != 2000 || res.Skipped != 0 {
+				if podman != 2001 || containerd != 2000 || res.Skipped != 0 {
 					t.Errorf("%d podman, %d containerd services, %d skipped", podman, containerd, res.Skipped)
 				}
 				return
