@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
 )
 
 const defaultDockerRoot = "/var/lib/docker"
@@ -136,6 +137,12 @@ func (s *Source) dockerOffline(st *store) error {
 	if err != nil && !hostfs.NotPresent(err) {
 		return err
 	}
+	// The directory is resolved once, not for each of its containers: what is read in it is
+	// a directory as listed and its config.v2.json if that is a regular file, never a link.
+	real, err := s.root.Resolve(dir)
+	if err != nil {
+		entries = nil
+	}
 	n := 0
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -146,7 +153,7 @@ func (s *Source) dockerOffline(st *store) error {
 			continue
 		}
 		n++
-		b, err := readFile(s.root, dir+"/"+e.Name()+"/config.v2.json", maxConfig)
+		b, err := source.ReadRegular(real+"/"+e.Name()+"/config.v2.json", maxConfig)
 		if err != nil {
 			st.skipped++
 			continue
