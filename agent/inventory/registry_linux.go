@@ -38,7 +38,7 @@ func Sources(o SourceOptions) []source.Source {
 		gem.New(o.Root),
 		cargo.New(o.Root),
 		gobin.New(o.Root),
-		pypi.New(o.Root),
+		pypi.NewWithState(o.Root, o.StateDir),
 		npm.New(o.Root),
 		snap.New(o.Root),
 		flatpak.New(o.Root),

@@ -2,10 +2,8 @@ package files
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 
-	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
 )
 
 // Key identifies one state of a file's content: the same device, inode, size, modification
@@ -114,35 +112,7 @@ func (c *hashCache) end() error {
 	if err != nil {
 		return err
 	}
-	return writeState(c.dir, cacheFile, b)
-}
-
-// writeState replaces the file name of the state directory dir with b, by a rename, so that
-// a reader sees the old file or the new one, never a part.
-func writeState(dir, name string, b []byte) error {
-	tmp, err := os.CreateTemp(dir, name+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
-}
-
-// readState returns the file name of the state directory dir, read up to max bytes.
-func readState(dir, name string, max int64) ([]byte, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return hostfs.ReadAll(f, name, max)
+	return source.WriteState(c.dir, cacheFile, b)
 }
 
 // load reads the persisted cache; a missing, unreadable or foreign one is an empty cache.
@@ -151,7 +121,7 @@ func (c *hashCache) load() map[Key]Meta {
 	if c.dir == "" {
 		return out
 	}
-	b, err := readState(c.dir, cacheFile, maxCacheFile)
+	b, err := source.ReadState(c.dir, cacheFile, maxCacheFile)
 	if err != nil {
 		return out
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/onus-project/onus/agent/source"
 )
 
 // The package databases change rarely, and reading every file list on each pass is most of
@@ -57,7 +59,7 @@ func (m *ownedMemo) load() {
 		return
 	}
 	m.loaded = true
-	b, err := readState(m.dir, memoFile, maxMemoFile)
+	b, err := source.ReadState(m.dir, memoFile, maxMemoFile)
 	if err != nil {
 		return
 	}
@@ -76,7 +78,7 @@ func (m *ownedMemo) save() {
 	}
 	b, err := json.Marshal(memoDoc{Version: memoVersion, Stamp: m.stamp, Skipped: m.skipped, Owned: m.owned})
 	if err == nil {
-		_ = writeState(m.dir, memoFile, b)
+		_ = source.WriteState(m.dir, memoFile, b)
 	}
 }
 

@@ -2,10 +2,13 @@ package pypi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/onus-project/onus/agent/hostfs"
+	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/files"
 )
 
@@ -15,7 +18,9 @@ import (
 // egg-info there that a package database lists is not read: dpkg's info/*.list, apk's
 // installed database, pacman's local/*/files. rpm's database is not read: where it exists,
 // the distribution's site directories are not read at all (Fedora's and RHEL's pip install
-// into /usr/local). What the databases list is kept while none of them changed.
+// into /usr/local). What the databases list is kept while none of them changed, in memory
+// and in the state directory (pypi-owned.json), so a restarted agent does not read every
+// file list again.
 
 const (
 	dpkgInfo     = "/var/lib/dpkg/info"
@@ -58,6 +63,7 @@ func (s *Source) owned(ctx context.Context) (ownedSet, int) {
 	stamp := s.dbStamp()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.loadMemo()
 	if s.memo.paths != nil && s.memo.stamp == stamp {
 		return ownedSet{paths: s.memo.paths}, 0
 	}
@@ -71,7 +77,59 @@ func (s *Source) owned(ctx context.Context) (ownedSet, int) {
 		return ownedSet{all: true}, 1
 	}
 	s.memo.stamp, s.memo.paths = stamp, paths
+	s.saveMemo()
 	return ownedSet{paths: paths}, 0
+}
+
+// The memo is kept in the state directory too, so that an agent started again (or a one-shot
+// inventory) on unchanged databases does not read every file list.
+const (
+	memoFile    = "pypi-owned.json"
+	memoVersion = 1
+	maxMemoFile = 16 << 20
+)
+
+type memoDoc struct {
+	Version int      `json:"version"`
+	Stamp   string   `json:"stamp"`
+	Paths   []string `json:"paths"`
+}
+
+// loadMemo reads the memo kept in the state directory, once; a missing, unreadable or
+// foreign one leaves the memo empty, which only costs reading the databases.
+func (s *Source) loadMemo() {
+	if s.memo.loaded || s.stateDir == "" {
+		return
+	}
+	s.memo.loaded = true
+	b, err := source.ReadState(s.stateDir, memoFile, maxMemoFile)
+	if err != nil {
+		return
+	}
+	var doc memoDoc
+	if json.Unmarshal(b, &doc) != nil || doc.Version != memoVersion || doc.Stamp == "" {
+		return
+	}
+	s.memo.stamp, s.memo.paths = doc.Stamp, make(map[string]bool, len(doc.Paths))
+	for _, p := range doc.Paths {
+		s.memo.paths[p] = true
+	}
+}
+
+// saveMemo keeps the memo in the state directory; a memo not written costs reading the
+// databases again after a restart, no more.
+func (s *Source) saveMemo() {
+	if s.stateDir == "" {
+		return
+	}
+	doc := memoDoc{Version: memoVersion, Stamp: s.memo.stamp, Paths: make([]string, 0, len(s.memo.paths))}
+	for p := range s.memo.paths {
+		doc.Paths = append(doc.Paths, p)
+	}
+	slices.Sort(doc.Paths)
+	if b, err := json.Marshal(doc); err == nil {
+		_ = source.WriteState(s.stateDir, memoFile, b)
+	}
 }
 
 // metadataPath returns the dist-info or egg-info a listed path is or is in.

@@ -93,20 +93,26 @@ var userSites = []sitePattern{
 
 // Source reads the Python distributions installed on a host.
 type Source struct {
-	root hostfs.Root
-	mu   sync.Mutex
-	memo struct {
-		stamp string
-		paths map[string]bool
+	root     hostfs.Root
+	stateDir string
+	mu       sync.Mutex
+	memo     struct {
+		loaded bool
+		stamp  string
+		paths  map[string]bool
 	}
 }
 
 // New returns a pypi source reading under root.
-func New(root hostfs.Root) *Source {
+func New(root hostfs.Root) *Source { return NewWithState(root, "") }
+
+// NewWithState returns a pypi source reading under root that keeps what the package
+// databases list in the agent's state directory stateDir ("" keeps it in memory only).
+func NewWithState(root hostfs.Root, stateDir string) *Source {
 	if root == "" {
 		root = "/"
 	}
-	return &Source{root: root}
+	return &Source{root: root, stateDir: stateDir}
 }
 
 // Name implements source.Source.

@@ -167,6 +167,44 @@ func TestOwned(t *testing.T) {
 	check("local")
 }
 
+// TestOwnedKept: what the package databases list is kept in the state directory: a new
+// source on it reads no file list while the databases' stamp is the same (a list rewritten
+// in place, which dpkg never does, shows it), and reads them again once it changed.
+func TestOwnedKept(t *testing.T) {
+	root, state := t.TempDir(), t.TempDir()
+	dist := filepath.Join(root, "usr/lib/python3/dist-packages")
+	writeFile(t, filepath.Join(dist, "six-1.16.0.egg-info/PKG-INFO"), "Name: six\nVersion: 1.16.0\n")
+	writeFile(t, filepath.Join(root, "var/lib/dpkg/status"), "Package: python3-six\n\n")
+	list := filepath.Join(root, dpkgInfo, "python3-six.list")
+	writeFile(t, list, "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO\n")
+	check := func(s *Source, want ...string) {
+		t.Helper()
+		res, err := s.Collect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(res.Software); !slices.Equal(got, want) {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	}
+	check(NewWithState(hostfs.Root(root), state))
+	fi, err := os.Stat(filepath.Join(root, dpkgInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, list, "/usr/share/doc/python3-six/copyright\n") // in place: no new stamp
+	if err := os.Chtimes(filepath.Join(root, dpkgInfo), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	check(NewWithState(hostfs.Root(root), state))              // the kept memo: six is still dpkg's
+	check(NewWithState(hostfs.Root(root), t.TempDir()), "six") // read again: it is not
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(filepath.Join(root, "var/lib/dpkg/status"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	check(NewWithState(hostfs.Root(root), state), "six") // a new stamp: read again
+}
+
 func TestMetadataPath(t *testing.T) {
 	for p, want := range map[string]string{
 		"/usr/lib/python3/dist-packages/six-1.16.0.egg-info":              "/usr/lib/python3/dist-packages/six-1.16.0.egg-info",
