@@ -103,8 +103,9 @@ const (
 type boltFile struct {
 	f           *os.File
 	size, psize int64
-	hwm         uint64 // the meta's page count: no page is at or past it
-	seen        map[uint64]bool
+	hwm         uint64   // the meta's page count: no page is at or past it
+	seen        []uint64 // a bit for each page of the file, set once the page is walked
+	bufs        [boltMaxDepth + 1][]byte
 }
 
 // checkBolt walks the bolt database at path as bolt's cursors would, from the root bucket of
@@ -122,11 +123,12 @@ func checkBolt(path string) error {
 	if err != nil {
 		return err
 	}
-	b := &boltFile{f: f, size: fi.Size(), seen: map[uint64]bool{}}
+	b := &boltFile{f: f, size: fi.Size()}
 	root, err := b.meta()
 	if err != nil {
 		return err
 	}
+	b.seen = make([]uint64, b.size/b.psize/64+1)
 	return b.page(root, 0)
 }
 
@@ -178,25 +180,40 @@ func (b *boltFile) meta() (uint64, error) {
 
 // page checks the tree page id at depth and what it leads to.
 func (b *boltFile) page(id uint64, depth int) error {
-	if id < 2 || id >= b.hwm || id >= uint64(b.size/b.psize) || b.seen[id] || depth > boltMaxDepth {
-		return fmt.Errorf("page %d: out of the file, referenced twice or too deep", id)
+	if id < 2 || id >= b.hwm || id >= uint64(b.size/b.psize) || depth > boltMaxDepth {
+		return fmt.Errorf("page %d: out of the file or too deep", id)
 	}
-	var h [boltHeader]byte
-	if _, err := b.f.ReadAt(h[:], int64(id)*b.psize); err != nil {
-		return err
-	}
-	n := uint64(binary.NativeEndian.Uint32(h[12:])) + 1 // with its overflow pages
-	if binary.NativeEndian.Uint64(h[:]) != id || id+n > b.hwm || (id+n)*uint64(b.psize) > uint64(b.size) {
-		return fmt.Errorf("page %d: bad header", id)
-	}
-	for i := range n {
-		b.seen[id+i] = true
-	}
-	buf := make([]byte, n*uint64(b.psize))
+	// The buffer of a depth is free again once its page's elements are checked.
+	buf := grow(b.bufs[depth], b.psize)
 	if _, err := b.f.ReadAt(buf, int64(id)*b.psize); err != nil {
 		return err
 	}
+	n := uint64(binary.NativeEndian.Uint32(buf[12:])) + 1 // with its overflow pages
+	if binary.NativeEndian.Uint64(buf) != id || id+n > b.hwm || (id+n)*uint64(b.psize) > uint64(b.size) {
+		return fmt.Errorf("page %d: bad header", id)
+	}
+	for i := id; i < id+n; i++ {
+		if b.seen[i/64]&(1<<(i%64)) != 0 {
+			return fmt.Errorf("page %d: referenced twice", i)
+		}
+		b.seen[i/64] |= 1 << (i % 64)
+	}
+	if n > 1 {
+		buf = grow(buf, int64(n)*b.psize)
+		if _, err := b.f.ReadAt(buf[b.psize:], (int64(id)+1)*b.psize); err != nil {
+			return err
+		}
+	}
+	b.bufs[depth] = buf
 	return b.elements(buf, depth, false)
+}
+
+// grow returns buf resized to n bytes, its first len(buf) kept.
+func grow(buf []byte, n int64) []byte {
+	if int64(cap(buf)) < n {
+		return append(buf, make([]byte, n-int64(len(buf)))...)
+	}
+	return buf[:n]
 }
 
 // elements checks the elements of the page p (an inline bucket's when inline) and follows
