@@ -153,9 +153,10 @@ func TestHostileManyEngineAPI(t *testing.T) {
 }
 
 // TestHostileDockerFiles: a truncated, an empty, a sparse 100 MiB, a looping, an escaping,
-// a FIFO, a directory and a mode 0 config.v2.json are skipped and counted, never followed,
-// read whole or waited on; names and labels with control bytes and invalid UTF-8 arrive
-// escaped; links in the containers directory are not containers.
+// a FIFO, a directory and a mode 0 config.v2.json, and a sparse 100 MiB repositories.json,
+// are skipped and counted, never followed, read whole or waited on; names and labels with
+// control bytes and invalid UTF-8 arrive escaped; links in the containers directory are not
+// containers.
 func TestHostileDockerFiles(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "var/lib/docker/containers")
@@ -168,6 +169,10 @@ func TestHostileDockerFiles(t *testing.T) {
 	put(t, root, "/var/lib/docker/containers/empty/config.v2.json", nil)
 	put(t, root, "/var/lib/docker/containers/big/config.v2.json", full)
 	if err := os.Truncate(cfg("big"), 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	put(t, root, defaultDockerRoot+"/image/overlay2/repositories.json", nil)
+	if err := os.Truncate(filepath.Join(root, defaultDockerRoot, "image/overlay2/repositories.json"), 100<<20); err != nil {
 		t.Fatal(err)
 	}
 	outside := t.TempDir()
@@ -195,8 +200,9 @@ func TestHostileDockerFiles(t *testing.T) {
 	for _, s := range res.Services {
 		names = append(names, s.Name)
 	}
-	// trunc, empty, big, loop, escape, escape-rel, fifo, dir, and ctl's invalid label key.
-	want, wantSkipped := []string{"ok", "we\\x1b[31mb\ufffd\ufffd\\x00"}, 9
+	// trunc, empty, big, loop, escape, escape-rel, fifo, dir, ctl's invalid label key, and
+	// the 100 MiB repositories.json.
+	want, wantSkipped := []string{"ok", "we\\x1b[31mb\ufffd\ufffd\\x00"}, 10
 	if os.Geteuid() == 0 {
 		want = []string{"locked", "ok", "we\\x1b[31mb\ufffd\ufffd\\x00"} // root reads a mode 0 file
 	} else {
