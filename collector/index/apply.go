@@ -61,7 +61,7 @@ func (ix *Index) applyHost(name string, ev store.Event) {
 	if !ev.Deleted {
 		var rec *store.HostRecord
 		if d := ix.decoded.Load(); d != nil {
-			rec = (*d)(name, ev.ModRevision)
+			rec = (*d)(name, ev.ModRevision, ev.Value)
 		}
 		if rec == nil {
 			var err error

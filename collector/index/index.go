@@ -64,7 +64,7 @@ type Index struct {
 	rev int64
 	// revNow is rev, for readers that take no lock.
 	revNow  atomic.Int64
-	decoded atomic.Pointer[func(hostID string, rev int64) *store.HostRecord]
+	decoded atomic.Pointer[func(hostID string, rev int64, value []byte) *store.HostRecord]
 	synced  bool
 	ready   chan struct{}
 	cond    *sync.Cond // broadcast when rev advances
@@ -199,7 +199,7 @@ func (ix *Index) Revision() int64 { return ix.revNow.Load() }
 // UseDecoded gives the index a way to the host records a writer of this process decoded
 // (or built) already, by host ID and revision, nil when it holds none: the watch then takes that
 // record instead of decoding the value it brings. It must not call the index.
-func (ix *Index) UseDecoded(decoded func(hostID string, rev int64) *store.HostRecord) {
+func (ix *Index) UseDecoded(decoded func(hostID string, rev int64, value []byte) *store.HostRecord) {
 	ix.decoded.Store(&decoded)
 }
 

@@ -90,8 +90,12 @@ func (g *Ingest) write(ctx context.Context, agent store.Agent, r *protocol.Repor
 			return nil, err
 		}
 		rec = out.rec
+		g.w.pend(r.HostID, val, rec)
 		return []store.Write{store.Put(cur[0].Key, val)}, nil
 	})
+	// One report of a host is applied at a time (per-host lock): its pending record is this
+	// write's, whose revision putHost records below.
+	defer g.w.unpend(r.HostID)
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/onus-project/onus/collector/index"
@@ -19,6 +20,10 @@ type written struct {
 
 	mu     sync.Mutex
 	hosts  map[string]writtenHost // by host ID; rec nil: deleted
+	// pending holds the record a write of this replica is committing, by host ID, with the
+	// value it encodes to: the watch may deliver the write before the writer learns its
+	// revision (putHost), and takes the record by its bytes instead of decoding them.
+	pending map[string]pendingHost
 	agents map[string]writtenAgent
 	builds map[store.BuildRef]store.Build // numbered by this replica
 	ids    map[uint32]store.Build
@@ -39,25 +44,48 @@ type writtenHost struct {
 	rec *store.HostRecord
 }
 
+type pendingHost struct {
+	value []byte
+	rec   *store.HostRecord
+}
+
 type writtenAgent struct {
 	rev   int64
 	agent *index.AgentEntry // nil: deleted
 }
 
 func newWritten(ix *index.Index) *written {
-	return &written{ix: ix, hosts: map[string]writtenHost{}, agents: map[string]writtenAgent{},
+	return &written{ix: ix, hosts: map[string]writtenHost{}, pending: map[string]pendingHost{}, agents: map[string]writtenAgent{},
 		builds: map[store.BuildRef]store.Build{}, ids: map[uint32]store.Build{}, titles: map[string]int64{}, creating: map[string]bool{}, sweepAt: 256}
 }
 
-// decoded returns the record this replica wrote for a host at rev, if it still holds it:
-// the index's watch takes it instead of decoding the value (see index.UseDecoded).
-func (w *written) decoded(id string, rev int64) *store.HostRecord {
+// decoded returns the record this replica wrote for a host at rev, if it still holds it, or
+// the one it is committing when value is what that encodes to: the index's watch takes it
+// instead of decoding the value (see index.UseDecoded).
+func (w *written) decoded(id string, rev int64, value []byte) *store.HostRecord {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if h, ok := w.hosts[id]; ok && h.rec != nil && h.kv.ModRevision == rev {
 		return h.rec
 	}
+	if p, ok := w.pending[id]; ok && bytes.Equal(p.value, value) {
+		return p.rec
+	}
 	return nil
+}
+
+// pend notes the record a write is about to commit for a host, and the value it encodes
+// to; unpend forgets it once the write is answered, whatever the answer.
+func (w *written) pend(id string, value []byte, rec *store.HostRecord) {
+	w.mu.Lock()
+	w.pending[id] = pendingHost{value: value, rec: rec}
+	w.mu.Unlock()
+}
+
+func (w *written) unpend(id string) {
+	w.mu.Lock()
+	delete(w.pending, id)
+	w.mu.Unlock()
 }
 
 // host returns the host record this replica wrote last, when the index does not hold it yet:

@@ -196,3 +196,25 @@ func TestStatusFlushMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingRecord: the record a write is committing is given to the watch by its bytes
+// (the watch may deliver the write before the writer learns its revision), never for other
+// bytes, and no longer once the write is answered.
+func TestPendingRecord(t *testing.T) {
+	w := newWritten(nil)
+	rec := &store.HostRecord{HostID: "h1", Hash: "x"}
+	w.pend("h1", []byte("encoded"), rec)
+	if got := w.decoded("h1", 7, []byte("encoded")); got != rec {
+		t.Fatalf("pending record by its bytes: %v", got)
+	}
+	if got := w.decoded("h1", 7, []byte("other")); got != nil {
+		t.Fatalf("a record for other bytes: %v", got)
+	}
+	if got := w.decoded("h2", 7, []byte("encoded")); got != nil {
+		t.Fatalf("another host's record: %v", got)
+	}
+	w.unpend("h1")
+	if got := w.decoded("h1", 7, []byte("encoded")); got != nil {
+		t.Fatalf("after the write was answered: %v", got)
+	}
+}
