@@ -18,15 +18,15 @@ import (
 type written struct {
 	ix *index.Index
 
-	mu     sync.Mutex
-	hosts  map[string]writtenHost // by host ID; rec nil: deleted
+	mu    sync.Mutex
+	hosts map[string]writtenHost // by host ID; rec nil: deleted
 	// pending holds the record a write of this replica is committing, by host ID, with the
 	// value it encodes to: the watch may deliver the write before the writer learns its
 	// revision (putHost), and takes the record by its bytes instead of decoding them.
 	pending map[string]pendingHost
-	agents map[string]writtenAgent
-	builds map[store.BuildRef]store.Build // numbered by this replica
-	ids    map[uint32]store.Build
+	agents  map[string]writtenAgent
+	builds  map[store.BuildRef]store.Build // numbered by this replica
+	ids     map[uint32]store.Build
 	// buildsRev is the revision of the newest numbering: the builds go once the index has it.
 	buildsRev int64
 	titles    map[string]int64 // "source:name" catalogued by this replica, at revision
