@@ -3,6 +3,7 @@ package inventory
 import (
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/apk"
+	"github.com/onus-project/onus/agent/source/brew"
 	"github.com/onus-project/onus/agent/source/cargo"
 	"github.com/onus-project/onus/agent/source/container"
 	"github.com/onus-project/onus/agent/source/dpkg"
@@ -42,5 +43,7 @@ func Sources(o SourceOptions) []source.Source {
 		npm.New(o.Root),
 		snap.New(o.Root),
 		flatpak.New(o.Root),
+		brew.New(o.Root),
+		brew.NewCasks(o.Root),
 	}
 }

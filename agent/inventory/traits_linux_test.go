@@ -41,6 +41,8 @@ func TestLinuxSourceTraits(t *testing.T) {
 		"npm":        {PackageFormat: "npm"},
 		"snap":       {PackageFormat: "snap"},
 		"flatpak":    {PackageFormat: "flatpak"},
+		"brew":       {PackageFormat: "brew"},
+		"brew-cask":  {PackageFormat: "brew-cask"},
 	}
 	got := inv.Traits()
 	if len(got) != len(want) {
