@@ -21,10 +21,12 @@ PROMTOOL    ?= promtool
 all: build
 
 ## build: static binaries bin/onus-agent, bin/onus-collector and bin/onus-loadgen
+## (and bin/windows-amd64/onus-agent.exe)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-agent ./agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-collector ./collector
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/onus-agent.exe ./agent
 
 ## packages: static binaries for linux/ARCH (amd64; ARCH=arm64 too), then the onus-agent and
 ## onus-collector .deb and .rpm packages into dist/ (nfpm; deploy/packaging/)

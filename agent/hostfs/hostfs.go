@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -25,10 +26,15 @@ type Root string
 // Path joins the host-absolute path p to the root without resolving links.
 func (r Root) Path(p string) string {
 	if r == "" || r == "/" {
-		return filepath.Clean("/" + p)
+		return hostPath(p)
 	}
 	return filepath.Join(string(r), filepath.Clean("/"+p))
 }
+
+// hostPath is the host-absolute path p on the host itself, cleaned with slashes first: on
+// Windows, filepath.Clean would read a leading "//" as a UNC path, where "/" is the current
+// drive's root.
+func hostPath(p string) string { return filepath.FromSlash(path.Clean("/" + p)) }
 
 // Resolve returns the path of the host-absolute path p under the root, with every symbolic
 // link on the way resolved inside the root: a link to "/etc/x" means root+"/etc/x", and ".."
@@ -40,7 +46,7 @@ func (r Root) Resolve(p string) (string, error) {
 	}
 	if root == "/" {
 		// On the host itself the kernel does the same resolution.
-		return filepath.Clean("/" + p), nil
+		return hostPath(p), nil
 	}
 	const maxLinks = 40
 	links := 0

@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
@@ -270,14 +269,14 @@ func (p *pass) labels(pkg *model.Package, bi *Info) int {
 
 // owner names the owner of a file through the host's accounts, else "uid:N".
 func (p *pass) owner(sys any) string {
-	st, ok := sys.(*syscall.Stat_t)
+	uid, ok := uidOf(sys)
 	if !ok {
 		return ""
 	}
-	if n, ok := p.users[int(st.Uid)]; ok {
+	if n, ok := p.users[int(uid)]; ok {
 		return n
 	}
-	return "uid:" + strconv.FormatUint(uint64(st.Uid), 10)
+	return "uid:" + strconv.FormatUint(uint64(uid), 10)
 }
 
 // validName checks a module path: printable ASCII without spaces, at most MaxNameLen bytes.

@@ -1,0 +1,13 @@
+package inventory
+
+import (
+	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/host"
+)
+
+// Sources lists the inventory sources of a Windows host, in the order they run: its facts.
+func Sources(o SourceOptions) []source.Source {
+	return []source.Source{
+		host.New(host.Options{Root: o.Root, StateDir: o.StateDir, Labels: o.Labels}),
+	}
+}
