@@ -35,7 +35,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
@@ -184,14 +183,14 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 
 // owner names the owner of a file through the host's accounts, else "uid:N".
 func (p *pass) owner(fi os.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	uid, ok := fileUID(fi)
 	if !ok {
 		return ""
 	}
-	if n, ok := p.users[int(st.Uid)]; ok {
+	if n, ok := p.users[uid]; ok {
 		return n
 	}
-	return "uid:" + strconv.FormatUint(uint64(st.Uid), 10)
+	return "uid:" + strconv.Itoa(uid)
 }
 
 // listDir lists the directory real: the names of the entries keep accepts, sorted, at
