@@ -3,6 +3,7 @@ package source
 import (
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,4 +53,29 @@ func (c *Cache) Put(key []Stamp, pkgs []model.Package, skipped int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.key, c.pkgs, c.skipped, c.valid = slices.Clone(key), pkgs, skipped, true
+}
+
+// MergeCopies sorts the packages of a source that finds one title in several places (the
+// same gem in two gem directories, one crate in two cargo roots) and keeps one per package
+// key: the first in location order, counting the others as its copies. It returns nil for
+// no packages.
+func MergeCopies(pkgs []model.Package) []model.Package {
+	slices.SortFunc(pkgs, func(a, b model.Package) int {
+		if c := model.ComparePackages(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Location, b.Location)
+	})
+	out := pkgs[:0]
+	for _, p := range pkgs {
+		if n := len(out); n > 0 && model.ComparePackages(out[n-1], p) == 0 {
+			out[n-1].Copies++
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

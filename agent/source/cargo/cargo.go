@@ -18,7 +18,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/onus-project/onus/agent/hostfs"
@@ -106,7 +105,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if !present {
 		return res, fmt.Errorf("cargo: %w", source.ErrNotPresent)
 	}
-	res.Software = merge(pkgs)
+	res.Software = source.MergeCopies(pkgs)
 	return res, nil
 }
 
@@ -166,27 +165,4 @@ func (s *Source) pkg(r cargoRoot, in Install) (model.Package, int) {
 	var dropped int
 	p.Labels, dropped = source.Labels(labels)
 	return p, dropped
-}
-
-// merge sorts the packages and keeps one per package key: the first in location order,
-// counting the others as its copies.
-func merge(pkgs []model.Package) []model.Package {
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		if c := model.ComparePackages(a, b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Location, b.Location)
-	})
-	out := pkgs[:0]
-	for _, p := range pkgs {
-		if n := len(out); n > 0 && model.ComparePackages(out[n-1], p) == 0 {
-			out[n-1].Copies++
-			continue
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }

@@ -259,7 +259,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 		}
 		r.readDir(p, p.real, "")
 	}
-	res.Software, res.Skipped = merge(r.pkgs), r.skipped
+	res.Software, res.Skipped = source.MergeCopies(r.pkgs), r.skipped
 	return res, ctx.Err()
 }
 
@@ -380,27 +380,4 @@ func (s *Source) hostPath(real string) string {
 		return real
 	}
 	return "/" + strings.TrimPrefix(strings.TrimPrefix(real, root), "/")
-}
-
-// merge sorts the packages and keeps one per package key: the first in location order,
-// counting the others as its copies.
-func merge(pkgs []model.Package) []model.Package {
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		if c := model.ComparePackages(a, b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Location, b.Location)
-	})
-	out := pkgs[:0]
-	for _, p := range pkgs {
-		if n := len(out); n > 0 && model.ComparePackages(out[n-1], p) == 0 {
-			out[n-1].Copies++
-			continue
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
