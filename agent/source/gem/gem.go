@@ -103,7 +103,7 @@ type gemDir struct {
 func (s *Source) gemDirs(ctx context.Context) []gemDir {
 	var out []gemDir
 	add := func(p dirPattern, base, user string) {
-		for _, d := range s.expand(base, strings.Split(p.pattern, "/")) {
+		for _, d := range source.ExpandDirs(s.root, base, strings.Split(p.pattern, "/"), MaxGemDirs) {
 			if len(out) < MaxGemDirs && s.isDir(d+"/specifications") {
 				out = append(out, gemDir{host: d, kind: p.kind, user: user})
 			}
@@ -122,31 +122,6 @@ func (s *Source) gemDirs(ctx context.Context) []gemDir {
 	}
 	slices.SortStableFunc(out, func(a, b gemDir) int { return strings.Compare(a.host, b.host) })
 	return slices.CompactFunc(out, func(a, b gemDir) bool { return a.host == b.host })
-}
-
-// expand returns the host paths under base matching the pattern's elements; "*" matches any
-// directory that is not a symbolic link, in name order.
-func (s *Source) expand(base string, elems []string) []string {
-	if len(elems) == 0 {
-		return []string{base}
-	}
-	if elems[0] != "*" {
-		return s.expand(base+"/"+elems[0], elems[1:])
-	}
-	entries, err := s.root.ReadDir(base)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, s.expand(base+"/"+e.Name(), elems[1:])...)
-			if len(out) >= MaxGemDirs {
-				break
-			}
-		}
-	}
-	return out
 }
 
 func (s *Source) isDir(p string) bool {

@@ -125,7 +125,7 @@ func (s *Source) prefixes(ctx context.Context) []prefix {
 		out = append(out, p)
 	}
 	expand := func(pp prefixPattern, base, user string) {
-		for _, m := range s.expand(base, strings.Split(pp.pattern, "/")) {
+		for _, m := range source.ExpandDirs(s.root, base, strings.Split(pp.pattern, "/"), MaxPrefixes) {
 			p := prefix{host: m, user: user}
 			if pp.nodeAt >= 0 {
 				p.node = strings.Split(strings.TrimPrefix(m, base+"/"), "/")[pp.nodeAt]
@@ -151,31 +151,6 @@ func (s *Source) prefixes(ctx context.Context) []prefix {
 		}
 		if p := s.npmrcPrefix(home+"/.npmrc", home); p != "" {
 			add(prefix{host: p, user: a.Name})
-		}
-	}
-	return out
-}
-
-// expand returns the host paths under base matching the pattern's elements, in name order;
-// a pattern matches directories, never a symbolic link or a name starting with ".".
-func (s *Source) expand(base string, elems []string) []string {
-	if len(elems) == 0 {
-		return []string{base}
-	}
-	if !strings.ContainsAny(elems[0], "*?[") {
-		return s.expand(base+"/"+elems[0], elems[1:])
-	}
-	entries, err := s.root.ReadDir(base)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range entries {
-		if ok, _ := path.Match(elems[0], e.Name()); ok && e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, s.expand(base+"/"+e.Name(), elems[1:])...)
-			if len(out) >= MaxPrefixes {
-				break
-			}
 		}
 	}
 	return out
@@ -209,7 +184,7 @@ func (s *Source) npmrcPrefix(file, home string) string {
 func (s *Source) debianDirs() []string {
 	var out []string
 	for _, d := range debianDirs {
-		for _, m := range s.expand("", strings.Split(strings.TrimPrefix(d, "/"), "/")) {
+		for _, m := range source.ExpandDirs(s.root, "", strings.Split(strings.TrimPrefix(d, "/"), "/"), MaxPrefixes) {
 			if real, err := s.realPath(m); err == nil {
 				out = append(out, real)
 			}

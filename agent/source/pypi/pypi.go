@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,7 +143,7 @@ func (s *Source) siteDirs(ctx context.Context) []siteDir {
 	var out []siteDir
 	add := func(p sitePattern, base, user string) {
 		elems := strings.Split(p.pattern, "/")
-		for _, d := range s.expand(base, elems) {
+		for _, d := range source.ExpandDirs(s.root, base, elems, MaxSiteDirs) {
 			if len(out) >= MaxSiteDirs || !s.isDir(d) {
 				continue
 			}
@@ -172,32 +171,6 @@ func (s *Source) siteDirs(ctx context.Context) []siteDir {
 	}
 	slices.SortStableFunc(out, func(a, b siteDir) int { return strings.Compare(a.host, b.host) })
 	return slices.CompactFunc(out, func(a, b siteDir) bool { return a.host == b.host })
-}
-
-// expand returns the host paths under base matching the pattern's elements; an element
-// with "*" matches the directories (not symbolic links) it matches by path.Match, in name
-// order.
-func (s *Source) expand(base string, elems []string) []string {
-	if len(elems) == 0 {
-		return []string{base}
-	}
-	if !strings.Contains(elems[0], "*") {
-		return s.expand(base+"/"+elems[0], elems[1:])
-	}
-	entries, err := s.root.ReadDir(base)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range entries {
-		if ok, _ := path.Match(elems[0], e.Name()); ok && e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, s.expand(base+"/"+e.Name(), elems[1:])...)
-			if len(out) >= MaxSiteDirs {
-				break
-			}
-		}
-	}
-	return out
 }
 
 // users returns the user names of the host's /etc/passwd by uid.
