@@ -34,6 +34,12 @@ var brewCases = []versionCase{
 	{"revision of an equal version", "1.0_1", "1.0.0", 1},
 	{"revision of a dated version", "20240407_1", "20240407", 1},
 	{"dates", "2024.04.07", "2024.10.01", -1},
+	{"letter after release", "1.2.3", "1.2.3a", -1},
+	{"alpha case", "1.2.3alpha4", "1.2.3A4", 0},
+	{"post after rc", "1.2.3rc35", "1.2.3.post34", -1},
+	{"patch after rc", "1.2.3rc3", "1.2.3-p34", -1},
+	{"uneven padding", "2.1-p194", "2.1.0-p195", -1},
+	{"uneven padding, shorter", "2-p194", "2.1-p195", -1},
 	{"empty first", "", "0", -1},
 	{"underscore only", "_1", "1", 0},
 }
@@ -63,6 +69,17 @@ func TestCompareBrewVersions(t *testing.T) {
 	}
 	if a, b := "1.0rc1", "1.0"; CompareVersions("brew-cask", a, b) != CompareSegments(a, b) {
 		t.Error("cask versions are not ordered by CompareSegments")
+	}
+}
+
+// TestBrewErlangVersions: Homebrew's own sorting of Erlang's release names.
+func TestBrewErlangVersions(t *testing.T) {
+	want := []string{"R13B02-1", "R13B03", "R13B04", "R14B", "R14B01", "R14B02", "R14B03", "R14B04",
+		"R15B", "R15B01", "R15B02", "R15B03", "R15B03-1", "R16B"}
+	for i := 1; i < len(want); i++ {
+		if c := compareBrew(want[i-1], want[i]); c != -1 {
+			t.Errorf("%q vs %q: %d", want[i-1], want[i], c)
+		}
 	}
 }
 
