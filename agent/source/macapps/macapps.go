@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/onus-project/onus/agent/hostfs"
@@ -153,7 +152,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 			pkgs = append(pkgs, p)
 		}
 	}
-	res.Software = merge(pkgs)
+	res.Software = source.MergeCopies(pkgs)
 	return res, nil
 }
 
@@ -305,27 +304,4 @@ func (a App) Package(p string, f Folder) (model.Package, int) {
 	var dropped int
 	pkg.Labels, dropped = source.Labels(labels)
 	return pkg, dropped
-}
-
-// merge sorts the packages and keeps one per package key: the first in location order,
-// counting the others as its copies.
-func merge(pkgs []model.Package) []model.Package {
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		if c := model.ComparePackages(a, b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Location, b.Location)
-	})
-	out := pkgs[:0]
-	for _, p := range pkgs {
-		if n := len(out); n > 0 && model.ComparePackages(out[n-1], p) == 0 {
-			out[n-1].Copies++
-			continue
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
