@@ -9,6 +9,9 @@
 // /run/systemd/container, /run/.containerenv and /.dockerenv (virtualization); it calls statfs
 // on each mount point under the root. Network interfaces are those of the network namespace
 // the agent runs in: run it in the host's (hostNetwork) to see the host's.
+//
+// On a macOS host (Options.MacOS) it reads macOS's own files instead (see IsMacOS and
+// MacOSRelease).
 package host
 
 import (
@@ -41,6 +44,8 @@ type Options struct {
 	Labels map[string]string
 	// InterfaceExclude names the interfaces not reported; DefaultInterfaceExclude when nil.
 	InterfaceExclude *regexp.Regexp
+	// MacOS reads the facts of a macOS host (see IsMacOS) instead of a Linux one's.
+	MacOS bool
 }
 
 // Source collects host facts.
@@ -68,6 +73,9 @@ func (*Source) Produces() source.Parts { return source.PartHost }
 // Collect implements source.Source. Facts that cannot be read are left empty and reported
 // together in the error, so one unreadable file does not hide the rest.
 func (s *Source) Collect(ctx context.Context) (source.Result, error) {
+	if s.opts.MacOS {
+		return s.collectMacOS(ctx)
+	}
 	r := s.opts.Root
 	h := &model.Host{Labels: maps.Clone(s.opts.Labels)}
 	var errs []error
