@@ -21,12 +21,14 @@ PROMTOOL    ?= promtool
 all: build
 
 ## build: static binaries bin/onus-agent, bin/onus-collector and bin/onus-loadgen
-## (and bin/windows-amd64/onus-agent.exe)
+## (and bin/windows-amd64/onus-agent.exe, bin/darwin-{amd64,arm64}/onus-agent)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-agent ./agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-collector ./collector
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/onus-loadgen ./collector/loadgen
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/onus-agent.exe ./agent
+	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/darwin-amd64/onus-agent ./agent
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/darwin-arm64/onus-agent ./agent
 
 ## packages: static binaries for linux/ARCH (amd64; ARCH=arm64 too), then the onus-agent and
 ## onus-collector .deb and .rpm packages into dist/ (nfpm; deploy/packaging/)

@@ -23,8 +23,12 @@ import (
 )
 
 // Sources lists the inventory sources of a Linux host, in the order they run. Each package
-// database source reports "not present" on distributions that do not use it.
+// database source reports "not present" on distributions that do not use it. A host root
+// that holds macOS (IsMacOS) gets the macOS sources instead.
 func Sources(o SourceOptions) []source.Source {
+	if IsMacOS(o.Root) {
+		return MacOSSources(o)
+	}
 	return []source.Source{
 		host.New(host.Options{Root: o.Root, StateDir: o.StateDir, Labels: o.Labels}),
 		dpkg.New(o.Root),
