@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,8 @@ const (
 // ProcessPrng DLL Go needs and Wine 8 lacks (testdata/wine/processprng.c, for the test
 // only), the Acme Widget MSI built with wixl and installed by Wine's msiexec, a program
 // registered in the 32-bit view and one in the user's hive with reg add; then
-// "onus-agent.exe inventory" must list all three as this source reads them. It logs the CPU
+// "onus-agent.exe inventory" must list all three as this source reads them, and Wine's own
+// PlugPlay service as the winsvc source reads it. It logs the CPU
 // time and peak RSS of each inventory pass: wine64 becomes the Windows process, so its
 // resource usage is the agent's with the Wine libraries' work in that process (loading
 // them included), not wineserver's.
@@ -93,7 +95,7 @@ func TestWine(t *testing.T) {
 	}
 	var inv model.Inventory
 	for pass := 1; pass <= 3; pass++ {
-		cmd := exec.CommandContext(ctx, wine64, "agent.exe", "inventory", "--compact", "--sources", "winprog", "--state-dir", `C:\onus`)
+		cmd := exec.CommandContext(ctx, wine64, "agent.exe", "inventory", "--compact", "--sources", "winprog,winsvc", "--state-dir", `C:\onus`)
 		cmd.Env, cmd.Dir = env, dir
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -132,7 +134,12 @@ func TestWine(t *testing.T) {
 	if p := found["Acme Sync"]; p.Version != "3.1.0" || p.Labels["scope"] != "user" || me != "" && p.User != me {
 		t.Errorf("the user's program: %+v (want user %q)", p, me)
 	}
-	if len(inv.Sources) != 1 || inv.Sources[0].State != "ok" {
+	i := slices.IndexFunc(inv.Services, func(s model.Service) bool { return s.Name == "PlugPlay" })
+	if i < 0 || inv.Services[i].Manager != ServiceManager || inv.Services[i].UnitFileState != "auto" || inv.Services[i].User != "LocalSystem" ||
+		inv.Services[i].Path != `C:\windows\system32\plugplay.exe` {
+		t.Errorf("Wine's PlugPlay service: %+v", inv.Services)
+	}
+	if len(inv.Sources) != 2 || inv.Sources[0].State != "ok" || inv.Sources[1].State != "ok" {
 		t.Errorf("sources: %+v", inv.Sources)
 	}
 }

@@ -3,8 +3,9 @@
 # wine/acme.wxs built with wixl and installed by Wine's msiexec (which writes its Uninstall
 # key as Windows Installer does), programs registered with reg add in the 64-bit view, the
 # 32-bit view (/reg:32) and the user's hive (HKCU), then each key exported with reg export
-# (UTF-16LE with a byte order mark, "Windows Registry Editor Version 5.00"). users.reg, a
-# second user's hive and profile, is written by hand in the older REGEDIT4 form.
+# (UTF-16LE with a byte order mark, "Windows Registry Editor Version 5.00"), with Wine's own
+# services. users.reg, a second user's hive and profile, is written by hand in the older
+# REGEDIT4 form, and services-extra.reg, services of kinds Wine does not install, by hand too.
 # Needs: wine64 msitools wixl (Debian 12). Run from this directory.
 set -eu
 here=$(pwd)
@@ -64,4 +65,5 @@ export_key "$U" uninstall64.reg
 export_key 'HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall' uninstall32.reg
 export_key 'HKU\S-1-5-21-0-0-0-1000\Software\Microsoft\Windows\CurrentVersion\Uninstall' user-1000.reg
 export_key 'HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList' profilelist.reg
+export_key 'HKLM\SYSTEM\CurrentControlSet\Services' services.reg
 cd "$here"
