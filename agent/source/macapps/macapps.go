@@ -14,7 +14,9 @@
 //   - the version: CFBundleShortVersionString, else CFBundleVersion, else "unknown";
 //   - CFBundleIdentifier and LSMinimumSystemVersion;
 //
-// and Contents/_MASReceipt/receipt, when it exists, says the App Store installed it.
+// and Contents/_MASReceipt/receipt, when it exists (a directory and a regular file, no link),
+// says the App Store installed it. A folder, bundle or Contents that is a link is followed
+// inside the host root only; an Info.plist must be a regular file.
 //
 // Each bundle is a package of format "macapp" named after its bundle identifier (title
 // macapp:com.apple.Safari), or after its name when it has none: the name as its summary,
@@ -27,6 +29,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 
@@ -116,10 +119,12 @@ func (s *Source) WatchPaths() []string {
 	return out
 }
 
-// bundle is one application bundle found: its host path and its folder.
+// bundle is one application bundle found: its host path, its path under the root when the
+// folders on the way were resolved without a link ("" when the bundle is a link, which
+// Resolve follows), and its folder.
 type bundle struct {
-	path   string
-	folder Folder
+	path, real string
+	folder     Folder
 }
 
 // Collect implements source.Source. A host without any of the application folders is not
@@ -157,9 +162,14 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 }
 
 // list returns the bundles of folder f and of its subfolders. ok is false when f does not
-// exist.
+// exist. The folder is resolved once; a subfolder or bundle that is a link is resolved on
+// its own, inside the root.
 func (s *Source) list(f Folder) (found []bundle, skipped int, ok bool) {
-	des, err := s.root.ReadDir(f.Path)
+	real, err := s.root.Resolve(f.Path)
+	if err != nil {
+		return nil, 0, true
+	}
+	des, err := os.ReadDir(real)
 	if err != nil {
 		return nil, 0, !hostfs.NotPresent(err)
 	}
@@ -170,13 +180,19 @@ func (s *Source) list(f Folder) (found []bundle, skipped int, ok bool) {
 		}
 		p := f.Path + "/" + de.Name()
 		if isBundle(de.Name()) {
-			found = append(found, bundle{p, f})
+			found = append(found, bundleOf(p, real, de, f))
 			continue
 		}
-		if strings.HasPrefix(de.Name(), ".") || !s.isDir(p, de) {
+		if strings.HasPrefix(de.Name(), ".") || !de.IsDir() && de.Type()&fs.ModeSymlink == 0 {
 			continue
 		}
-		sub, err := s.root.ReadDir(p)
+		subReal := real + "/" + de.Name()
+		if !de.IsDir() {
+			if subReal, err = s.root.Resolve(p); err != nil {
+				continue
+			}
+		}
+		sub, err := os.ReadDir(subReal)
 		if err != nil {
 			continue
 		}
@@ -186,38 +202,47 @@ func (s *Source) list(f Folder) (found []bundle, skipped int, ok bool) {
 				break
 			}
 			if isBundle(de.Name()) {
-				found = append(found, bundle{p + "/" + de.Name(), f})
+				found = append(found, bundleOf(p+"/"+de.Name(), subReal, de, f))
 			}
 		}
 	}
 	return found, skipped, true
 }
 
+// bundleOf is the bundle of entry de at host path p, in the folder whose path under the root
+// is dir.
+func bundleOf(p, dir string, de fs.DirEntry, f Folder) bundle {
+	b := bundle{path: p, folder: f}
+	if de.IsDir() {
+		b.real = dir + "/" + de.Name()
+	}
+	return b
+}
+
 func isBundle(name string) bool {
 	return len(name) > len(".app") && strings.HasSuffix(name, ".app") && !strings.HasPrefix(name, ".")
 }
 
-// isDir reports whether the entry de at host path p is a directory, or a link to one inside
-// the root.
-func (s *Source) isDir(p string, de fs.DirEntry) bool {
-	if de.IsDir() {
-		return true
+// contents returns the path under the root of bundle b's Contents directory: below a bundle
+// found without a link, Contents itself when it is no link either; else as Resolve finds it.
+func (s *Source) contents(b bundle) (string, error) {
+	if b.real != "" {
+		c := b.real + "/Contents"
+		if fi, err := os.Lstat(c); err == nil && fi.IsDir() {
+			return c, nil
+		}
 	}
-	if de.Type()&fs.ModeSymlink == 0 {
-		return false
-	}
-	fi, err := s.root.Stat(p)
-	return err == nil && fi.IsDir()
+	return s.root.Resolve(b.path + "/Contents")
 }
 
 // read makes the package of one bundle. ok is false for a bundle without a readable
-// Info.plist, which counts as skipped.
+// Info.plist (a regular file: a link in its place is not followed), which counts as skipped.
 func (s *Source) read(b bundle) (p model.Package, skipped int, ok bool) {
-	real, err := s.root.Resolve(b.path + "/Contents/Info.plist")
+	contents, err := s.contents(b)
 	if err != nil {
 		return p, 1, false
 	}
-	raw, err := source.ReadRegular(real, MaxInfoPlist)
+	raw, err := source.ReadRegular(contents+"/Info.plist", MaxInfoPlist)
 	if err != nil {
 		return p, 1, false
 	}
@@ -226,14 +251,19 @@ func (s *Source) read(b bundle) (p model.Package, skipped int, ok bool) {
 		return p, 1, false
 	}
 	app := AppOf(info, path.Base(b.path))
-	app.AppStore = s.isFile(b.path + "/Contents/_MASReceipt/receipt")
+	app.AppStore = hasReceipt(contents)
 	p, skipped = app.Package(b.path, b.folder)
 	return p, skipped, true
 }
 
-// isFile reports whether the host path p is a regular file inside the root.
-func (s *Source) isFile(p string) bool {
-	fi, err := s.root.Stat(p)
+// hasReceipt reports whether the Contents directory at real holds _MASReceipt/receipt, a
+// directory and a regular file, neither a link.
+func hasReceipt(real string) bool {
+	fi, err := os.Lstat(real + "/_MASReceipt")
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	fi, err = os.Lstat(real + "/_MASReceipt/receipt")
 	return err == nil && fi.Mode().IsRegular()
 }
 

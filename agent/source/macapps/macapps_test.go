@@ -141,6 +141,16 @@ func TestHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Contents linked out of the root; an App Store receipt linked out of it.
+	os.MkdirAll(filepath.Join(apps, "Ctr.app"), 0o755)
+	if err := os.Symlink(filepath.Join(outside, "Evil.app", "Contents"), filepath.Join(apps, "Ctr.app", "Contents")); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(outside, "mas"), 0o755)
+	os.WriteFile(filepath.Join(outside, "mas", "receipt"), []byte("r"), 0o644)
+	if err := os.Symlink(filepath.Join(outside, "mas"), filepath.Join(apps, "Good.app", "Contents", "_MASReceipt")); err != nil {
+		t.Fatal(err)
+	}
 	big := filepath.Join(apps, "Big.app", "Contents")
 	os.MkdirAll(big, 0o755)
 	if err := os.WriteFile(filepath.Join(big, "Info.plist"), make([]byte, MaxInfoPlist+1), 0o644); err != nil {
@@ -171,12 +181,13 @@ func TestHostile(t *testing.T) {
 		}
 	}
 	// Good.app and Plist.app, the same application twice.
-	if len(res.Software) != 1 || res.Software[0].Name != "com.acme.good" || res.Software[0].Copies != 1 {
+	if len(res.Software) != 1 || res.Software[0].Name != "com.acme.good" || res.Software[0].Copies != 1 ||
+		res.Software[0].Labels["app_store"] != "" {
 		t.Errorf("%+v", res.Software)
 	}
-	// Abs, Rel, Loop, Big, Cycle, Fifo.
-	if res.Skipped != 6 {
-		t.Errorf("%d skipped, want 6", res.Skipped)
+	// Abs, Rel, Loop, Ctr, Big, Cycle, Fifo.
+	if res.Skipped != 7 {
+		t.Errorf("%d skipped, want 7", res.Skipped)
 	}
 }
 
