@@ -92,14 +92,10 @@ func (a *API) report(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
+	defer func() { <-a.sem }()
 	var rep protocol.Report
 	err = protocol.DecodeCharged(bytes.NewReader(body), r.Header.Get("Content-Encoding"), a.opts.Limits,
 		func(n int64) error { return acct.charge(decodeWeight * n) }, &rep)
-	// The slot bounds decoding, the CPU and memory a body costs at once; what the report
-	// holds afterwards stays charged to the memory budget until it is answered. Applying it
-	// is mostly waiting on etcd, which commits the writes of concurrent reports together:
-	// holding a slot through it would make the store's latency the collector's throughput.
-	<-a.sem
 	if errors.Is(err, errOverBudget) {
 		a.shed(w, r, "memory", http.StatusTooManyRequests, "collector busy: the reports in flight hold the memory they may (%d bytes): retry later", a.opts.MaxReportMemory)
 		return
