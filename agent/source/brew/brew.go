@@ -178,7 +178,7 @@ func (s *Source) Collect(ctx context.Context) (source.Result, error) {
 	if !present {
 		return source.Result{}, fmt.Errorf("%s: %w", s.Name(), source.ErrNotPresent)
 	}
-	return source.Result{Software: merge(p.pkgs), Skipped: p.skipped}, nil
+	return source.Result{Software: source.MergeCopies(p.pkgs), Skipped: p.skipped}, nil
 }
 
 // owner names the owner of a file through the host's accounts, else "uid:N".
@@ -252,27 +252,4 @@ func qualified(name, tap, defaultTap string) string {
 		return name
 	}
 	return tap + "/" + name
-}
-
-// merge sorts the packages and keeps one per package key: the first in location order,
-// counting the others as its copies.
-func merge(pkgs []model.Package) []model.Package {
-	slices.SortFunc(pkgs, func(a, b model.Package) int {
-		if c := model.ComparePackages(a, b); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Location, b.Location)
-	})
-	out := pkgs[:0]
-	for _, p := range pkgs {
-		if n := len(out); n > 0 && model.ComparePackages(out[n-1], p) == 0 {
-			out[n-1].Copies++
-			continue
-		}
-		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
