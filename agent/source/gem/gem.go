@@ -8,7 +8,8 @@
 // rbenv's ~/.rbenv/versions/*/lib/ruby/gems/*, RVM's ~/.rvm/gems/*). Debian's own gem
 // directories (/usr/share/rubygems-integration/*, /usr/lib/<triplet>/rubygems-integration/*,
 // /usr/lib/<triplet>/ruby/gems/*) hold the gems of ruby-* packages, which the dpkg source
-// reports: they are not read.
+// reports: they are not read. Nor is Ruby's own directory, /usr/lib/ruby/gems/*, on a host
+// with a package database: it is the distribution's ruby package's.
 //
 // Each specification is a package of format "gem" named after the gem (title gem:rails): its
 // name, version, platform (the architecture, unless "ruby"), summary, licenses, authors and
@@ -109,7 +110,11 @@ func (s *Source) gemDirs(ctx context.Context) []gemDir {
 			}
 		}
 	}
+	distro := s.packageDatabase()
 	for _, p := range systemDirs {
+		if p.kind == KindRuby && distro {
+			continue // the distribution's Ruby: its gems are its package's files
+		}
 		add(dirPattern{strings.TrimPrefix(p.pattern, "/"), p.kind}, "", "")
 	}
 	for i, a := range source.Accounts(s.root) {
@@ -122,6 +127,22 @@ func (s *Source) gemDirs(ctx context.Context) []gemDir {
 	}
 	slices.SortStableFunc(out, func(a, b gemDir) int { return strings.Compare(a.host, b.host) })
 	return slices.CompactFunc(out, func(a, b gemDir) bool { return a.host == b.host })
+}
+
+// packageDatabases are the files of the package databases whose packages install Ruby in
+// /usr/lib/ruby: where one exists, Ruby's own gem directory there holds the default and
+// bundled gems of the distribution's ruby package (libruby3.1 on Debian, ruby-libs on Fedora),
+// which that package database's source reports.
+var packageDatabases = []string{"/var/lib/dpkg/status", "/lib/apk/db/installed", "/var/lib/pacman/local",
+	"/var/lib/rpm", "/usr/lib/sysimage/rpm"}
+
+func (s *Source) packageDatabase() bool {
+	for _, p := range packageDatabases {
+		if s.root.Exists(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Source) isDir(p string) bool {

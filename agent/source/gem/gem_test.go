@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -259,3 +260,39 @@ func BenchmarkCollect(b *testing.B) {
 }
 
 func mkfifo(p string) error { return syscall.Mkfifo(p, 0o644) }
+
+// TestDistributionRuby: on a host with a package database, Ruby's own gem directory is the
+// distribution's package's, not read; the gems `gem install` added elsewhere still are.
+func TestDistributionRuby(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/root")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := New(hostfs.Root(root)).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := New(hostfs.Root("testdata/root")).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range all.Software {
+		if !strings.HasPrefix(p.Location, "/usr/lib/ruby/") {
+			want = append(want, p.Name+" "+p.Version)
+		}
+	}
+	var got []string
+	for _, p := range res.Software {
+		got = append(got, p.Name+" "+p.Version)
+	}
+	if !slices.Equal(got, want) || len(want) == len(all.Software) {
+		t.Errorf("with dpkg's database: %q, want %q (of %d)", got, want, len(all.Software))
+	}
+}
