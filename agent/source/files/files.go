@@ -6,7 +6,8 @@
 // MaxVisit directory entries per walk root and pass and at most MaxDirSize entries of one
 // directory (a walk cut short is counted among the skipped records); trees other sources read or that hold no executables
 // of their own are skipped (node_modules, site-packages, dist-packages, lib/python*, __pycache__,
-// .git, and src, test, tests, testdata, doc, docs, man, include, locale, fonts, icons). It adds the executables the ExecStart= and ExecStartPre= lines of the service units
+// .git, and src, test, tests, testdata, doc, docs, man, include, locale, fonts, icons, and a Go
+// distribution's tree, the gobin source's go:toolchain). It adds the executables the ExecStart= and ExecStartPre= lines of the service units
 // (and their drop-ins) name, wherever they are. It keeps regular files with an exec bit, and
 // files named *.AppImage that carry an AppImage's magic. It drops those a package database
 // lists: dpkg's /var/lib/dpkg/info/*.list, apk's /lib/apk/db/installed, pacman's

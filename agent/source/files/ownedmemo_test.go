@@ -110,3 +110,19 @@ func TestOwnedMemoKept(t *testing.T) {
 		t.Fatalf("with a corrupt memo file: %q, %+v", got, fourth.Stats())
 	}
 }
+
+// TestSkipsGoRoot: a Go distribution's tree is the gobin source's go:toolchain, not a score
+// of file: titles for its tools and scripts; a directory merely named go is walked.
+func TestSkipsGoRoot(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "usr/local/go/VERSION", "go1.26.8\ntime 2026-11-01T00:00:00Z\n", 0o644)
+	write(t, root, "usr/local/go/bin/go", "\x7fELF", 0o755)
+	write(t, root, "usr/local/go/pkg/tool/linux_amd64/vet", "\x7fELF", 0o755)
+	write(t, root, "usr/local/go/lib/time/update.bash", "#!/bin/bash\n", 0o755)
+	write(t, root, "opt/gopher/bin/gopher", "#!/bin/sh\n", 0o755)
+	write(t, root, "opt/go/bin/go", "#!/bin/sh\n", 0o755) // no VERSION: not a Go root
+	got := names(collect(t, New(Options{Root: hostfs.Root(root)})).Software)
+	if want := []string{"/opt/go/bin/go", "/opt/gopher/bin/gopher"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -35,6 +35,26 @@ func skipDir(parent, name string) bool {
 	return strings.HasPrefix(name, "python") && filepath.Base(parent) == "lib"
 }
 
+// isGoRoot reports whether the directory real, named name, is a Go distribution (/usr/local/go,
+// /opt/go1.22): its VERSION says "go…" and it has bin/go. Its commands are the gobin source's
+// go:toolchain, and its tools, scripts and tests are no software of their own.
+func isGoRoot(name, real string) bool {
+	if !strings.HasPrefix(name, "go") {
+		return false
+	}
+	if fi, err := os.Lstat(real + "/bin/go"); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.OpenFile(real+"/VERSION", openFlags, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [3]byte
+	n, _ := io.ReadFull(f, b[:])
+	return n == 3 && string(b[:]) == "go1"
+}
+
 // isAppImageName reports whether a file without an exec bit is worth opening to look for an
 // AppImage's magic: only files named like one are, so that the walk does not open every file.
 func isAppImageName(name string) bool {
@@ -179,7 +199,7 @@ func (w *walker) entry(e os.DirEntry, real, host string, depth int) {
 	}
 	switch t := e.Type(); {
 	case t.IsDir():
-		if depth+1 >= w.s.opts.MaxDepth || skipDir(host, name) {
+		if depth+1 >= w.s.opts.MaxDepth || skipDir(host, name) || isGoRoot(name, childReal) {
 			return
 		}
 		fi, err := e.Info()
