@@ -36,8 +36,8 @@ func skipDir(parent, name string) bool {
 }
 
 // isGoRoot reports whether the directory real, named name, is a Go distribution (/usr/local/go,
-// /opt/go1.22): its VERSION says "go…" and it has bin/go. Its commands are the gobin source's
-// go:toolchain, and its tools, scripts and tests are no software of their own.
+// /opt/go1.22): its VERSION says "go…" and it has bin/go. Its commands are the title
+// "go:toolchain" of the gobin source, and its tools, scripts and tests no software of their own.
 func isGoRoot(name, real string) bool {
 	if !strings.HasPrefix(name, "go") {
 		return false

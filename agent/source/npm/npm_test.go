@@ -16,6 +16,7 @@ import (
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/sourcetest"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/golden"
@@ -25,18 +26,7 @@ import (
 // checked against the package directories' (or links') modification times.
 func collect(t *testing.T, root string) source.Result {
 	t.Helper()
-	res, err := New(hostfs.Root(root)).Collect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range res.Software {
-		fi, err := os.Lstat(filepath.Join(root, p.Location))
-		if err != nil || !p.InstallTime.Equal(fi.ModTime()) {
-			t.Errorf("%s: install time %v, directory %v", p.Location, p.InstallTime, err)
-		}
-		res.Software[i].InstallTime = time.Time{}
-	}
-	return res
+	return sourcetest.CollectStamped(t, New(hostfs.Root(root)), root, os.Lstat)
 }
 
 func TestCollect(t *testing.T) {
