@@ -160,8 +160,9 @@ type runConfig struct {
 	MetricsAddress    string            `yaml:"metrics_address"`
 }
 
-// defaultStateDir is where run and inventory keep their state unless told otherwise.
-const defaultStateDir = "/var/lib/onus-agent"
+// defaultStateDir is where run and inventory keep their state unless told otherwise:
+// /var/lib/onus-agent, or on Windows %ProgramData%\Onus\agent (statedir_windows.go).
+var defaultStateDir = platformStateDir()
 
 func defaultRunConfig() runConfig {
 	return runConfig{

@@ -93,6 +93,13 @@ func TestWine(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// Without --state-dir the agent keeps its state in %ProgramData%\Onus\agent, as Wine
+	// sets ProgramData (C:\ProgramData); the flag's help quotes it.
+	help := exec.CommandContext(ctx, wine64, "agent.exe", "inventory", "-h")
+	help.Env, help.Dir = env, dir
+	if out, _ := help.CombinedOutput(); !bytes.Contains(out, []byte(`(default "C:\\ProgramData\\Onus\\agent")`)) {
+		t.Errorf("the default state directory is not under %%ProgramData%%:\n%s", out)
+	}
 	var inv model.Inventory
 	for pass := 1; pass <= 3; pass++ {
 		cmd := exec.CommandContext(ctx, wine64, "agent.exe", "inventory", "--compact", "--sources", "winprog,winsvc", "--state-dir", `C:\onus`)
