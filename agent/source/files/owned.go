@@ -81,8 +81,8 @@ func (s *Source) readOwned(ctx context.Context, cands map[string]*candidate) (re
 			}
 		}
 	}
-	for _, read := range []func(context.Context, func([]byte)) error{s.dpkgOwned, s.apkOwned, s.pacmanOwned, s.rpmOwned} {
-		if err := read(ctx, drop); err != nil {
+	for _, read := range []func(context.Context, hostfs.Root, func([]byte)) error{dpkgOwned, apkOwned, pacmanOwned, s.rpmOwned} {
+		if err := read(ctx, s.root, drop); err != nil {
 			return removed, err
 		}
 		if len(cands) == 0 {
@@ -90,6 +90,18 @@ func (s *Source) readOwned(ctx context.Context, cands map[string]*candidate) (re
 		}
 	}
 	return removed, nil
+}
+
+// ListedPaths calls fn with every path the file lists of dpkg (/var/lib/dpkg/info/*.list),
+// apk (/lib/apk/db/installed) and pacman (/var/lib/pacman/local/*/files) name, under root;
+// a database that is absent lists nothing. rpm's database is read by this source alone.
+func ListedPaths(ctx context.Context, root hostfs.Root, fn func([]byte)) error {
+	for _, read := range []func(context.Context, hostfs.Root, func([]byte)) error{dpkgOwned, apkOwned, pacmanOwned} {
+		if err := read(ctx, root, fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hostDir returns the directory dir as it is on the host, its links resolved inside the root;
@@ -101,8 +113,8 @@ func (s *Source) hostDir(dir string) string {
 	return dir
 }
 
-func (s *Source) dpkgOwned(ctx context.Context, fn func([]byte)) error {
-	entries, err := s.root.ReadDir(dpkgInfo)
+func dpkgOwned(ctx context.Context, root hostfs.Root, fn func([]byte)) error {
+	entries, err := root.ReadDir(dpkgInfo)
 	if hostfs.NotPresent(err) {
 		return nil
 	}
@@ -116,7 +128,7 @@ func (s *Source) dpkgOwned(ctx context.Context, fn func([]byte)) error {
 		if !strings.HasSuffix(e.Name(), ".list") || !e.Type().IsRegular() {
 			continue
 		}
-		b, err := s.root.ReadFile(dpkgInfo+"/"+e.Name(), maxList)
+		b, err := root.ReadFile(dpkgInfo+"/"+e.Name(), maxList)
 		if hostfs.NotPresent(err) {
 			continue // removed by dpkg since the listing
 		}
@@ -144,8 +156,8 @@ func ListPaths(b []byte, fn func([]byte)) {
 	}
 }
 
-func (s *Source) apkOwned(_ context.Context, fn func([]byte)) error {
-	b, err := s.root.ReadFile(apkInstalled, maxAPK)
+func apkOwned(_ context.Context, root hostfs.Root, fn func([]byte)) error {
+	b, err := root.ReadFile(apkInstalled, maxAPK)
 	if hostfs.NotPresent(err) {
 		return nil
 	}
@@ -179,8 +191,8 @@ func APKPaths(b []byte, fn func([]byte)) {
 	}
 }
 
-func (s *Source) pacmanOwned(ctx context.Context, fn func([]byte)) error {
-	entries, err := s.root.ReadDir(pacmanLocal)
+func pacmanOwned(ctx context.Context, root hostfs.Root, fn func([]byte)) error {
+	entries, err := root.ReadDir(pacmanLocal)
 	if hostfs.NotPresent(err) {
 		return nil
 	}
@@ -194,7 +206,7 @@ func (s *Source) pacmanOwned(ctx context.Context, fn func([]byte)) error {
 		if !e.IsDir() {
 			continue
 		}
-		b, err := s.root.ReadFile(pacmanLocal+"/"+e.Name()+"/files", maxList)
+		b, err := root.ReadFile(pacmanLocal+"/"+e.Name()+"/files", maxList)
 		if hostfs.NotPresent(err) {
 			continue
 		}
@@ -230,7 +242,7 @@ func PacmanPaths(b []byte, fn func([]byte)) {
 	}
 }
 
-func (s *Source) rpmOwned(ctx context.Context, fn func([]byte)) error {
+func (s *Source) rpmOwned(ctx context.Context, _ hostfs.Root, fn func([]byte)) error {
 	skipped, err := rpm.Files(ctx, s.root, fn)
 	if errors.Is(err, source.ErrNotPresent) {
 		return nil

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
 	"github.com/onus-project/onus/agent/source/files"
 )
@@ -26,8 +25,6 @@ const (
 	dpkgInfo     = "/var/lib/dpkg/info"
 	apkInstalled = "/lib/apk/db/installed"
 	pacmanLocal  = "/var/lib/pacman/local"
-	maxList      = 64 << 20 // one dpkg .list or pacman files file
-	maxAPK       = 256 << 20
 )
 
 // stampPaths change when a package is installed or removed: dpkg renames .list files into
@@ -73,7 +70,7 @@ func (s *Source) owned(ctx context.Context) (ownedSet, int) {
 			paths[p] = true
 		}
 	}
-	if err := s.listOwned(ctx, add); err != nil {
+	if err := files.ListedPaths(ctx, s.root, add); err != nil {
 		return ownedSet{all: true}, 1
 	}
 	s.memo.stamp, s.memo.paths = stamp, paths
@@ -160,49 +157,4 @@ func (s *Source) dbStamp() string {
 		}
 	}
 	return b.String()
-}
-
-// listOwned calls fn with every path the package databases list.
-func (s *Source) listOwned(ctx context.Context, fn func([]byte)) error {
-	if err := s.eachFile(ctx, dpkgInfo, ".list", "", files.ListPaths, fn); err != nil {
-		return err
-	}
-	if err := s.eachFile(ctx, pacmanLocal, "", "/files", files.PacmanPaths, fn); err != nil {
-		return err
-	}
-	b, err := s.root.ReadFile(apkInstalled, maxAPK)
-	if err != nil && !hostfs.NotPresent(err) {
-		return err
-	}
-	files.APKPaths(b, fn)
-	return nil
-}
-
-// eachFile parses with parse each file of dir whose name ends with suffix (each file named
-// below each directory of dir, with sub set).
-func (s *Source) eachFile(ctx context.Context, dir, suffix, sub string, parse func([]byte, func([]byte)), fn func([]byte)) error {
-	entries, err := s.root.ReadDir(dir)
-	if hostfs.NotPresent(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for i, e := range entries {
-		if i%64 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !strings.HasSuffix(e.Name(), suffix) || (sub == "") != e.Type().IsRegular() || (sub != "" && !e.IsDir()) {
-			continue
-		}
-		b, err := s.root.ReadFile(dir+"/"+e.Name()+sub, maxList)
-		if hostfs.NotPresent(err) {
-			continue // removed since the listing
-		}
-		if err != nil {
-			return err
-		}
-		parse(b, fn)
-	}
-	return nil
 }
