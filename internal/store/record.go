@@ -114,30 +114,36 @@ const MaxHostEvents = 100
 func (r *HostRecord) State() protocol.State {
 	st := protocol.State{Host: r.Host, Services: r.Services, Listeners: r.Listeners, Sources: r.Sources}
 	st.Software = make([]model.Package, len(r.Software))
-	for i, j := range r.order() {
-		in := &r.Software[j]
+	order := r.order()
+	for i := range r.Software {
+		in := &r.Software[i]
+		if order != nil {
+			in = &r.Software[order[i]]
+		}
 		st.Software[i] = model.Package{Source: in.Source, Name: in.Name, Version: in.Version, Arch: in.Arch, InstallTime: in.InstallTime, State: in.State,
 			InstallInfo: in.InstallInfo}
 	}
 	return st
 }
 
-// order returns the indexes of r.Software in the one package order (model.ComparePackageKeys).
-// A record decoded without sorting holds its installations by build number: sorting the
-// indexes instead of the installations moves 4 bytes a swap, not a whole installation, and
-// the State built in that order is one Normalize only checks.
+// order returns the indexes of r.Software in the one package order (model.ComparePackageKeys),
+// nil when the installations are in that order already. A record decoded without sorting
+// holds its installations by build number: sorting the indexes instead of the installations
+// moves 4 bytes a swap, not a whole installation, and the State built in that order is one
+// Normalize only checks.
 func (r *HostRecord) order() []int32 {
-	idx := make([]int32, len(r.Software))
 	sorted := true
+	for i := 1; i < len(r.Software) && sorted; i++ {
+		sorted = compareInstallations(&r.Software[i-1], &r.Software[i]) <= 0
+	}
+	if sorted {
+		return nil
+	}
+	idx := make([]int32, len(r.Software))
 	for i := range idx {
 		idx[i] = int32(i)
-		if i > 0 && sorted && compareInstallations(&r.Software[i-1], &r.Software[i]) > 0 {
-			sorted = false
-		}
 	}
-	if !sorted {
-		slices.SortFunc(idx, func(a, b int32) int { return compareInstallations(&r.Software[a], &r.Software[b]) })
-	}
+	slices.SortFunc(idx, func(a, b int32) int { return compareInstallations(&r.Software[a], &r.Software[b]) })
 	return idx
 }
 
