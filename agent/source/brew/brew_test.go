@@ -17,6 +17,7 @@ import (
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/sourcetest"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/golden"
@@ -241,7 +242,7 @@ func TestManyFormulae(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 10,000 receipts")
 	}
-	root := fastTempDir(t)
+	root := sourcetest.MemTempDir(t)
 	for i := range 10000 {
 		writeFile(t, filepath.Join(root, fmt.Sprintf("opt/homebrew/Cellar/f%05d/1.0", i), receipt), `{"installed_on_request":true}`)
 	}
@@ -254,18 +255,6 @@ func TestManyFormulae(t *testing.T) {
 		t.Errorf("%d packages, %d skipped", len(res.Software), res.Skipped)
 	}
 	t.Logf("10,000 formulae read in %v", time.Since(start))
-}
-
-// fastTempDir is a temporary directory in memory where /dev/shm is one: creating 30,000
-// files and directories on a virtual disk takes seconds.
-func fastTempDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("/dev/shm", "brew-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
 }
 
 func TestParseReceipt(t *testing.T) {

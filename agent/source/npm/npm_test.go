@@ -255,7 +255,7 @@ func TestBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("makes 100,000 directories")
 	}
-	root := memTempDir(t)
+	root := sourcetest.MemTempDir(t)
 	writeFile(t, filepath.Join(root, "etc/passwd"), "")
 	nm := filepath.Join(root, "usr/local", modules)
 	mkdir(t, nm)
@@ -277,18 +277,6 @@ func TestBounded(t *testing.T) {
 	if len(res.Software) != 1 || res.Skipped != MaxPackages {
 		t.Errorf("%d packages, %d skipped in %v", len(res.Software), res.Skipped, time.Since(start))
 	}
-}
-
-// memTempDir returns a temporary directory in memory where there is one (/dev/shm), where
-// 100,000 directories take a second rather than several on a disk.
-func memTempDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("/dev/shm", "npm-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
 }
 
 func TestParseManifest(t *testing.T) {

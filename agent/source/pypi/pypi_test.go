@@ -16,6 +16,7 @@ import (
 
 	"github.com/onus-project/onus/agent/hostfs"
 	"github.com/onus-project/onus/agent/source"
+	"github.com/onus-project/onus/agent/source/sourcetest"
 	"github.com/onus-project/onus/internal/model"
 	"github.com/onus-project/onus/internal/protocol"
 	"github.com/onus-project/onus/internal/testutil/golden"
@@ -316,7 +317,7 @@ func TestBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("makes 100,000 directories")
 	}
-	root := fastTempDir(t)
+	root := sourcetest.MemTempDir(t)
 	site := filepath.Join(root, "usr/local/lib/python3.11/site-packages")
 	if err := os.MkdirAll(site, 0o755); err != nil {
 		t.Fatal(err)
@@ -346,18 +347,6 @@ func TestBounded(t *testing.T) {
 		t.Errorf("took %v", took)
 	}
 	t.Logf("%d dist-info directories read in %v", n, took)
-}
-
-// fastTempDir returns a temporary directory in memory (/dev/shm) where there is one: a
-// hundred thousand directories take minutes to make on a busy disk.
-func fastTempDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("/dev/shm", "pypi-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
 }
 
 func TestParseMetadata(t *testing.T) {
